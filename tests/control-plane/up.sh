@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+#! Starts a throw-away Kubernetes control plane (etcd, kube-apiserver,
+#! kube-controller-manager with only the garbage-collector and namespace
+#! controllers) on free loopback ports, and restarts its kube-apiserver on
+#! request. See README.md next to this script for the recipe and decisions.
+#!
+#! up.sh [--dir DIR] [--owner-pid PID] [--bin-dir DIR]
+#!     Starts a control plane in DIR (default: a new mktemp folder) and prints
+#!     two lines a shell can eval: `export KUBECONFIG=...` and `export PATH=...`.
+#!     With --dir, an already running control plane in DIR is reused. With
+#!     --owner-pid, a watchdog tears everything down once PID has exited.
+#!     Binaries: --bin-dir, else $TESTENV_BIN_DIR, else build.sh (cached build).
+#! up.sh restart-apiserver DIR
+#!     Stops kube-apiserver and starts it again on the same port; waits until ready.
+#!
+#! DIR holds kubeconfig (admin), pids ("NAME PID START" lines), *.log, certificates.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+# shellcheck source=certs.sh
+source "$HERE/certs.sh"
+
+# Bounded waits, generous because the suite shares 2 cores with cargo builds:
+# etcd is ready in about a second, kube-apiserver in 5-15 s, kube-controller-manager in 1-3 s.
+ETCD_TIMEOUT=60
+APISERVER_TIMEOUT=120
+KCM_TIMEOUT=60
+# A port clash makes the component exit at once; retrying with new ports is enough.
+PORT_ATTEMPTS=5
+
+usage() { sed -n 's/^#! \{0,1\}//p' "$0" | sed -n '7,16p' >&2; exit 2; }
+
+etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
+
+start_etcd() {
+  local attempt peer
+  for ((attempt = 1; attempt <= PORT_ATTEMPTS; attempt++)); do
+    ETCD_PORT=$(cp_free_port) peer=$(cp_free_port)
+    # --unsafe-no-fsync: the data is thrown away anyway, and fsync dominates etcd latency.
+    cp_spawn etcd "$CP_DIR/etcd.log" "$BIN/etcd" --name=testenv --data-dir="$CP_DIR/etcd" \
+      --listen-client-urls="http://127.0.0.1:$ETCD_PORT" --advertise-client-urls="http://127.0.0.1:$ETCD_PORT" \
+      --listen-peer-urls="http://127.0.0.1:$peer" --initial-advertise-peer-urls="http://127.0.0.1:$peer" \
+      --initial-cluster="testenv=http://127.0.0.1:$peer" --unsafe-no-fsync=true --log-level=warn
+    if cp_wait etcd "$CP_PID" "$CP_DIR/etcd.log" "$ETCD_TIMEOUT" etcd_healthy; then return 0; fi
+    cp_port_clash "$CP_DIR/etcd.log" || cp_die "etcd did not start"
+    cp_log "etcd: port clash, retrying with other ports"
+    rm -rf "$CP_DIR/etcd"
+  done
+  cp_die "etcd: no usable port after $PORT_ATTEMPTS attempts"
+}
+
+# Writes apiserver.args, one flag a line, so restart-apiserver reuses them verbatim.
+write_apiserver_args() {
+  cat >"$CP_DIR/apiserver.args" <<EOF
+--etcd-servers=http://127.0.0.1:$ETCD_PORT
+--bind-address=127.0.0.1
+--secure-port=$1
+--advertise-address=127.0.0.1
+--endpoint-reconciler-type=none
+--cert-dir=$CP_DIR/apiserver-certs
+--tls-cert-file=$CP_DIR/apiserver.crt
+--tls-private-key-file=$CP_DIR/apiserver.key
+--client-ca-file=$CP_DIR/ca.crt
+--service-account-issuer=https://kubernetes.default.svc.cluster.local
+--service-account-key-file=$CP_DIR/sa.pub
+--service-account-signing-key-file=$CP_DIR/sa.key
+--service-cluster-ip-range=10.0.0.0/24
+--authorization-mode=RBAC
+--disable-admission-plugins=ServiceAccount
+--allow-privileged=true
+--enable-priority-and-fairness=false
+--profiling=false
+EOF
+}
+
+apiserver_port() { sed -n 's/^--secure-port=//p' "$CP_DIR/apiserver.args"; }
+apiserver_ready() { cp_curl_admin "https://127.0.0.1:$(apiserver_port)/readyz" | grep -qx ok; }
+namespaces_exist() {
+  local ns
+  for ns in default kube-system; do
+    cp_curl_admin "https://127.0.0.1:$(apiserver_port)/api/v1/namespaces/$ns" >/dev/null || return 1
+  done
+}
+
+# run_apiserver: starts kube-apiserver with apiserver.args; returns cp_wait's status.
+run_apiserver() {
+  local args
+  mapfile -t args <"$CP_DIR/apiserver.args"
+  cp_spawn kube-apiserver "$CP_DIR/kube-apiserver.log" "$BIN/kube-apiserver" "${args[@]}"
+  cp_wait kube-apiserver "$CP_PID" "$CP_DIR/kube-apiserver.log" "$APISERVER_TIMEOUT" apiserver_ready || return
+  # Like the kubernetes integration framework: ready means the system namespaces exist too.
+  cp_wait kube-apiserver "$CP_PID" "$CP_DIR/kube-apiserver.log" 30 namespaces_exist
+}
+
+start_apiserver() {
+  local attempt
+  for ((attempt = 1; attempt <= PORT_ATTEMPTS; attempt++)); do
+    write_apiserver_args "$(cp_free_port)"
+    if run_apiserver; then return 0; fi
+    cp_port_clash "$CP_DIR/kube-apiserver.log" || cp_die "kube-apiserver did not start"
+    cp_log "kube-apiserver: port clash, retrying with another port"
+  done
+  cp_die "kube-apiserver: no usable port after $PORT_ATTEMPTS attempts"
+}
+
+kcm_healthy() { curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz" | grep -qx ok; }
+
+start_kcm() {
+  local attempt
+  for ((attempt = 1; attempt <= PORT_ATTEMPTS; attempt++)); do
+    KCM_PORT=$(cp_free_port)
+    # --leader-elect=false: a single instance, and no waiting on a lease left by an earlier run.
+    cp_spawn kube-controller-manager "$CP_DIR/kube-controller-manager.log" "$BIN/kube-controller-manager" \
+      --kubeconfig="$CP_DIR/kcm.kubeconfig" \
+      --controllers=garbage-collector-controller,namespace-controller \
+      --leader-elect=false --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
+      --cert-dir="$CP_DIR/kcm-certs"
+    if cp_wait kube-controller-manager "$CP_PID" "$CP_DIR/kube-controller-manager.log" "$KCM_TIMEOUT" kcm_healthy; then
+      return 0
+    fi
+    cp_port_clash "$CP_DIR/kube-controller-manager.log" || cp_die "kube-controller-manager did not start"
+    cp_log "kube-controller-manager: port clash, retrying with another port"
+  done
+  cp_die "kube-controller-manager: no usable port after $PORT_ATTEMPTS attempts"
+}
+
+# find_bins sets BIN: --bin-dir, else $TESTENV_BIN_DIR, else build.sh's cached build.
+find_bins() {
+  BIN=${BIN:-${TESTENV_BIN_DIR:-}}
+  [[ -n $BIN ]] || BIN=$("$HERE/build.sh" | tail -n 1)
+  local b
+  for b in etcd kube-apiserver kube-controller-manager kubectl helm; do
+    [[ -x $BIN/$b ]] || cp_die "missing binary $BIN/$b (run tests/control-plane/build.sh)"
+  done
+}
+
+print_exports() {
+  printf 'export KUBECONFIG=%q\n' "$CP_DIR/kubeconfig"
+  # shellcheck disable=SC2016 # $PATH is for the shell that evals this line
+  printf 'export PATH=%q:$PATH\n' "$(cat "$CP_DIR/bin-dir")"
+}
+
+# True if DIR holds a control plane whose three processes run and which answers.
+running_in() {
+  local name pid start
+  [[ -f $CP_DIR/pids && -f $CP_DIR/kubeconfig ]] || return 1
+  for name in etcd kube-apiserver kube-controller-manager; do
+    read -r pid start < <(awk -v n="$name" '$1 == n { print $2, $3 }' "$CP_DIR/pids") || return 1
+    cp_owns "$pid" "$start" || return 1
+  done
+  apiserver_ready
+}
+
+# prepare_dir: a fresh mktemp folder, or --dir (reusing a running control plane there).
+prepare_dir() {
+  if [[ -z ${CP_DIR:-} ]]; then
+    CP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/codeartifact-cp.XXXXXX")
+  else
+    mkdir -p "$CP_DIR"
+    CP_DIR=$(cd "$CP_DIR" && pwd)
+    # Serialise concurrent `make control-plane` runs on the same folder.
+    exec 9>"$CP_DIR.lock"
+    flock 9
+    if running_in; then
+      cp_log "reusing the control plane already running in $CP_DIR"
+      print_exports
+      exit 0
+    fi
+    if [[ -f $CP_DIR/$CP_MARKER ]]; then
+      "$HERE/down.sh" "$CP_DIR"
+      mkdir -p "$CP_DIR"
+    elif [[ -n "$(ls -A "$CP_DIR")" ]]; then
+      cp_die "$CP_DIR is not empty and not a control-plane folder; refusing to use it"
+    fi
+  fi
+  touch "$CP_DIR/$CP_MARKER"
+  echo "$BIN" >"$CP_DIR/bin-dir"
+}
+
+# start_watchdog OWNER: down.sh --watch tears down once OWNER has exited. It is
+# started before anything else, so that even an owner killed during start-up
+# (which also kills this launcher, recorded as "launcher") leaves nothing behind.
+start_watchdog() {
+  local start
+  start=$(cp_start_time "$1") || cp_die "owner pid $1 does not exist"
+  cp_spawn watchdog "$CP_DIR/watchdog.log" "$HERE/down.sh" --watch "$1" "$start" "$CP_DIR"
+}
+
+cmd_up() {
+  local owner=''
+  while (($#)); do
+    case $1 in
+      --dir) CP_DIR=$2; shift 2 ;;
+      --owner-pid) owner=$2; shift 2 ;;
+      --bin-dir) BIN=$2; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+  find_bins
+  local t0=$SECONDS
+  prepare_dir
+  # Any failure from here on removes what was started so far.
+  trap '[[ $? == 0 ]] || "$HERE/down.sh" "$CP_DIR" >&2' EXIT
+  cp_pid_set launcher $$
+  [[ -z $owner ]] || start_watchdog "$owner"
+  cd "$CP_DIR"
+  cp_make_certs
+  cp_log "starting etcd in $CP_DIR"
+  start_etcd
+  cp_log "starting kube-apiserver"
+  start_apiserver
+  cp_kubeconfig "$CP_DIR/kubeconfig" "$(apiserver_port)" admin
+  cp_kubeconfig "$CP_DIR/kcm.kubeconfig" "$(apiserver_port)" kcm
+  cp_log "starting kube-controller-manager"
+  start_kcm
+  cp_pid_del launcher
+  trap - EXIT
+  cp_log "ready in $((SECONDS - t0))s: kube-apiserver https://127.0.0.1:$(apiserver_port)"
+  print_exports
+}
+
+cmd_restart_apiserver() {
+  CP_DIR=${1:?usage: up.sh restart-apiserver DIR}
+  [[ -f $CP_DIR/$CP_MARKER && -f $CP_DIR/apiserver.args ]] || cp_die "$CP_DIR is not a control-plane folder"
+  BIN=$(cat "$CP_DIR/bin-dir")
+  local pid start t0=$SECONDS
+  read -r pid start < <(awk '$1 == "kube-apiserver" { print $2, $3 }' "$CP_DIR/pids")
+  cp_owns "$pid" "$start" || cp_die "kube-apiserver (pid $pid) is not running"
+  cp_log "stopping kube-apiserver (pid $pid)"
+  # SIGKILL after 2 s: it stops listening at once but holds watches open until killed.
+  cp_stop "$pid" 2
+  mv "$CP_DIR/kube-apiserver.log" "$CP_DIR/kube-apiserver.log.1"
+  # Same flags, so the same port: clients keep their kubeconfig and reconnect.
+  run_apiserver || cp_die "kube-apiserver did not come back"
+  cp_log "kube-apiserver restarted in $((SECONDS - t0))s"
+}
+
+case ${1:-} in
+  restart-apiserver) shift; cmd_restart_apiserver "$@" ;;
+  -h | --help) usage ;;
+  *) cmd_up "$@" ;;
+esac

@@ -1,0 +1,133 @@
+//! AssociateExternalConnection, DisassociateExternalConnection and GetRepositoryEndpoint.
+
+use serde_json::{Value, json};
+
+use super::output::repository_description;
+use super::request::Call;
+use crate::context::Context;
+use crate::error::ApiError;
+use crate::validate;
+
+/// The only external connection the emulator can serve (from `--public-pypi-dir`).
+pub const PUBLIC_PYPI: &str = "public:pypi";
+/// External connections AWS knows; all but `public:pypi` are for formats the emulator lacks.
+const KNOWN: &[&str] = &[
+    "public:npmjs",
+    "public:nuget-org",
+    "public:pypi",
+    "public:maven-central",
+    "public:maven-googleandroid",
+    "public:maven-gradleplugins",
+    "public:maven-commonsware",
+    "public:maven-clojars",
+    "public:ruby-gems-org",
+    "public:crates-io",
+];
+
+fn connection_name<'a>(call: &'a Call<'_>) -> Result<&'a str, ApiError> {
+    let name = call.req("external-connection")?;
+    validate::external_connection_name("external-connection", name)?;
+    Ok(name)
+}
+
+/// AssociateExternalConnection: at most one per repository, and only `public:pypi`.
+pub fn associate(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+    let (domain, owner, name) = (
+        call.domain()?,
+        call.owner()?,
+        call.repository("repository")?,
+    );
+    let conn = connection_name(call)?;
+    if !KNOWN.contains(&conn) {
+        return Err(ApiError::field(format!(
+            "External connection '{conn}' does not exist"
+        )));
+    }
+    if conn != PUBLIC_PYPI {
+        return Err(ApiError::field(format!(
+            "External connection '{conn}' is not supported by this emulator, which serves only the pypi format ({PUBLIC_PYPI})"
+        )));
+    }
+    ctx.mutate(|s| {
+        let r = s.repository_mut(&owner, domain, name)?;
+        if let Some(existing) = r.external_connections.first() {
+            return Err(ApiError::conflict(
+                "repository",
+                name,
+                format!(
+                    "Repository '{name}' already has the external connection '{existing}'; a repository can have only one"
+                ),
+            ));
+        }
+        r.external_connections.push(conn.to_string());
+        let d = s.domain(&owner, domain)?;
+        let out = repository_description(&ctx.config.region, d, d.repository(name)?);
+        Ok(json!({ "repository": out }))
+    })
+}
+
+/// DisassociateExternalConnection. Packages already fetched stay in the repository.
+pub fn disassociate(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+    let (domain, owner, name) = (
+        call.domain()?,
+        call.owner()?,
+        call.repository("repository")?,
+    );
+    let conn = connection_name(call)?;
+    ctx.mutate(|s| {
+        let r = s.repository_mut(&owner, domain, name)?;
+        if !r.external_connections.iter().any(|c| c == conn) {
+            return Err(ApiError::not_found(
+                "repository",
+                name,
+                format!("External connection '{conn}' is not associated with repository '{name}'"),
+            ));
+        }
+        r.external_connections.retain(|c| c != conn);
+        let d = s.domain(&owner, domain)?;
+        let out = repository_description(&ctx.config.region, d, d.repository(name)?);
+        Ok(json!({ "repository": out }))
+    })
+}
+
+/// The repository endpoint: AWS's VPC-endpoint path shape on the emulator's own address,
+/// `{base}/{format}/d/{domain}-{owner}/{repository}/`.
+pub fn endpoint_url(base: &str, format: &str, domain: &str, owner: &str, repo: &str) -> String {
+    format!("{base}/{format}/d/{domain}-{owner}/{repo}/")
+}
+
+/// GetRepositoryEndpoint.
+pub fn endpoint(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+    let (domain, owner, name) = (
+        call.domain()?,
+        call.owner()?,
+        call.repository("repository")?,
+    );
+    let format = call.req("format")?;
+    validate::one_of("format", format, validate::FORMATS)?;
+    if let Some(t) = call.opt("endpointType") {
+        validate::one_of("endpointType", t, &["dualstack", "ipv4"])?;
+    }
+    ctx.read(|s| s.repository(&owner, domain, name).map(|_| ()))?;
+    let url = endpoint_url(&ctx.base_url, format, domain, &owner, name);
+    Ok(json!({ "repositoryEndpoint": url }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_keeps_domain_and_owner_like_the_aws_host_name() {
+        assert_eq!(
+            endpoint_url(
+                "http://127.0.0.1:9",
+                "pypi",
+                "my-domain",
+                "111122223333",
+                "repo"
+            ),
+            "http://127.0.0.1:9/pypi/d/my-domain-111122223333/repo/"
+        );
+    }
+}

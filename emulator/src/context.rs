@@ -1,0 +1,105 @@
+//! The shared server context: configuration, clock, test harness and the state behind its mutex.
+
+use std::sync::{Mutex, MutexGuard};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::harness::Harness;
+use crate::state::{State, Token, persist};
+
+/// Every authorization token starts with this, so tests can scan logs for leaked tokens.
+pub const TOKEN_PREFIX: &str = "caemu-";
+/// Random bytes per token (96 bytes give 128 URL-safe characters, in the range of real tokens).
+const TOKEN_RANDOM_BYTES: usize = 96;
+
+/// Shared by all request handlers and the library API.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    /// `http://host:port` of this emulator.
+    pub base_url: String,
+    pub clock: Clock,
+    pub harness: Harness,
+    state: Mutex<State>,
+}
+
+impl Context {
+    /// A context over an initial state.
+    pub fn new(config: Config, base_url: String, state: State) -> Self {
+        Context {
+            clock: Clock::new(config.clock_speed),
+            config,
+            base_url,
+            harness: Harness::default(),
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A handler that panicked mid-mutation leaves data that is still structurally valid.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Run a read-only closure over the state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Run a mutation; on success the state is saved to the state file (if any).
+    pub fn mutate<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut guard = self.lock();
+        // Work on a copy so a failed operation leaves no partial change behind.
+        let mut draft = guard.clone();
+        let out = f(&mut draft)?;
+        if let Some(path) = &self.config.state_file {
+            persist::save(path, &draft).map_err(|e| {
+                tracing::error!(error = %e, "saving state failed");
+                ApiError::Internal("the emulator could not save its state".into())
+            })?;
+        }
+        *guard = draft;
+        Ok(out)
+    }
+
+    /// Issue a token for `domain`/`owner` valid for `seconds` of emulated time; returns the
+    /// token and its expiry in real wall-clock epoch seconds.
+    pub fn issue_token(
+        &self,
+        state: &mut State,
+        domain: &str,
+        owner: &str,
+        access_key_id: &str,
+        seconds: u64,
+    ) -> (String, f64) {
+        let mut random = [0u8; TOKEN_RANDOM_BYTES];
+        rand::rng().fill_bytes(&mut random);
+        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
+        let expires = self.clock.now() + seconds as f64;
+        state.tokens.push(Token {
+            token: token.clone(),
+            domain: domain.to_string(),
+            owner: owner.to_string(),
+            access_key_id: access_key_id.to_string(),
+            expires,
+        });
+        (token, self.clock.real_time_of(expires))
+    }
+
+    /// Whether `token` is unexpired and was issued for `domain`/`owner`.
+    pub fn token_valid(&self, token: &str, domain: &str, owner: &str) -> bool {
+        let now = self.clock.now();
+        self.read(|s| {
+            s.tokens.iter().any(|t| {
+                t.token == token && t.domain == domain && t.owner == owner && t.expires > now
+            })
+        })
+    }
+}

@@ -1,0 +1,348 @@
+//! The PyPI repository endpoint `/pypi/d/{domain}-{owner}/{repository}/`: Basic auth with a
+//! token, `simple/` pages, file downloads (with retention) and twine uploads.
+
+pub mod public;
+pub mod resolve;
+pub mod simple;
+pub mod upload;
+
+use axum::body::Body;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+
+use crate::context::Context;
+use crate::error::ApiError;
+use crate::sigv4::decode;
+use crate::state::{DistFile, State, package_key};
+use resolve::{Candidate, Origin};
+
+/// Path prefix of the PyPI endpoints.
+pub const PREFIX: &str = "/pypi/d/";
+/// Largest accepted upload body (distributions can be big; the control plane allows 10 MiB).
+pub const MAX_UPLOAD: usize = 256 * 1024 * 1024;
+
+/// The repository an endpoint URL names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub domain: String,
+    pub owner: String,
+    pub repo: String,
+}
+
+/// Split `/pypi/d/{domain}-{owner}/{repo}/{rest}` into the target and `rest`.
+pub fn parse_path(path: &str) -> Option<(Target, String)> {
+    let tail = path.strip_prefix(PREFIX)?;
+    let (domain_owner, tail) = tail.split_once('/')?;
+    let (repo, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    // The owner is the last 12 digits; the domain name may itself contain '-'.
+    let (domain, owner) = decode(domain_owner)
+        .rsplit_once('-')
+        .map(|(d, o)| (d.to_string(), o.to_string()))?;
+    if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) || domain.is_empty() {
+        return None;
+    }
+    let rest = rest.split('/').map(decode).collect::<Vec<_>>().join("/");
+    Some((
+        Target {
+            domain,
+            owner,
+            repo: decode(repo),
+        },
+        rest,
+    ))
+}
+
+fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(message.into()))
+        .expect("valid response")
+}
+
+fn unauthorized() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(header::WWW_AUTHENTICATE, "Basic realm=\"codeartifact\"")
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(
+            "Unauthorized: a current authorization token is required",
+        ))
+        .expect("valid response")
+}
+
+fn from_api_error(e: ApiError) -> Response<Body> {
+    text(e.status(), e.to_string())
+}
+
+/// The token in `Authorization: Basic base64(aws:TOKEN)`, if the user is `aws`.
+pub fn basic_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (user, token) = decoded.split_once(':')?;
+    (user == "aws").then(|| token.to_string())
+}
+
+/// Answer one request under [`PREFIX`].
+pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
+    let Some((target, rest)) = parse_path(req.uri().path()) else {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let authorized = basic_token(req.headers())
+        .is_some_and(|t| ctx.token_valid(&t, &target.domain, &target.owner));
+    if !authorized {
+        return unauthorized();
+    }
+    if let Err(e) = ctx.read(|s| {
+        s.repository(&target.owner, &target.domain, &target.repo)
+            .map(|_| ())
+    }) {
+        return from_api_error(e);
+    }
+    let method = req.method().clone();
+    let reading = method == Method::GET || method == Method::HEAD;
+    match rest.as_str() {
+        "" if method == Method::POST => upload(ctx, &target, req).await,
+        "simple" | "simple/" if reading => index(ctx, &target, req.headers()),
+        r if reading && r.starts_with("simple/") => {
+            project(ctx, &target, req.uri().path(), r, req.headers())
+        }
+        r if reading && r.starts_with("files/") => download(ctx, &target, r),
+        _ => text(StatusCode::NOT_FOUND, "Not Found"),
+    }
+}
+
+async fn upload(ctx: &Context, target: &Target, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match crate::server::read_body(&parts.headers, body, MAX_UPLOAD).await {
+        Ok(b) => b,
+        Err(e) => return from_api_error(e),
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = match upload::parse_form(content_type, body).await {
+        Ok(f) => f,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid multipart body: {e}"),
+            );
+        }
+    };
+    match upload::check(form).and_then(|up| upload::store(ctx, target, up)) {
+        Ok(()) => text(StatusCode::OK, "OK"),
+        Err(e) => from_api_error(e),
+    }
+}
+
+fn negotiated(headers: &HeaderMap) -> Result<simple::Format, Response<Body>> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    simple::negotiate(accept).ok_or_else(|| text(StatusCode::NOT_ACCEPTABLE, "Not Acceptable"))
+}
+
+fn page(format: simple::Format, body: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, format.content_type())
+        .header(header::VARY, "Accept")
+        .body(Body::from(body))
+        .expect("valid response")
+}
+
+fn index(ctx: &Context, target: &Target, headers: &HeaderMap) -> Response<Body> {
+    let format = match negotiated(headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let dir = ctx.config.public_pypi_dir.as_deref();
+    let projects = ctx.read(|s| {
+        s.domain(&target.owner, &target.domain)
+            .map(|d| resolve::projects(d, &target.repo, dir))
+            .unwrap_or_default()
+    });
+    page(format, simple::index_page(&projects, format))
+}
+
+fn project(
+    ctx: &Context,
+    target: &Target,
+    path: &str,
+    rest: &str,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let name = rest.trim_start_matches("simple/");
+    let Some(name) = name.strip_suffix('/') else {
+        // HTML URLs end in '/'; send clients there (PEP 503).
+        return Response::builder()
+            .status(StatusCode::MOVED_PERMANENTLY)
+            .header(header::LOCATION, format!("{path}/"))
+            .body(Body::empty())
+            .expect("valid response");
+    };
+    if name.is_empty() || name.contains('/') {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let format = match negotiated(headers) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let project = crate::state::normalize(name);
+    let files = candidates(ctx, target, &project);
+    if files.is_empty() {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("Project {project} not found"),
+        );
+    }
+    page(format, simple::project_page(&project, &files, format))
+}
+
+fn candidates(ctx: &Context, target: &Target, project: &str) -> Vec<Candidate> {
+    let dir = ctx.config.public_pypi_dir.as_deref();
+    ctx.read(|s| {
+        s.domain(&target.owner, &target.domain)
+            .map(|d| resolve::candidates(d, &target.repo, project, dir))
+            .unwrap_or_default()
+    })
+}
+
+/// The bytes of a stored file.
+fn stored_bytes(
+    s: &State,
+    target: &Target,
+    repo: &str,
+    c: &Candidate,
+    project: &str,
+) -> Option<DistFile> {
+    let r = s.repository(&target.owner, &target.domain, repo).ok()?;
+    let v = r
+        .packages
+        .get(&package_key("pypi", None, project))?
+        .versions
+        .get(&c.version)?;
+    v.files.iter().find(|f| f.filename == c.filename).cloned()
+}
+
+fn download(ctx: &Context, target: &Target, rest: &str) -> Response<Body> {
+    let mut parts = rest.splitn(3, '/').skip(1);
+    let (Some(project), Some(filename)) = (parts.next(), parts.next()) else {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let project = crate::state::normalize(project);
+    let Some(c) = candidates(ctx, target, &project)
+        .into_iter()
+        .find(|c| c.filename == filename)
+    else {
+        return text(StatusCode::NOT_FOUND, format!("File {filename} not found"));
+    };
+    let file = match &c.origin {
+        Origin::Stored { repo } => ctx.read(|s| stored_bytes(s, target, repo, &c, &project)),
+        Origin::Public { path, .. } => std::fs::read(path).ok().map(|bytes| DistFile {
+            filename: c.filename.clone(),
+            sha256: c.sha256.clone(),
+            requires_python: None,
+            content: bytes.into(),
+        }),
+    };
+    let Some(file) = file else {
+        return text(StatusCode::NOT_FOUND, format!("File {filename} not found"));
+    };
+    if let Err(e) = retain(ctx, target, &project, &c, &file) {
+        return from_api_error(e);
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from(file.content))
+        .expect("valid response")
+}
+
+/// Keep a fetched file: in the repository holding the external connection (for public files)
+/// and in the requesting repository, as CodeArtifact does.
+fn retain(
+    ctx: &Context,
+    target: &Target,
+    project: &str,
+    c: &Candidate,
+    file: &DistFile,
+) -> Result<(), ApiError> {
+    let (holders, template) = match &c.origin {
+        Origin::Stored { repo } if *repo == target.repo => return Ok(()),
+        Origin::Stored { repo } => {
+            let template = ctx.read(|s| {
+                let r = s.repository(&target.owner, &target.domain, repo).ok()?;
+                r.packages
+                    .get(&package_key("pypi", None, project))?
+                    .versions
+                    .get(&c.version)
+                    .cloned()
+            });
+            let Some(template) = template else {
+                return Ok(());
+            };
+            (vec![target.repo.clone()], template)
+        }
+        Origin::Public { via, .. } => {
+            let mut holders = vec![via.clone()];
+            if *via != target.repo {
+                holders.push(target.repo.clone());
+            }
+            (holders, resolve::external_version(&c.version))
+        }
+    };
+    ctx.mutate(|s| {
+        for name in &holders {
+            let r = s.repository_mut(&target.owner, &target.domain, name)?;
+            resolve::add_file(r, project, &template, file.clone());
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_paths_split_domain_owner_repo_and_rest() {
+        let (t, rest) =
+            parse_path("/pypi/d/my-domain-111122223333/my-repo/simple/demo-pkg/").unwrap();
+        assert_eq!(t.domain, "my-domain");
+        assert_eq!(t.owner, "111122223333");
+        assert_eq!(t.repo, "my-repo");
+        assert_eq!(rest, "simple/demo-pkg/");
+        assert_eq!(parse_path("/pypi/d/dom-111122223333/r/").unwrap().1, "");
+        assert!(parse_path("/pypi/d/domain/r/").is_none());
+        assert!(parse_path("/pypi/d/d-12/r/").is_none());
+        assert!(parse_path("/npm/d/d-111122223333/r/").is_none());
+    }
+
+    #[test]
+    fn basic_auth_requires_user_aws() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode("aws:tok"))
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(basic_token(&h).as_deref(), Some("tok"));
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode("bob:tok"))
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(basic_token(&h), None);
+        h.insert(header::AUTHORIZATION, "Bearer tok".parse().unwrap());
+        assert_eq!(basic_token(&h), None);
+    }
+}

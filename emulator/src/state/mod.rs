@@ -1,0 +1,358 @@
+//! The emulated resources (domains, repositories, packages, tokens) and lookups over them.
+//!
+//! Everything lives in one [`State`] value behind one mutex, which serialises concurrent
+//! conflicting writes; `persist` writes it to the `--state` file after each mutation.
+
+pub mod persist;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// All emulated resources.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// Domains of every account.
+    pub domains: Vec<Domain>,
+    /// Every token ever issued (expired ones included, for leak scans).
+    pub tokens: Vec<Token>,
+}
+
+/// A domain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    pub name: String,
+    pub owner: String,
+    pub created: f64,
+    pub encryption_key: String,
+    pub tags: BTreeMap<String, String>,
+    pub policy: Option<Policy>,
+    pub repositories: Vec<Repository>,
+}
+
+/// A repository inside a domain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Repository {
+    pub name: String,
+    pub description: Option<String>,
+    /// Direct upstreams in priority order.
+    pub upstreams: Vec<String>,
+    pub external_connections: Vec<String>,
+    pub created: f64,
+    pub tags: BTreeMap<String, String>,
+    pub policy: Option<Policy>,
+    /// Packages keyed by [`package_key`].
+    pub packages: BTreeMap<String, Package>,
+}
+
+/// A resource policy and its revision (the optimistic-lock token).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    pub revision: String,
+    pub document: String,
+}
+
+/// A package in one repository.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Package {
+    pub format: String,
+    pub namespace: Option<String>,
+    /// For PyPI the normalised name.
+    pub name: String,
+    pub origin: Restrictions,
+    pub versions: BTreeMap<String, Version>,
+}
+
+/// Package origin controls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restrictions {
+    pub publish: String,
+    pub upstream: String,
+}
+
+impl Restrictions {
+    /// AWS's default for a package first published directly: publishing allowed, upstream blocked.
+    pub fn published() -> Self {
+        Restrictions {
+            publish: "ALLOW".into(),
+            upstream: "BLOCK".into(),
+        }
+    }
+
+    /// AWS's default for a package first ingested from an upstream or external connection.
+    pub fn ingested() -> Self {
+        Restrictions {
+            publish: "BLOCK".into(),
+            upstream: "ALLOW".into(),
+        }
+    }
+}
+
+/// One version of a package.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    pub version: String,
+    pub revision: String,
+    /// A PackageVersionStatus value.
+    pub status: String,
+    pub published: f64,
+    /// INTERNAL or EXTERNAL.
+    pub origin_type: String,
+    /// Where the version entered the domain.
+    pub entry: EntryPoint,
+    pub files: Vec<DistFile>,
+}
+
+/// `DomainEntryPoint`: a repository (published) or an external connection (ingested).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryPoint {
+    pub repository_name: Option<String>,
+    pub external_connection_name: Option<String>,
+}
+
+/// A distribution file (wheel or sdist).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DistFile {
+    pub filename: String,
+    pub sha256: String,
+    pub requires_python: Option<String>,
+    #[serde(with = "persist::base64_bytes")]
+    pub content: Bytes,
+}
+
+/// An issued authorization token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub token: String,
+    pub domain: String,
+    pub owner: String,
+    pub access_key_id: String,
+    /// Expiry in emulated epoch seconds.
+    pub expires: f64,
+}
+
+/// Upstream repositories searched when resolving a package (AWS quota, not adjustable),
+/// counting the repository asked first.
+pub const MAX_SEARCHED: usize = 25;
+
+/// The map key of a package: format, namespace and name cannot contain `/`.
+pub fn package_key(format: &str, namespace: Option<&str>, name: &str) -> String {
+    format!("{format}/{}/{name}", namespace.unwrap_or(""))
+}
+
+/// A fresh opaque revision string (package versions and policies).
+pub fn new_revision() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut b = [0u8; 30];
+    rand::rng().fill_bytes(&mut b);
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// PEP 503 normalisation: lower case, runs of `.`, `-`, `_` become one `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_run = false;
+    for c in name.chars() {
+        if matches!(c, '.' | '-' | '_') {
+            if !in_run {
+                out.push('-');
+            }
+            in_run = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_run = false;
+        }
+    }
+    out
+}
+
+fn domain_missing(owner: &str, name: &str) -> ApiError {
+    ApiError::not_found(
+        "domain",
+        name,
+        format!("Domain not found. Domain '{name}' owned by account '{owner}' does not exist."),
+    )
+}
+
+fn repository_missing(domain: &Domain, name: &str) -> ApiError {
+    ApiError::not_found(
+        "repository",
+        name,
+        format!(
+            "Repository not found. Repository '{name}' in domain '{}' owned by account '{}' does not exist.",
+            domain.name, domain.owner
+        ),
+    )
+}
+
+impl State {
+    /// The domain `name` owned by `owner`.
+    pub fn domain(&self, owner: &str, name: &str) -> Result<&Domain, ApiError> {
+        self.domains
+            .iter()
+            .find(|d| d.owner == owner && d.name == name)
+            .ok_or_else(|| domain_missing(owner, name))
+    }
+
+    /// Mutable [`State::domain`].
+    pub fn domain_mut(&mut self, owner: &str, name: &str) -> Result<&mut Domain, ApiError> {
+        self.domains
+            .iter_mut()
+            .find(|d| d.owner == owner && d.name == name)
+            .ok_or_else(|| domain_missing(owner, name))
+    }
+
+    /// The repository `repo` in domain `name` owned by `owner`.
+    pub fn repository(&self, owner: &str, name: &str, repo: &str) -> Result<&Repository, ApiError> {
+        self.domain(owner, name)?.repository(repo)
+    }
+
+    /// Mutable [`State::repository`].
+    pub fn repository_mut(
+        &mut self,
+        owner: &str,
+        name: &str,
+        repo: &str,
+    ) -> Result<&mut Repository, ApiError> {
+        self.domain_mut(owner, name)?.repository_mut(repo)
+    }
+}
+
+impl Domain {
+    /// The repository `name` in this domain.
+    pub fn repository(&self, name: &str) -> Result<&Repository, ApiError> {
+        self.repositories
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| repository_missing(self, name))
+    }
+
+    /// Mutable [`Domain::repository`].
+    pub fn repository_mut(&mut self, name: &str) -> Result<&mut Repository, ApiError> {
+        let missing = repository_missing(self, name);
+        self.repositories
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or(missing)
+    }
+
+    /// Repositories searched when resolving a package from `start`: `start` first, then its
+    /// upstreams in priority order, depth first, each once, at most [`MAX_SEARCHED`] in all.
+    pub fn search_order(&self, start: &str) -> Vec<&Repository> {
+        self.search_order_with(start, |_| true)
+    }
+
+    /// [`Domain::search_order`], descending from a repository only where `descend` allows it
+    /// (a package whose origin controls block upstreams stops the search there).
+    pub fn search_order_with(
+        &self,
+        start: &str,
+        descend: impl Fn(&Repository) -> bool,
+    ) -> Vec<&Repository> {
+        let mut order: Vec<&Repository> = Vec::new();
+        let mut stack = vec![start];
+        while let Some(name) = stack.pop() {
+            if order.len() >= MAX_SEARCHED {
+                break;
+            }
+            if order.iter().any(|r| r.name == name) {
+                continue;
+            }
+            if let Ok(r) = self.repository(name) {
+                order.push(r);
+                if descend(r) {
+                    stack.extend(r.upstreams.iter().rev().map(String::as_str));
+                }
+            }
+        }
+        order
+    }
+
+    /// Total bytes of all stored files in the domain.
+    pub fn asset_size(&self) -> u64 {
+        self.repositories
+            .iter()
+            .flat_map(|r| r.packages.values())
+            .flat_map(|p| p.versions.values())
+            .flat_map(|v| v.files.iter())
+            .map(|f| f.content.len() as u64)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pep503_normalisation() {
+        assert_eq!(normalize("Demo_Pkg"), "demo-pkg");
+        assert_eq!(normalize("demo.pkg"), "demo-pkg");
+        assert_eq!(normalize("A-_.-b"), "a-b");
+        assert_eq!(normalize("zope.interface"), "zope-interface");
+        assert_eq!(normalize("requests"), "requests");
+    }
+
+    fn repo(name: &str, upstreams: &[&str]) -> Repository {
+        Repository {
+            name: name.into(),
+            description: None,
+            upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
+            external_connections: vec![],
+            created: 0.0,
+            tags: BTreeMap::new(),
+            policy: None,
+            packages: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn search_order_is_depth_first_once_each_and_capped() {
+        let mut d = Domain {
+            name: "d".into(),
+            owner: "111122223333".into(),
+            created: 0.0,
+            encryption_key: String::new(),
+            tags: BTreeMap::new(),
+            policy: None,
+            repositories: vec![
+                repo("a", &["b", "c"]),
+                repo("b", &["d"]),
+                repo("c", &["d", "a"]),
+                repo("d", &[]),
+            ],
+        };
+        let names: Vec<_> = d.search_order("a").iter().map(|r| r.name.clone()).collect();
+        assert_eq!(names, ["a", "b", "d", "c"]);
+        let chain: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();
+        d.repositories = (0..40)
+            .map(|i| {
+                let up: Vec<&str> = chain.get(i + 1).map(|s| s.as_str()).into_iter().collect();
+                repo(&chain[i], &up)
+            })
+            .collect();
+        assert_eq!(d.search_order("r0").len(), MAX_SEARCHED);
+    }
+
+    #[test]
+    fn package_keys_are_unique_per_format_namespace_and_name() {
+        assert_eq!(package_key("pypi", None, "x"), "pypi//x");
+        assert_ne!(
+            package_key("npm", Some("a"), "x"),
+            package_key("npm", None, "x")
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! Loading and atomically saving the `--state` file (JSON; file contents in base64).
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use super::State;
+
+/// Read the state file; a missing file is an empty state.
+pub fn load(path: &Path) -> anyhow::Result<State> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("state file {} is not valid", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(e).with_context(|| format!("reading state file {}", path.display())),
+    }
+}
+
+/// Write the state next to `path` and rename it into place, so readers and restarts never see
+/// a half-written file.
+pub fn save(path: &Path, state: &State) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(state).map_err(std::io::Error::other)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Serde helper storing bytes as a base64 string.
+pub mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text)
+            .map(Bytes::from)
+            .map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load_round_trips_and_missing_file_is_empty() {
+        let dir = std::env::temp_dir().join(format!("caemu-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        assert!(load(&path).unwrap().domains.is_empty());
+        let mut state = State::default();
+        state.tokens.push(super::super::Token {
+            token: "t".into(),
+            domain: "d".into(),
+            owner: "111122223333".into(),
+            access_key_id: "AKID".into(),
+            expires: 1.5,
+        });
+        save(&path, &state).unwrap();
+        let back = load(&path).unwrap();
+        assert_eq!(back.tokens[0].token, "t");
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(load(&path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

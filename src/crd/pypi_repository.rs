@@ -1,0 +1,281 @@
+//! The `PypiRepository` spec and status types; the field docs here are what `kubectl explain` shows.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The longest token lifetime CodeArtifact issues, in seconds (12 hours).
+pub const MAX_TOKEN_SECONDS: i64 = 43_200;
+
+/// What the PypiRepository should look like in CodeArtifact and in its Secret.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "codeartifact-operator.dev",
+    version = "v1alpha1",
+    kind = "PypiRepository",
+    plural = "pypirepositories",
+    shortname = "pypirepo",
+    category = "codeartifact",
+    namespaced,
+    status = "PypiRepositoryStatus",
+    doc = "A private PyPI repository on AWS CodeArtifact, with a Secret holding pip and twine settings and an authorization token that the operator keeps fresh.",
+    printcolumn(name = "Domain", type_ = "string", json_path = ".spec.domain.name"),
+    printcolumn(name = "Repository", type_ = "string", json_path = ".status.repositoryName"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Token Expires", type_ = "date", json_path = ".status.tokenExpiresAt"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new(
+        "has(self.spec.repositoryName) || (size(self.metadata.name) >= 2 && size(self.metadata.name) <= 100)"
+    ).message("metadata.name is used as the repository name and must be 2 to 100 characters; set spec.repositoryName"),
+    validation = Rule::new(
+        "!has(self.spec.upstreams) || !((has(self.spec.repositoryName) ? self.spec.repositoryName : self.metadata.name) in self.spec.upstreams)"
+    ).message("spec.upstreams must not list the repository itself"),
+    validation = Rule::new(
+        "(has(self.spec.secret) && has(self.spec.secret.name)) || size(self.metadata.name) <= 248"
+    ).message("metadata.name is too long for the default Secret name <name>-pypi; set spec.secret.name"),
+)]
+#[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
+#[serde(rename_all = "camelCase")]
+pub struct PypiRepositorySpec {
+    /// The CodeArtifact domain that holds the repository. The operator creates
+    /// it when it does not exist (in its own account) and adopts it when it does.
+    pub domain: DomainSpec,
+
+    /// Name of the CodeArtifact repository. Defaults to metadata.name.
+    /// 2 to 100 characters: letters, digits, '.', '_' and '-', starting with a
+    /// letter or digit. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 100), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.repositoryName is immutable"))]
+    pub repository_name: Option<String>,
+
+    /// Description of the repository, shown in the AWS console. At most 1000 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
+    pub description: Option<String>,
+
+    /// Connect the repository to the public PyPI index (`public:pypi`), so
+    /// pip can install public packages through it; they are cached in the
+    /// repository. Set to false for a private-only or air-gapped repository.
+    #[serde(default = "default_true")]
+    pub external_connection: bool,
+
+    /// Upstream repositories in the same domain, searched in this order when
+    /// a package is not found here. At most 10; each must already exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10), inner(length(min = 2, max = 100), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$")))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub upstreams: Vec<String>,
+
+    /// Tags for the repository. Keys up to 128 characters, values up to 256.
+    /// Keys starting with "aws:" or "codeartifact-operator.dev/" are reserved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 40))]
+    #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
+    pub tags: BTreeMap<String, String>,
+
+    /// What happens in CodeArtifact when this object is deleted. `Retain`
+    /// (the default) leaves the repository and domain untouched. `Delete`
+    /// deletes the repository, then the domain when the operator created it
+    /// and no repositories are left in it. Resources the operator did not
+    /// create are never deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Lifetime and refresh of the authorization token written to the Secret.
+    #[serde(default)]
+    pub token: TokenSpec,
+
+    /// The Secret that receives pip and twine settings and the token.
+    #[serde(default)]
+    pub secret: SecretSpec,
+}
+
+const TAGS_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256 && !k.startsWith('aws:') && !k.startsWith('codeartifact-operator.dev/'))";
+const TAGS_MESSAGE: &str = "tag keys must be 1 to 128 characters and not start with 'aws:' or 'codeartifact-operator.dev/'; values at most 256 characters";
+
+/// The CodeArtifact domain of the repository.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new("has(self.owner) == has(oldSelf.owner)").message("spec.domain.owner is immutable: it cannot be added or removed after creation"))]
+#[x_kube(validation = Rule::new("has(self.encryptionKey) == has(oldSelf.encryptionKey)").message("spec.domain.encryptionKey is immutable: it cannot be added or removed after creation"))]
+#[serde(rename_all = "camelCase")]
+pub struct DomainSpec {
+    /// Name of the domain: 2 to 50 lower-case letters, digits and '-',
+    /// starting with a letter and not ending with '-'. It becomes part of a
+    /// public host name, so it must not hold anything secret. Immutable.
+    #[schemars(length(min = 2, max = 50), regex(pattern = r"^[a-z][a-z0-9\-]{0,48}[a-z0-9]$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.domain.name is immutable"))]
+    pub name: String,
+
+    /// The 12-digit AWS account that owns the domain. Defaults to the
+    /// operator's own account. A domain in another account must already exist
+    /// and allow the operator's role. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{12}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.domain.owner is immutable"))]
+    pub owner: Option<String>,
+
+    /// KMS key (ID, ARN, alias or alias ARN) that encrypts the domain's assets,
+    /// used only when the operator creates the domain. Defaults to the
+    /// AWS-managed key. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1011), regex(pattern = r"^\S+$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.domain.encryptionKey is immutable"))]
+    pub encryption_key: Option<String>,
+
+    /// Tags for the domain, applied when the operator creates it. Same rules
+    /// as spec.tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 40))]
+    #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What deleting the PypiRepository does in CodeArtifact.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Leave the repository and domain in CodeArtifact.
+    #[default]
+    Retain,
+    /// Delete the repository, and the domain once it is empty and was created by the operator.
+    Delete,
+}
+
+/// Lifetime and refresh of the authorization token.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = Rule::new(REFRESH_RULE).message("spec.token.refreshBefore must be shorter than the token lifetime (durationSeconds, or 12h when it is 0)"))]
+#[serde(rename_all = "camelCase")]
+pub struct TokenSpec {
+    /// Token lifetime in seconds: 900 to 43200 (12 hours, the default), or 0
+    /// for a token that expires with the operator's own AWS role session.
+    #[serde(default = "default_duration")]
+    #[x_kube(validation = Rule::new("self == 0 || (self >= 900 && self <= 43200)").message("spec.token.durationSeconds must be 0, or between 900 and 43200"))]
+    pub duration_seconds: i64,
+
+    /// How long before expiry the Secret gets a new token, as a duration such
+    /// as "3h" or "90m". Defaults to a quarter of the token's lifetime. Pods
+    /// that read the mounted Secret pick the new token up within about a
+    /// minute, so keep this well above that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('1m')").message("spec.token.refreshBefore must be a duration of at least 1m, such as 30m or 3h"))]
+    pub refresh_before: Option<String>,
+}
+
+const REFRESH_RULE: &str = "!has(self.refreshBefore) || duration(self.refreshBefore) < duration(string(self.durationSeconds == 0 ? 43200 : self.durationSeconds) + 's')";
+
+impl Default for TokenSpec {
+    fn default() -> Self {
+        Self { duration_seconds: MAX_TOKEN_SECONDS, refresh_before: None }
+    }
+}
+
+/// The Secret the operator writes.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSpec {
+    /// Name of the Secret, in the PypiRepository's namespace. Defaults to
+    /// `<metadata.name>-pypi`. The operator owns this Secret: it is rewritten
+    /// on every refresh and deleted with the PypiRepository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    pub name: Option<String>,
+
+    /// Which renderings to write besides the `token`, `endpoint` and
+    /// `expiresAt` keys: `pipConf` (key `pip.conf`), `pypirc` (key
+    /// `.pypirc`, for twine) and `env` (keys `PIP_INDEX_URL`,
+    /// `UV_DEFAULT_INDEX`, `TWINE_REPOSITORY_URL`, `TWINE_USERNAME`,
+    /// `TWINE_PASSWORD`). Defaults to all three.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 3))]
+    pub renderings: Option<Vec<Rendering>>,
+}
+
+/// One way of presenting the credentials in the Secret.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub enum Rendering {
+    /// `pip.conf` with `[global] index-url`, as `aws codeartifact login --tool pip` writes it.
+    PipConf,
+    /// `.pypirc` with a `codeartifact` section, as `aws codeartifact login --tool twine` writes it.
+    Pypirc,
+    /// Environment-style keys for pip, uv and twine.
+    Env,
+}
+
+/// What the operator last observed and did.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PypiRepositoryStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// `Ready`: the repository exists and the Secret holds a valid token.
+    /// `Synced`: the repository's settings in CodeArtifact match the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// ARN of the domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_arn: Option<String>,
+    /// AWS account that owns the domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_owner: Option<String>,
+    /// Name of the repository in CodeArtifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_name: Option<String>,
+    /// ARN of the repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_arn: Option<String>,
+    /// The repository's PyPI endpoint (twine uploads here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_endpoint: Option<String>,
+    /// The pip index URL, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_url: Option<String>,
+    /// Name of the Secret holding the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// When the token in the Secret expires (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<String>,
+    /// Keys of the spec.tags the operator last applied, so that removing a
+    /// tag from the spec removes it from the repository.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_tag_keys: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_duration() -> i64 {
+    MAX_TOKEN_SECONDS
+}
+
+impl PypiRepository {
+    /// The CodeArtifact repository name: spec.repositoryName or metadata.name.
+    pub fn repository_name(&self) -> String {
+        self.spec.repository_name.clone().unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+
+    /// The Secret name: spec.secret.name or `<metadata.name>-pypi`.
+    pub fn secret_name(&self) -> String {
+        self.spec.secret.name.clone().unwrap_or_else(|| {
+            format!("{}-pypi", self.metadata.name.as_deref().unwrap_or_default())
+        })
+    }
+
+    /// The renderings to write, sorted and deduplicated; all when unset.
+    pub fn renderings(&self) -> Vec<Rendering> {
+        let mut r = self.spec.secret.renderings.clone().unwrap_or_else(|| vec![Rendering::PipConf, Rendering::Pypirc, Rendering::Env]);
+        r.sort();
+        r.dedup();
+        r
+    }
+}

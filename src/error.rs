@@ -1,0 +1,187 @@
+//! The controller's error type, sorted into retry classes and bounded
+//! metric categories. No variant ever carries a token.
+
+use crate::aws::{AwsError, AwsErrorKind};
+use crate::crd::Reason;
+
+/// Everything that can fail while reconciling a PypiRepository.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A CodeArtifact call failed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+
+    /// The domain does not exist and the operator may not create it.
+    #[error("domain {domain} does not exist in account {owner}; the operator only creates domains in its own account, so create it there or remove spec.domain.owner")]
+    DomainNotFound {
+        /// Domain name.
+        domain: String,
+        /// The account named in spec.domain.owner.
+        owner: String,
+    },
+
+    /// An upstream repository is missing.
+    #[error("an upstream repository in spec.upstreams does not exist in domain {domain}: {source}")]
+    UpstreamNotFound {
+        /// Domain name.
+        domain: String,
+        /// CodeArtifact's answer.
+        source: AwsError,
+    },
+
+    /// The Secret name is taken by a Secret this PypiRepository does not own.
+    #[error("Secret {name} already exists and is not managed by this PypiRepository; delete it or choose another spec.secret.name")]
+    SecretConflict {
+        /// The Secret's name.
+        name: String,
+    },
+
+    /// The spec cannot work, for a reason the CRD schema cannot express.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+
+    /// The Kubernetes API failed.
+    #[error("Kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+
+    /// Adding or removing the finalizer failed, or apply/cleanup failed inside it.
+    // NB: boxed because the finalizer error wraps this very type.
+    #[error("{0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+/// How an error should be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// Likely to pass on its own soon: retry with short capped exponential backoff.
+    Transient,
+    /// Needs someone to act outside the spec (IAM, quotas, another object):
+    /// retry with a longer backoff so the fix is noticed without hammering AWS.
+    NeedsFix,
+    /// Only a spec change can help: wait for one.
+    Permanent,
+}
+
+/// Result alias for the controller.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The error inside a finalizer wrapper, where the real cause is.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Finalizer(f) => match f.as_ref() {
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e.root(),
+                _ => self,
+            },
+            other => other,
+        }
+    }
+
+    /// The condition and Event reason for this error.
+    pub fn reason(&self) -> Reason {
+        match self.root() {
+            Error::Aws(e) => match e.kind {
+                AwsErrorKind::AccessDenied => Reason::AccessDenied,
+                AwsErrorKind::Throttling => Reason::Throttled,
+                AwsErrorKind::Internal | AwsErrorKind::Transport | AwsErrorKind::Other | AwsErrorKind::NotFound => {
+                    Reason::AwsUnavailable
+                }
+                AwsErrorKind::Conflict => Reason::Conflict,
+                AwsErrorKind::Validation => Reason::InvalidSpec,
+                AwsErrorKind::QuotaExceeded => Reason::QuotaExceeded,
+            },
+            Error::DomainNotFound { .. } => Reason::DomainNotFound,
+            Error::UpstreamNotFound { .. } => Reason::UpstreamNotFound,
+            Error::SecretConflict { .. } | Error::InvalidSpec(_) => Reason::InvalidSpec,
+            Error::Kube(_) | Error::Finalizer(_) => Reason::KubernetesError,
+        }
+    }
+
+    /// A bounded label for the failures metric: the reason in snake case.
+    pub fn category(&self) -> &'static str {
+        match self.reason() {
+            Reason::AccessDenied => "access_denied",
+            Reason::Throttled => "throttled",
+            Reason::AwsUnavailable => "aws_unavailable",
+            Reason::Conflict => "conflict",
+            Reason::InvalidSpec => "invalid_spec",
+            Reason::QuotaExceeded => "quota_exceeded",
+            Reason::DomainNotFound => "domain_not_found",
+            Reason::UpstreamNotFound => "upstream_not_found",
+            Reason::KubernetesError => "kubernetes",
+            Reason::Available | Reason::Synced | Reason::Deleting => "other",
+        }
+    }
+
+    /// How to retry.
+    pub fn retry_class(&self) -> RetryClass {
+        match self.root() {
+            Error::Aws(e) if e.kind.is_transient() => RetryClass::Transient,
+            Error::Aws(e) if e.kind == AwsErrorKind::Validation => RetryClass::Permanent,
+            Error::Aws(_) | Error::DomainNotFound { .. } | Error::UpstreamNotFound { .. } | Error::SecretConflict { .. } => {
+                RetryClass::NeedsFix
+            }
+            Error::InvalidSpec(_) => RetryClass::Permanent,
+            Error::Kube(_) | Error::Finalizer(_) => RetryClass::Transient,
+        }
+    }
+
+    /// The full message with its causes, cut to fit an Event or a condition.
+    pub fn report(&self) -> String {
+        let mut out = self.root().to_string();
+        let mut source = std::error::Error::source(self.root());
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            source = s.source();
+        }
+        truncate(out, 1024)
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(kind: AwsErrorKind) -> Error {
+        Error::Aws(AwsError { operation: "CreateRepository", kind, message: "m".into() })
+    }
+
+    #[test]
+    fn throttling_is_transient_and_denied_needs_a_fix() {
+        assert_eq!(aws(AwsErrorKind::Throttling).retry_class(), RetryClass::Transient);
+        assert_eq!(aws(AwsErrorKind::AccessDenied).retry_class(), RetryClass::NeedsFix);
+        assert_eq!(aws(AwsErrorKind::Validation).retry_class(), RetryClass::Permanent);
+        assert_eq!(Error::InvalidSpec("x".into()).retry_class(), RetryClass::Permanent);
+    }
+
+    #[test]
+    fn reasons_and_categories_follow_the_root_cause() {
+        let wrapped = Error::Finalizer(Box::new(kube::runtime::finalizer::Error::ApplyFailed(aws(AwsErrorKind::AccessDenied))));
+        assert_eq!(wrapped.reason(), Reason::AccessDenied);
+        assert_eq!(wrapped.category(), "access_denied");
+        assert_eq!(wrapped.retry_class(), RetryClass::NeedsFix);
+        assert!(wrapped.report().starts_with("CodeArtifact CreateRepository failed (access_denied)"));
+    }
+
+    #[test]
+    fn report_is_bounded() {
+        let e = Error::InvalidSpec("x".repeat(5000));
+        assert!(e.report().len() <= 1024 + '…'.len_utf8());
+    }
+}

@@ -1,0 +1,123 @@
+//! Authorization tokens are per domain: one cache entry per domain, owner,
+//! region and lifetime serves every PypiRepository that shares them, and
+//! concurrent reconciles wait for a single GetAuthorizationToken call.
+//! Freshness and refresh scheduling are pure functions of `now`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::aws::{AwsError, IssuedToken};
+
+/// What a token is valid for. Tokens are scoped to a domain (and its owner);
+/// the lifetime is part of the key so a PypiRepository that asks for short
+/// tokens never receives a long one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenKey {
+    /// AWS region of the operator's client.
+    pub region: String,
+    /// Domain owner as written in the spec; `None` means the operator's account.
+    pub owner: Option<String>,
+    /// Domain name.
+    pub domain: String,
+    /// Requested lifetime in seconds (0 = the caller's session).
+    pub duration_seconds: i64,
+}
+
+impl TokenKey {
+    /// A stable string for the Secret annotation, so a restarted operator can
+    /// tell which tokens it may reuse.
+    pub fn scope(&self) -> String {
+        format!("{}/{}/{}/{}", self.region, self.owner.as_deref().unwrap_or("self"), self.domain, self.duration_seconds)
+    }
+}
+
+/// How long before expiry a token is replaced: `refresh_before` when given,
+/// otherwise a quarter of its lifetime; never more than half the lifetime,
+/// so that a margin longer than a short (session-bound) token cannot cause a
+/// mint on every reconcile.
+pub fn refresh_margin(token: &IssuedToken, refresh_before: Option<Duration>) -> TimeDelta {
+    let lifetime = (token.expires_at - token.issued_at).max(TimeDelta::zero());
+    let wanted = refresh_before.and_then(|d| TimeDelta::from_std(d).ok()).unwrap_or(lifetime / 4);
+    wanted.min(lifetime / 2)
+}
+
+/// The moment the Secret holding `token` must be rewritten.
+pub fn refresh_at(token: &IssuedToken, refresh_before: Option<Duration>) -> DateTime<Utc> {
+    token.expires_at - refresh_margin(token, refresh_before)
+}
+
+/// Whether `token` may still be handed out at `now`.
+pub fn is_fresh(token: &IssuedToken, refresh_before: Option<Duration>, now: DateTime<Utc>) -> bool {
+    now < refresh_at(token, refresh_before)
+}
+
+/// How long to wait before the next reconcile: until the refresh moment,
+/// but at least a second and at most `resync`.
+pub fn next_requeue(refresh_at: DateTime<Utc>, now: DateTime<Utc>, resync: Duration) -> Duration {
+    let until = (refresh_at - now).to_std().unwrap_or(Duration::ZERO);
+    until.clamp(Duration::from_secs(1), resync.max(Duration::from_secs(1)))
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<IssuedToken>>>;
+
+/// Shared tokens, one slot per [`TokenKey`].
+#[derive(Default)]
+pub struct TokenCache {
+    slots: Mutex<HashMap<TokenKey, Slot>>,
+}
+
+/// Where a token handed out by the cache came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// Already in the cache.
+    Cached,
+    /// Minted by this call.
+    Minted,
+}
+
+impl TokenCache {
+    fn slot(&self, key: &TokenKey) -> Slot {
+        self.slots.lock().expect("token cache lock").entry(key.clone()).or_default().clone()
+    }
+
+    /// Offers a token found in an existing Secret (after a restart), so that
+    /// other PypiRepositories on the same domain reuse it instead of minting.
+    pub async fn offer(&self, key: &TokenKey, token: IssuedToken) {
+        let slot = self.slot(key);
+        let mut held = slot.lock().await;
+        if held.as_ref().is_none_or(|h| h.expires_at < token.expires_at) {
+            *held = Some(token);
+        }
+    }
+
+    /// A token that `fresh` accepts, minting one with `mint` when the cache has
+    /// none. Callers for the same key wait for one another, so a burst of
+    /// reconciles costs one GetAuthorizationToken call.
+    pub async fn get_or_mint<F, Fut>(&self, key: &TokenKey, fresh: impl Fn(&IssuedToken) -> bool, mint: F) -> Result<(IssuedToken, TokenSource), AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<IssuedToken, AwsError>>,
+    {
+        let slot = self.slot(key);
+        let mut held = slot.lock().await;
+        if let Some(token) = held.as_ref().filter(|t| fresh(t)) {
+            return Ok((token.clone(), TokenSource::Cached));
+        }
+        let token = mint().await?;
+        *held = Some(token.clone());
+        Ok((token, TokenSource::Minted))
+    }
+
+    /// Drops every cached token for a domain, for example after CodeArtifact
+    /// refused one.
+    pub fn forget(&self, key: &TokenKey) {
+        self.slots.lock().expect("token cache lock").remove(key);
+    }
+}
+
+#[cfg(test)]
+#[path = "token_tests.rs"]
+mod tests;

@@ -1,0 +1,143 @@
+//! Step 1 of a reconcile, pure: the spec turned into what CodeArtifact and
+//! the Secret should look like, with what the schema could not check.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use kube::ResourceExt;
+
+use super::ownership::Owner;
+use crate::crd::PypiRepository;
+use crate::error::{Error, Result};
+use crate::token::TokenKey;
+
+/// The desired state of one PypiRepository.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// Domain name.
+    pub domain: String,
+    /// Domain owner from the spec; `None` means the operator's account.
+    pub owner: Option<String>,
+    /// Repository name.
+    pub repository: String,
+    /// Description, "" for none.
+    pub description: String,
+    /// Upstreams in order.
+    pub upstreams: Vec<String>,
+    /// Whether `public:pypi` should be connected.
+    pub external_connection: bool,
+    /// The user's repository tags (without ownership markers).
+    pub tags: BTreeMap<String, String>,
+    /// How long before expiry to refresh; `None` for a quarter of the lifetime.
+    pub refresh_before: Option<Duration>,
+    /// Which shared token serves this repository.
+    pub token_key: TokenKey,
+    /// Who this PypiRepository is, for ownership tags.
+    pub owner_marker: Owner,
+}
+
+/// Builds the desired state. Fails only on what the CRD schema cannot rule
+/// out (objects written before a schema change, or with validation off).
+pub fn desired(obj: &PypiRepository, region: &str, cluster: &str) -> Result<Desired> {
+    let spec = &obj.spec;
+    let refresh_before = match &spec.token.refresh_before {
+        None => None,
+        Some(text) => Some(parse_duration(text)?),
+    };
+    let d = spec.token.duration_seconds;
+    if d != 0 && !(900..=crate::crd::MAX_TOKEN_SECONDS).contains(&d) {
+        return Err(Error::InvalidSpec(format!("spec.token.durationSeconds is {d}; it must be 0, or between 900 and 43200")));
+    }
+    let repository = obj.repository_name();
+    if spec.upstreams.contains(&repository) {
+        return Err(Error::InvalidSpec("spec.upstreams must not list the repository itself".into()));
+    }
+    Ok(Desired {
+        domain: spec.domain.name.clone(),
+        owner: spec.domain.owner.clone(),
+        repository,
+        description: spec.description.clone().unwrap_or_default(),
+        upstreams: spec.upstreams.clone(),
+        external_connection: spec.external_connection,
+        tags: spec.tags.clone(),
+        refresh_before,
+        token_key: TokenKey {
+            region: region.to_string(),
+            owner: spec.domain.owner.clone(),
+            domain: spec.domain.name.clone(),
+            duration_seconds: d,
+        },
+        owner_marker: Owner {
+            cluster: cluster.to_string(),
+            namespace: obj.namespace().unwrap_or_default(),
+            name: obj.name_any(),
+            uid: obj.uid().unwrap_or_default(),
+        },
+    })
+}
+
+fn parse_duration(text: &str) -> Result<Duration> {
+    let d = kube::core::Duration::from_str(text)
+        .map_err(|e| Error::InvalidSpec(format!("spec.token.refreshBefore {text:?} is not a duration such as 30m or 3h: {e}")))?;
+    if d.is_negative() {
+        return Err(Error::InvalidSpec(format!("spec.token.refreshBefore {text:?} must not be negative")));
+    }
+    Ok(Duration::from(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{DomainSpec, PypiRepositorySpec};
+
+    fn obj(f: impl FnOnce(&mut PypiRepositorySpec)) -> PypiRepository {
+        let mut spec: PypiRepositorySpec = serde_json::from_value(serde_json::json!({"domain": {"name": "dom"}})).unwrap();
+        f(&mut spec);
+        let mut o = PypiRepository::new("web", spec);
+        o.metadata.namespace = Some("team".into());
+        o.metadata.uid = Some("u1".into());
+        o
+    }
+
+    #[test]
+    fn defaults_follow_the_crd() {
+        let d = desired(&obj(|_| {}), "us-west-2", "c1").unwrap();
+        assert_eq!(d.repository, "web");
+        assert!(d.external_connection, "public:pypi is on by default");
+        assert_eq!(d.token_key.duration_seconds, 43_200);
+        assert_eq!(d.refresh_before, None);
+        assert_eq!(d.owner_marker, Owner { cluster: "c1".into(), namespace: "team".into(), name: "web".into(), uid: "u1".into() });
+    }
+
+    #[test]
+    fn refresh_before_accepts_go_durations() {
+        let d = desired(&obj(|s| s.token.refresh_before = Some("1h30m".into())), "r", "c").unwrap();
+        assert_eq!(d.refresh_before, Some(Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn bad_values_the_schema_would_reject_are_still_caught() {
+        let e = desired(&obj(|s| s.token.refresh_before = Some("soon".into())), "r", "c").unwrap_err();
+        assert!(e.to_string().contains("refreshBefore"), "{e}");
+        let e = desired(&obj(|s| s.token.duration_seconds = 60), "r", "c").unwrap_err();
+        assert!(e.to_string().contains("durationSeconds"), "{e}");
+        let e = desired(&obj(|s| s.upstreams = vec!["web".into()]), "r", "c").unwrap_err();
+        assert!(e.to_string().contains("upstreams"), "{e}");
+    }
+
+    #[test]
+    fn explicit_repository_name_and_owner_are_used() {
+        let d = desired(
+            &obj(|s| {
+                s.repository_name = Some("Other.Repo".into());
+                s.domain = DomainSpec { name: "dom".into(), owner: Some("111122223333".into()), encryption_key: None, tags: Default::default() };
+            }),
+            "r",
+            "c",
+        )
+        .unwrap();
+        assert_eq!(d.repository, "Other.Repo");
+        assert_eq!(d.token_key.owner.as_deref(), Some("111122223333"));
+    }
+}

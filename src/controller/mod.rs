@@ -1,0 +1,188 @@
+//! The PypiRepository controller: shared context, the watch set-up, and the
+//! error policy. The reconcile steps live in the submodules.
+
+mod apply;
+pub mod backoff;
+mod cleanup;
+mod credentials;
+mod desired;
+pub mod ownership;
+mod reconcile;
+mod report;
+mod repository;
+mod status;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Client, ResourceExt};
+use tokio::sync::watch;
+
+use crate::aws::{CodeArtifact, Domain};
+use crate::crd::PypiRepository;
+use crate::error::{Error, RetryClass};
+use crate::metrics::Metrics;
+use crate::token::TokenCache;
+use backoff::{Attempts, BackoffConfig};
+
+pub use reconcile::reconcile;
+
+/// Settings of the controller, validated at start-up.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Written into ownership tags: which cluster's operator created a resource.
+    pub cluster_name: String,
+    /// How often every object is compared with CodeArtifact even without changes.
+    pub resync: Duration,
+    /// Retry delays.
+    pub backoff: BackoffConfig,
+    /// Namespaces to watch; empty means all.
+    pub namespaces: Vec<String>,
+    /// Name used as the Events' reporting controller.
+    pub reporter: String,
+    /// Pod name or host name, to tell replicas apart in Events.
+    pub instance: Option<String>,
+}
+
+/// Everything a reconcile needs.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// CodeArtifact client.
+    pub aws: CodeArtifact,
+    /// Domain tokens shared between PypiRepositories.
+    pub tokens: TokenCache,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Events on PypiRepositories.
+    pub recorder: Recorder,
+    /// Settings.
+    pub config: ControllerConfig,
+    /// Failures per object, for backoff.
+    pub attempts: Attempts,
+    /// When each object (by uid) was last fully compared with CodeArtifact, and at which generation.
+    pub synced: Mutex<HashMap<String, (i64, Instant)>>,
+    /// Domains known to exist, by name and spec owner.
+    pub domains: Mutex<HashMap<(String, Option<String>), Domain>>,
+}
+
+impl Context {
+    /// Builds the context.
+    pub fn new(client: Client, aws: CodeArtifact, metrics: Arc<Metrics>, config: ControllerConfig) -> Self {
+        let reporter = Reporter { controller: config.reporter.clone(), instance: config.instance.clone() };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            aws,
+            tokens: TokenCache::default(),
+            metrics,
+            config,
+            attempts: Attempts::default(),
+            synced: Mutex::new(HashMap::new()),
+            domains: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets that a domain exists, after it was deleted or went missing.
+    pub fn forget_domain(&self, name: &str, owner: Option<&str>) {
+        self.domains.lock().expect("domain cache lock").remove(&(name.to_string(), owner.map(str::to_string)));
+    }
+}
+
+/// What a status-only change must not trigger: only spec, deletion and
+/// finalizer changes wake the controller (plus owned Secrets, requeues and
+/// retries), so writing status never causes another reconcile.
+fn spec_or_lifecycle_change(obj: &PypiRepository) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    obj.finalizers().hash(&mut h);
+    Some(h.finish())
+}
+
+/// Runs the controller until shutdown. `ready` turns true once every watched
+/// namespace's cache has synced.
+pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
+    let namespaces: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        ctx.config.namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut controllers = Vec::new();
+    let mut stores = Vec::new();
+    for ns in namespaces {
+        let (api, secrets): (Api<PypiRepository>, Api<Secret>) = match &ns {
+            Some(ns) => (Api::namespaced(ctx.client.clone(), ns), Api::namespaced(ctx.client.clone(), ns)),
+            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        };
+        let (reader, writer) = reflector::store();
+        let trigger = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(spec_or_lifecycle_change, Default::default());
+        stores.push(reader.clone());
+        // Only the operator's own Secrets matter; the label selector keeps the cache small.
+        let secret_watch = watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
+        let controller = Controller::for_stream(trigger, reader)
+            .owns(secrets, secret_watch)
+            .shutdown_on_signal()
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|res| async move {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "reconcile loop reported an error");
+                }
+            });
+        controllers.push(controller);
+    }
+    tokio::spawn(async move {
+        for store in stores {
+            if store.wait_until_ready().await.is_err() {
+                return;
+            }
+        }
+        let _ = ready.send(true);
+        tracing::info!("caches synced; controller ready");
+    });
+    futures::future::join_all(controllers).await;
+}
+
+/// Decides when a failed object is retried: transient errors back off
+/// quickly, errors that need a fix back off slowly, and a spec that cannot
+/// work waits for a change. Status and the Warning Event were already
+/// written by the reconcile itself.
+pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed(err.category());
+    let class = err.retry_class();
+    let key = obj.uid().unwrap_or_default();
+    let attempt = ctx.attempts.failed(&key);
+    if class == RetryClass::Permanent {
+        tracing::warn!(object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err.report(), "waiting for a spec change");
+        return Action::await_change();
+    }
+    let delay = backoff::jitter(backoff::delay(ctx.config.backoff, class, attempt), rand::random::<f64>());
+    tracing::warn!(
+        object = %obj.name_any(),
+        namespace = obj.namespace().unwrap_or_default(),
+        error = %err.report(),
+        attempt,
+        retry_in_ms = delay.as_millis() as u64,
+        "reconcile failed"
+    );
+    Action::requeue(delay)
+}
+
+/// Forgets per-object state of a PypiRepository that is gone.
+fn forget(ctx: &Context, obj: &PypiRepository) {
+    let uid = obj.uid().unwrap_or_default();
+    ctx.attempts.succeeded(&uid);
+    ctx.synced.lock().expect("synced lock").remove(&uid);
+    ctx.metrics.forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
+}

@@ -1,0 +1,28 @@
+//! The `codeartifact-operator` binary: parse flags, set up logging, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use codeartifact_operator::config::{Cli, Command};
+use codeartifact_operator::{crd, run, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Crd) => {
+            print!("{}", crd::crd_yaml());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Run(args)) => args,
+        None => cli.run,
+    };
+    telemetry::init(args.log_format);
+    match run::run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "codeartifact-operator stopped");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Authentication failures, deny rules, injected faults (with the SDK's retries visible in the
+//! counters), the admin HTTP API, and wire-protocol edge cases.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_codeartifact as ca;
+use ca::error::ProvideErrorMetadata;
+use codeartifact_emulator::Fault;
+use common::{client, client_with, other_client, raw, start};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn bad_signatures_unknown_keys_and_deny_rules_are_access_denied() {
+    let emu = start().await;
+    let wrong_secret = client_with(&emu, "AKIDEMULATOR", "wrong-secret");
+    let err = wrong_secret.list_domains().send().await.unwrap_err();
+    assert!(matches!(
+        ca::Error::from(err),
+        ca::Error::AccessDeniedException(_)
+    ));
+    let unknown = client_with(&emu, "AKIDUNKNOWN", "whatever");
+    let err = unknown.list_domains().send().await.unwrap_err();
+    assert!(matches!(
+        ca::Error::from(err),
+        ca::Error::AccessDeniedException(_)
+    ));
+    // Refused requests are counted, and 403s are not retried.
+    assert_eq!(emu.call_count("ListDomains"), 2);
+
+    let c = client(&emu);
+    c.create_domain().domain("dom").send().await.unwrap();
+    emu.deny("AKIDEMULATOR", "GetAuthorizationToken");
+    let denied = c
+        .get_authorization_token()
+        .domain("dom")
+        .send()
+        .await
+        .unwrap_err();
+    match ca::Error::from(denied) {
+        ca::Error::AccessDeniedException(e) => assert!(
+            e.message().contains(
+                "User: arn:aws:iam::111122223333:user/AKIDEMULATOR is not authorized to perform: codeartifact:GetAuthorizationToken"
+            ),
+            "{}",
+            e.message()
+        ),
+        other => panic!("expected AccessDeniedException, got {other:?}"),
+    }
+    assert_eq!(emu.call_count("GetAuthorizationToken"), 1);
+    c.describe_domain().domain("dom").send().await.unwrap();
+    other_client(&emu).list_domains().send().await.unwrap();
+    emu.clear_denies();
+    c.get_authorization_token()
+        .domain("dom")
+        .send()
+        .await
+        .unwrap();
+
+    let unsigned = raw(&emu, "POST", "/v1/domains", b"{}", None).await;
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(
+        unsigned.headers()["x-amzn-errortype"],
+        "AccessDeniedException"
+    );
+}
+
+#[tokio::test]
+async fn injected_faults_are_retried_by_the_sdk_and_counted() {
+    let emu = start().await;
+    let c = client(&emu);
+    c.create_domain().domain("dom").send().await.unwrap();
+    emu.reset_calls();
+    emu.set_fault(
+        "ListDomains",
+        Fault {
+            throttle: 1.0,
+            ..Fault::default()
+        },
+    );
+    let err = c.list_domains().send().await.unwrap_err();
+    match ca::Error::from(err) {
+        ca::Error::ThrottlingException(e) => assert_eq!(e.retry_after_seconds(), Some(1)),
+        other => panic!("expected ThrottlingException, got {other:?}"),
+    }
+    assert_eq!(
+        emu.call_count("ListDomains"),
+        3,
+        "one SDK call = 3 attempts"
+    );
+    c.describe_domain().domain("dom").send().await.unwrap();
+    assert_eq!(emu.call_count("DescribeDomain"), 1);
+
+    emu.set_fault(
+        "*",
+        Fault {
+            internal_error: 1.0,
+            ..Fault::default()
+        },
+    );
+    let err = c.describe_domain().domain("dom").send().await.unwrap_err();
+    assert!(matches!(
+        ca::Error::from(err),
+        ca::Error::InternalServerException(_)
+    ));
+    assert_eq!(emu.call_count("DescribeDomain"), 4);
+    // The operation's own fault wins over "*".
+    let err = c.list_domains().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("ThrottlingException"));
+
+    emu.clear_faults();
+    emu.set_fault(
+        "DescribeDomain",
+        Fault {
+            max_latency: Duration::from_millis(300),
+            ..Fault::default()
+        },
+    );
+    let started = Instant::now();
+    for _ in 0..3 {
+        c.describe_domain().domain("dom").send().await.unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    emu.clear_faults();
+    assert_eq!(emu.calls()["ListDomains"], 6);
+}
+
+async fn admin(
+    emu: &codeartifact_emulator::Emulator,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(
+        method.parse().unwrap(),
+        format!("{}/_emulator/{path}", emu.base_url()),
+    );
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admin_api_controls_counters_faults_denies_clock_and_tokens() {
+    let emu = start().await;
+    let c = client(&emu);
+    assert_eq!(
+        admin(&emu, "GET", "health", None).await.1["region"],
+        "us-west-2"
+    );
+    c.create_domain().domain("dom").send().await.unwrap();
+    c.list_domains().send().await.unwrap();
+    let (_, calls) = admin(&emu, "GET", "calls", None).await;
+    assert_eq!(calls, json!({ "CreateDomain": 1, "ListDomains": 1 }));
+    admin(&emu, "DELETE", "calls", None).await;
+    assert!(emu.calls().is_empty());
+
+    let (s, _) = admin(
+        &emu,
+        "POST",
+        "faults",
+        Some(json!({ "operation": "CreateDomain", "throttle": 1.0 })),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, faults) = admin(&emu, "GET", "faults", None).await;
+    assert_eq!(
+        faults["CreateDomain"],
+        json!({ "throttle": 1.0, "internalError": 0.0, "maxLatencyMs": 0 })
+    );
+    let err = c.create_domain().domain("dom2").send().await.unwrap_err();
+    assert!(matches!(
+        ca::Error::from(err),
+        ca::Error::ThrottlingException(_)
+    ));
+    assert_eq!(emu.call_count("CreateDomain"), 3);
+    admin(&emu, "DELETE", "faults", None).await;
+    c.create_domain().domain("dom2").send().await.unwrap();
+    assert_eq!(
+        admin(
+            &emu,
+            "POST",
+            "faults",
+            Some(json!({ "operation": "Nope", "throttle": 1 }))
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        admin(
+            &emu,
+            "POST",
+            "faults",
+            Some(json!({ "operation": "*", "throttle": 2 }))
+        )
+        .await
+        .0,
+        400
+    );
+
+    admin(
+        &emu,
+        "POST",
+        "denies",
+        Some(json!({ "accessKeyId": "AKIDEMULATOR", "operation": "ListDomains" })),
+    )
+    .await;
+    assert_eq!(
+        admin(&emu, "GET", "denies", None).await.1,
+        json!({ "AKIDEMULATOR": ["ListDomains"] })
+    );
+    assert!(c.list_domains().send().await.is_err());
+    admin(&emu, "DELETE", "denies", None).await;
+    c.list_domains().send().await.unwrap();
+
+    let token = c
+        .get_authorization_token()
+        .domain("dom")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let (_, tokens) = admin(&emu, "GET", "tokens", None).await;
+    assert_eq!(tokens[0]["token"], token.authorization_token().unwrap());
+    assert_eq!(
+        (tokens[0]["domain"].clone(), tokens[0]["expired"].clone()),
+        (json!("dom"), json!(false))
+    );
+    let (_, clock) = admin(
+        &emu,
+        "POST",
+        "clock",
+        Some(json!({ "advanceSeconds": 1000 })),
+    )
+    .await;
+    assert!(clock["offsetSeconds"].as_f64().unwrap() >= 999.0);
+    assert_eq!(
+        admin(&emu, "GET", "tokens", None).await.1[0]["expired"],
+        true
+    );
+    let (_, clock) = admin(&emu, "POST", "clock", Some(json!({ "speed": 60 }))).await;
+    assert_eq!(clock["speed"], 60.0);
+    assert_eq!(
+        admin(&emu, "POST", "clock", Some(json!({ "speed": -1 })))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(admin(&emu, "GET", "nothing", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn wire_protocol_edge_cases_get_clean_errors() {
+    let emu = start().await;
+    let key = Some(("AKIDEMULATOR", "emulator-secret"));
+    let unknown = raw(&emu, "GET", "/v1/nothing", b"", key).await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        unknown.headers()["x-amzn-errortype"],
+        "UnknownOperationException"
+    );
+    assert!(unknown.json::<Value>().await.unwrap()["message"].is_string());
+
+    let malformed = raw(&emu, "POST", "/v1/domains", b"{not json", key).await;
+    assert_eq!(malformed.status(), 400);
+    let body: Value = malformed.json().await.unwrap();
+    assert_eq!(body["reason"], "CANNOT_PARSE");
+
+    let huge = vec![b' '; 11 * 1024 * 1024];
+    let too_big = raw(&emu, "POST", "/v1/domain?domain=big", &huge, None).await;
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(emu.call_count("CreateDomain"), 1);
+
+    let created = raw(&emu, "POST", "/v1/domain?domain=dom", b"", key).await;
+    assert_eq!(created.status(), 200);
+    assert!(created.headers().contains_key("x-amzn-requestid"));
+    let body: Value = created.json().await.unwrap();
+    assert!(body["domain"]["createdTime"].is_number(), "{body}");
+    raw(
+        &emu,
+        "POST",
+        "/v1/repository?repository=repo&domain=dom",
+        b"{}",
+        key,
+    )
+    .await;
+    // Query order and RFC 3986 encoding must not matter.
+    let assoc = raw(
+        &emu,
+        "POST",
+        "/v1/repository/external-connection?repository=repo&external-connection=public%3Apypi&domain=dom",
+        b"",
+        key,
+    )
+    .await;
+    assert_eq!(assoc.status(), 200, "{:?}", assoc.text().await);
+    assert_eq!(emu.repositories()[0].external_connections, ["public:pypi"]);
+    let missing = raw(&emu, "GET", "/v1/domain", b"", key).await;
+    assert_eq!(missing.status(), 400);
+}
+
+#[tokio::test]
+async fn concurrent_conflicting_creates_yield_one_winner() {
+    let emu = start().await;
+    let c = client(&emu);
+    let attempts = (0..8).map(|_| {
+        let c = c.clone();
+        tokio::spawn(async move { c.create_domain().domain("race").send().await })
+    });
+    let mut ok = 0;
+    let mut conflicts = 0;
+    for a in attempts {
+        match a.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert!(matches!(
+                    ca::Error::from(e),
+                    ca::Error::ConflictException(_)
+                ));
+                conflicts += 1;
+            }
+        }
+    }
+    assert_eq!((ok, conflicts), (1, 7));
+}

@@ -17,7 +17,8 @@ const BINARIES: [&str; 5] = [
 
 /// The folder holding build.sh, up.sh and down.sh.
 fn scripts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../control-plane")
+    let testenv = Path::new(env!("CARGO_MANIFEST_DIR"));
+    testenv.parent().unwrap_or(testenv).join("control-plane")
 }
 
 /// The folder with the five binaries: `$TESTENV_BIN_DIR` if set, else the one

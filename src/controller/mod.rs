@@ -15,7 +15,7 @@ mod status;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
@@ -67,8 +67,10 @@ pub struct Context {
     pub config: ControllerConfig,
     /// Failures per object, for backoff.
     pub attempts: Attempts,
-    /// When each object (by uid) was last fully compared with CodeArtifact, and at which generation.
-    pub synced: Mutex<HashMap<String, (i64, Instant)>>,
+    /// The last full comparison with CodeArtifact of each object (by uid).
+    /// Kept in memory because the object in the watch cache can lag behind
+    /// the status the operator just wrote.
+    pub synced: Mutex<HashMap<String, repository::SyncRecord>>,
     /// Domains known to exist, by name and spec owner.
     pub domains: Mutex<HashMap<(String, Option<String>), Domain>>,
 }

@@ -28,15 +28,27 @@ pub struct Remote {
     pub applied_tag_keys: Vec<String>,
 }
 
+/// The outcome of the last full sync of one object.
+#[derive(Clone, Debug)]
+pub struct SyncRecord {
+    /// The generation that was synced.
+    pub generation: i64,
+    /// When.
+    pub at: Instant,
+    /// What CodeArtifact held afterwards.
+    pub remote: Remote,
+}
+
 /// Brings CodeArtifact in line with `d`, or returns the status's record of
 /// it when nothing changed since the last full sync.
 pub async fn sync(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Remote> {
-    if let Some(remote) = recent(obj, ctx, d) {
+    let last = ctx.synced.lock().expect("synced lock").get(&obj.uid().unwrap_or_default()).cloned();
+    if let Some(remote) = recent(obj, ctx, d, last.as_ref()) {
         return Ok(remote);
     }
     let domain = ensure_domain(obj, ctx, d).await?;
     let owner = d.owner.as_deref();
-    let (repo, created) = ensure_repository(obj, ctx, d).await?;
+    let (repo, created) = ensure_repository(obj, ctx, d, last.is_some()).await?;
     let applied_tag_keys = d.tags.keys().cloned().collect();
     if !created {
         correct_settings(ctx, d, &repo).await?;
@@ -48,36 +60,27 @@ pub async fn sync(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Re
         (false, true) => ctx.aws.disassociate_public_pypi(&d.domain, owner, &d.repository).await?,
         _ => {}
     }
-    let known = obj.status.as_ref().and_then(|s| {
+    let known = last.as_ref().filter(|l| l.remote.repository_arn == repo.arn).map(|l| l.remote.endpoint.clone()).or_else(|| {
+        let s = obj.status.as_ref()?;
         (s.repository_name.as_deref() == Some(d.repository.as_str())).then(|| s.repository_endpoint.clone()).flatten()
     });
     let endpoint = match known {
         Some(e) => e,
         None => ctx.aws.get_pypi_endpoint(&d.domain, owner, &d.repository).await?,
     };
-    let generation = obj.metadata.generation.unwrap_or_default();
-    ctx.synced.lock().expect("synced lock").insert(obj.uid().unwrap_or_default(), (generation, Instant::now()));
-    Ok(Remote { domain_arn: domain.arn, domain_owner: domain.owner, repository_arn: repo.arn, endpoint, applied_tag_keys })
+    let remote = Remote { domain_arn: domain.arn, domain_owner: domain.owner, repository_arn: repo.arn, endpoint, applied_tag_keys };
+    let record = SyncRecord { generation: obj.metadata.generation.unwrap_or_default(), at: Instant::now(), remote: remote.clone() };
+    ctx.synced.lock().expect("synced lock").insert(obj.uid().unwrap_or_default(), record);
+    Ok(remote)
 }
 
-/// The status's record, if it is complete, for this generation, and younger than the resync period.
-fn recent(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Option<Remote> {
-    let status = obj.status.as_ref()?;
-    let generation = obj.metadata.generation.unwrap_or_default();
-    let (synced_gen, at) = *ctx.synced.lock().expect("synced lock").get(&obj.uid()?)?;
+/// The last sync's outcome, if it was for this generation and is younger than the resync period.
+fn recent(obj: &PypiRepository, ctx: &Context, d: &Desired, last: Option<&SyncRecord>) -> Option<Remote> {
+    let last = last?;
     // 0.9: a requeue scheduled for exactly one resync period must count as due.
-    let fresh = synced_gen == generation && at.elapsed() < ctx.config.resync.mul_f64(0.9);
-    let same_repo = status.repository_name.as_deref() == Some(d.repository.as_str());
-    if !fresh || !same_repo || status.observed_generation != Some(generation) {
-        return None;
-    }
-    Some(Remote {
-        domain_arn: status.domain_arn.clone()?,
-        domain_owner: status.domain_owner.clone()?,
-        repository_arn: status.repository_arn.clone()?,
-        endpoint: status.repository_endpoint.clone()?,
-        applied_tag_keys: status.applied_tag_keys.clone(),
-    })
+    let fresh = last.generation == obj.metadata.generation.unwrap_or_default() && last.at.elapsed() < ctx.config.resync.mul_f64(0.9);
+    let same_repo = last.remote.repository_arn.ends_with(&format!("/{}/{}", d.domain, d.repository));
+    (fresh && same_repo).then(|| last.remote.clone())
 }
 
 /// The domain, created in the operator's account when it does not exist.
@@ -116,9 +119,9 @@ async fn find_or_create_domain(obj: &PypiRepository, ctx: &Context, d: &Desired)
 }
 
 /// The repository and whether this call created it.
-async fn ensure_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<(Repository, bool)> {
+async fn ensure_repository(obj: &PypiRepository, ctx: &Context, d: &Desired, synced_before: bool) -> Result<(Repository, bool)> {
     let owner = d.owner.as_deref();
-    let known = obj.status.as_ref().and_then(|s| s.repository_arn.as_ref()).is_some();
+    let known = synced_before || obj.status.as_ref().and_then(|s| s.repository_arn.as_ref()).is_some();
     if known {
         if let Some(repo) = ctx.aws.describe_repository(&d.domain, owner, &d.repository).await? {
             return Ok((repo, false));

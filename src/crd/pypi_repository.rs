@@ -25,17 +25,17 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     printcolumn(name = "Domain", type_ = "string", json_path = ".spec.domain.name"),
     printcolumn(name = "Repository", type_ = "string", json_path = ".status.repositoryName"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Token Expires", type_ = "date", json_path = ".status.tokenExpiresAt"),
+    printcolumn(name = "Token Expires", type_ = "string", json_path = ".status.tokenExpiresAt"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new(
         "has(self.spec.repositoryName) || (size(self.metadata.name) >= 2 && size(self.metadata.name) <= 100)"
-    ).message("metadata.name is used as the repository name and must be 2 to 100 characters; set spec.repositoryName"),
+    ).message("metadata.name is used as the repository name and must be 2 to 100 characters; set spec.repositoryName").field_path(".spec.repositoryName"),
     validation = Rule::new(
         "!has(self.spec.upstreams) || !((has(self.spec.repositoryName) ? self.spec.repositoryName : self.metadata.name) in self.spec.upstreams)"
-    ).message("spec.upstreams must not list the repository itself"),
+    ).message("spec.upstreams must not list the repository itself").field_path(".spec.upstreams"),
     validation = Rule::new(
         "(has(self.spec.secret) && has(self.spec.secret.name)) || size(self.metadata.name) <= 248"
-    ).message("metadata.name is too long for the default Secret name <name>-pypi; set spec.secret.name"),
+    ).message("metadata.name is too long for the default Secret name <name>-pypi; set spec.secret.name").field_path(".spec.secret"),
 )]
 #[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
 #[serde(rename_all = "camelCase")]
@@ -165,7 +165,7 @@ pub struct TokenSpec {
     pub refresh_before: Option<String>,
 }
 
-const REFRESH_RULE: &str = "!has(self.refreshBefore) || duration(self.refreshBefore) < duration(string(self.durationSeconds == 0 ? 43200 : self.durationSeconds) + 's')";
+const REFRESH_RULE: &str = "!has(self.refreshBefore) || duration(self.refreshBefore).getSeconds() < (self.durationSeconds == 0 ? 43200 : self.durationSeconds)";
 
 impl Default for TokenSpec {
     fn default() -> Self {

@@ -175,6 +175,7 @@ async fn crds_install_and_become_established() -> Result<()> {
     for file in crd_files()? {
         established.extend(install_and_await_established(cp, &client, &file).await?);
     }
+    eprintln!("established: {established:?}");
     ensure!(
         established
             .iter()

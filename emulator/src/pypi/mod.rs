@@ -143,9 +143,13 @@ async fn upload(ctx: &Context, target: &Target, req: Request<Body>) -> Response<
     }
 }
 
-fn negotiated(headers: &HeaderMap) -> Result<simple::Format, Response<Body>> {
+fn negotiated(headers: &HeaderMap) -> Option<simple::Format> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    simple::negotiate(accept).ok_or_else(|| text(StatusCode::NOT_ACCEPTABLE, "Not Acceptable"))
+    simple::negotiate(accept)
+}
+
+fn not_acceptable() -> Response<Body> {
+    text(StatusCode::NOT_ACCEPTABLE, "Not Acceptable")
 }
 
 fn page(format: simple::Format, body: String) -> Response<Body> {
@@ -158,9 +162,8 @@ fn page(format: simple::Format, body: String) -> Response<Body> {
 }
 
 fn index(ctx: &Context, target: &Target, headers: &HeaderMap) -> Response<Body> {
-    let format = match negotiated(headers) {
-        Ok(f) => f,
-        Err(r) => return r,
+    let Some(format) = negotiated(headers) else {
+        return not_acceptable();
     };
     let dir = ctx.config.public_pypi_dir.as_deref();
     let projects = ctx.read(|s| {
@@ -190,9 +193,8 @@ fn project(
     if name.is_empty() || name.contains('/') {
         return text(StatusCode::NOT_FOUND, "Not Found");
     }
-    let format = match negotiated(headers) {
-        Ok(f) => f,
-        Err(r) => return r,
+    let Some(format) = negotiated(headers) else {
+        return not_acceptable();
     };
     let project = crate::state::normalize(name);
     let files = candidates(ctx, target, &project);

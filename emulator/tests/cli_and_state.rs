@@ -1,0 +1,166 @@
+//! The command-line binary (flags, startup line) and the `--state` file across restarts.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sdk_codeartifact as ca;
+use codeartifact_emulator::{Config, Emulator};
+use common::{client, domain_with_repo, upload};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_codeartifact-emulator");
+
+#[tokio::test]
+async fn binary_prints_its_base_url_and_region_then_serves_signed_requests() {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--region", "eu-central-1"])
+        .args(["--credentials", "AKIDCLI:cli-secret:123456789012"])
+        .args(["--credentials", "AKIDCLI2:other:210987654321"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("startup line within 30 s")
+        .unwrap()
+        .expect("a line");
+    let rest = line
+        .strip_prefix("codeartifact-emulator listening on ")
+        .expect(&line);
+    let (url, region) = rest.split_once(" region ").expect(&line);
+    assert_eq!(region, "eu-central-1");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+
+    let health: serde_json::Value = reqwest::get(format!("{url}/_emulator/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["baseUrl"], url);
+    let conf = ca::Config::builder()
+        .behavior_version(ca::config::BehaviorVersion::latest())
+        .region(ca::config::Region::new("eu-central-1"))
+        .credentials_provider(Credentials::new("AKIDCLI2", "other", None, None, "static"))
+        .endpoint_url(url)
+        .build();
+    let d = ca::Client::from_conf(conf)
+        .create_domain()
+        .domain("cli")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        d.domain().unwrap().arn(),
+        Some("arn:aws:codeartifact:eu-central-1:210987654321:domain/cli")
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn binary_rejects_malformed_credentials() {
+    let out = tokio::process::Command::new(BIN)
+        .args(["--credentials", "only-a-key"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KEY:SECRET:ACCOUNT"));
+}
+
+#[tokio::test]
+async fn state_file_keeps_everything_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let config = Config {
+        state_file: Some(state.clone()),
+        ..Config::for_tests()
+    };
+    let emu = Emulator::start(config.clone()).await.unwrap();
+    let c = client(&emu);
+    let (token, endpoint) = domain_with_repo(&c, "dom", "repo").await;
+    c.tag_resource()
+        .resource_arn("arn:aws:codeartifact:us-west-2:111122223333:domain/dom")
+        .tags(
+            ca::types::Tag::builder()
+                .key("k")
+                .value("v")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.put_domain_permissions_policy()
+        .domain("dom")
+        .policy_document("{}")
+        .send()
+        .await
+        .unwrap();
+    let r = upload(
+        &endpoint,
+        &token,
+        "kept",
+        "1.0",
+        "kept-1.0.tar.gz",
+        b"kept-bytes",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let (domains, repos) = (emu.domains(), emu.repositories());
+    emu.shutdown().await;
+
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["state.json"],
+        "written atomically, no temp file left"
+    );
+
+    let emu = Emulator::start(config).await.unwrap();
+    assert_eq!(emu.domains(), domains);
+    assert_eq!(emu.repositories(), repos);
+    assert!(emu.issued_tokens().contains(&token));
+    let c = client(&emu);
+    let d = c.describe_domain().domain("dom").send().await.unwrap();
+    assert_eq!(d.domain().unwrap().asset_size_bytes(), 10);
+    assert!(
+        c.get_domain_permissions_policy()
+            .domain("dom")
+            .send()
+            .await
+            .is_ok()
+    );
+    let new_endpoint = format!("{}/pypi/d/dom-111122223333/repo/", emu.base_url());
+    let bytes = reqwest::Client::new()
+        .get(format!("{new_endpoint}files/kept/kept-1.0.tar.gz"))
+        .basic_auth("aws", Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"kept-bytes");
+    emu.shutdown().await;
+
+    std::fs::write(&state, b"{ broken").unwrap();
+    let err = Emulator::start(Config {
+        state_file: Some(state),
+        ..Config::for_tests()
+    })
+    .await
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("state file"));
+}

@@ -1,0 +1,307 @@
+//! The PyPI endpoint over plain HTTP: Basic auth rules, content negotiation, redirects,
+//! downloads with matching hashes, upstream order, and the test clock's effect on tokens.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_codeartifact as ca;
+use codeartifact_emulator::Emulator;
+use common::{client, domain_with_repo, endpoint_and_token, start, upload};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const PIP_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01";
+
+fn get(url: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let req = http.get(url);
+    match token {
+        Some(t) => req.basic_auth("aws", Some(t)),
+        None => req,
+    }
+}
+
+async fn setup() -> (Emulator, ca::Client, String, String) {
+    let emu = start().await;
+    let c = client(&emu);
+    let (token, endpoint) = domain_with_repo(&c, "dom", "repo").await;
+    let r = upload(
+        &endpoint,
+        &token,
+        "Demo_Pkg",
+        "1.0",
+        "demo_pkg-1.0-py3-none-any.whl",
+        b"wheel-bytes",
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    (emu, c, token, endpoint)
+}
+
+#[tokio::test]
+async fn basic_auth_needs_user_aws_and_a_current_token_for_that_domain() {
+    let (emu, c, token, endpoint) = setup().await;
+    let page = format!("{endpoint}simple/demo-pkg/");
+    let none = get(&page, None).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert!(
+        none.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    assert_eq!(
+        get(&page, Some("caemu-unknown"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let wrong_user = reqwest::Client::new()
+        .get(&page)
+        .basic_auth("bob", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_user.status(), 401);
+    c.create_domain().domain("elsewhere").send().await.unwrap();
+    let other_domain = c
+        .get_authorization_token()
+        .domain("elsewhere")
+        .send()
+        .await
+        .unwrap();
+    let other = other_domain.authorization_token().unwrap();
+    assert_eq!(get(&page, Some(other)).send().await.unwrap().status(), 401);
+    assert_eq!(get(&page, Some(&token)).send().await.unwrap().status(), 200);
+
+    // 900 s at speed 300 last 3 real seconds; advancing the clock expires tokens at once.
+    emu.set_clock_speed(300.0);
+    let short = c
+        .get_authorization_token()
+        .domain("dom")
+        .duration_seconds(900)
+        .send()
+        .await
+        .unwrap();
+    let real_left = short.expiration().unwrap().as_secs_f64()
+        - std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+    assert!(
+        (1.5..=3.5).contains(&real_left),
+        "expiration is in real time: {real_left}"
+    );
+    let short = short.authorization_token().unwrap().to_string();
+    assert_eq!(get(&page, Some(&short)).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(get(&page, Some(&short)).send().await.unwrap().status(), 401);
+    assert_eq!(get(&page, Some(&token)).send().await.unwrap().status(), 200);
+    emu.set_clock_speed(1.0);
+    emu.advance_clock(Duration::from_secs(43_201));
+    assert_eq!(get(&page, Some(&token)).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn project_pages_negotiate_html_or_json_and_link_downloadable_files() {
+    let (_emu, _c, token, endpoint) = setup().await;
+    let sha = hex::encode(Sha256::digest(b"wheel-bytes"));
+    let page = format!("{endpoint}simple/demo-pkg/");
+
+    let html = get(&page, Some(&token)).send().await.unwrap();
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = html.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"));
+    assert!(html.contains(&format!("demo_pkg-1.0-py3-none-any.whl#sha256={sha}")));
+    assert!(html.contains("data-requires-python=\"&gt;=3.8\""));
+
+    let json = get(&page, Some(&token))
+        .header("accept", PIP_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json.headers()["content-type"],
+        "application/vnd.pypi.simple.v1+json"
+    );
+    let json: Value = json.json().await.unwrap();
+    assert_eq!(json["name"], "demo-pkg");
+    let file = &json["files"][0];
+    assert_eq!(file["hashes"]["sha256"], sha.as_str());
+    let url = reqwest::Url::parse(&page)
+        .unwrap()
+        .join(file["url"].as_str().unwrap())
+        .unwrap();
+    let bytes = get(url.as_str(), Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"wheel-bytes");
+
+    let v1_html = get(&page, Some(&token))
+        .header("accept", "application/vnd.pypi.simple.v1+html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v1_html.headers()["content-type"],
+        "application/vnd.pypi.simple.v1+html"
+    );
+    let refused = get(&page, Some(&token))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 406);
+
+    // Unnormalised names are served, and the slash-less URL redirects.
+    assert_eq!(
+        get(&format!("{endpoint}simple/Demo_Pkg/"), Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let redirect = get(&format!("{endpoint}simple/demo-pkg"), Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redirect.status(), 301);
+    assert!(
+        redirect.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/simple/demo-pkg/")
+    );
+    assert_eq!(
+        get(&format!("{endpoint}simple/ghost/"), Some(&token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let index = get(&format!("{endpoint}simple/"), Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(index.contains("demo-pkg/"));
+}
+
+#[tokio::test]
+async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
+    let (_emu, c, token, endpoint) = setup().await;
+    let sdist = upload(
+        &endpoint,
+        &token,
+        "demo-pkg",
+        "1.0",
+        "demo_pkg-1.0.tar.gz",
+        b"sdist",
+    )
+    .await;
+    assert_eq!(sdist.status(), 200, "a wheel and an sdist of one version");
+    let mismatched = upload(
+        &endpoint,
+        &token,
+        "other",
+        "1.0",
+        "demo_pkg-2.0.tar.gz",
+        b"x",
+    )
+    .await;
+    assert_eq!(mismatched.status(), 400);
+    let bad_auth = upload(
+        &endpoint,
+        "caemu-nope",
+        "demo-pkg",
+        "3.0",
+        "demo_pkg-3.0.tar.gz",
+        b"x",
+    )
+    .await;
+    assert_eq!(bad_auth.status(), 401);
+
+    // "down" -> ["first", "second"]; both hold shared-pkg with a different 1.0 wheel.
+    for repo in ["first", "second"] {
+        c.create_repository()
+            .domain("dom")
+            .repository(repo)
+            .send()
+            .await
+            .unwrap();
+        let (t, ep) = endpoint_and_token(&c, "dom", repo).await;
+        let r = upload(
+            &ep,
+            &t,
+            "shared-pkg",
+            "1.0",
+            "shared_pkg-1.0-py3-none-any.whl",
+            repo.as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    let up = |n: &str| {
+        ca::types::UpstreamRepository::builder()
+            .repository_name(n)
+            .build()
+            .unwrap()
+    };
+    c.create_repository()
+        .domain("dom")
+        .repository("down")
+        .upstreams(up("first"))
+        .upstreams(up("second"))
+        .send()
+        .await
+        .unwrap();
+    let (t, ep) = endpoint_and_token(&c, "dom", "down").await;
+    let file = format!("{ep}files/shared-pkg/shared_pkg-1.0-py3-none-any.whl");
+    let bytes = get(&file, Some(&t))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], b"first");
+    // The fetched version is now retained in "down" itself.
+    let kept = c
+        .list_package_versions()
+        .domain("dom")
+        .repository("down")
+        .format(ca::types::PackageFormat::Pypi)
+        .package("shared-pkg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.versions()[0]
+            .origin()
+            .unwrap()
+            .domain_entry_point()
+            .unwrap()
+            .repository_name(),
+        Some("first")
+    );
+}

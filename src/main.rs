@@ -18,6 +18,9 @@ async fn main() -> ExitCode {
         None => cli.run,
     };
     telemetry::init(args.log_format);
+    // kube and the AWS SDK share rustls; pin its provider so that a second
+    // backend pulled in by some dependency can never make TLS set-up panic.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     match run::run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -147,13 +147,12 @@ impl ControlPlane {
 
 /// A kube-rs client from the kubeconfig file at `path`.
 pub(crate) async fn client_from(path: &Path) -> Result<kube::Client> {
-    // NB: the root package enables both rustls providers (ring through kube,
-    // aws-lc-rs through the AWS SDK), and then rustls cannot choose one by
-    // itself and panics. Pick kube's, unless the process has chosen already;
-    // code under test should likewise tolerate an installed provider.
+    // NB: if any crate in a test binary enables a second rustls provider,
+    // rustls cannot choose by itself and panics; pin aws-lc-rs (the one kube
+    // and the AWS SDK use here) unless the process has chosen already.
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // An Err only means another thread installed one first: fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
     let kubeconfig = Kubeconfig::read_from(path)?;
     let config =

@@ -151,13 +151,47 @@ pub fn dispose(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
     change(ctx, call, true)
 }
 
+/// Decide, version by version, what CopyPackageVersions copies out of `found` (the package in
+/// the source repository, or in its upstreams too) into a destination holding `dest`.
+fn plan_copies(
+    versions: &[String],
+    found: &[&Package],
+    dest: Option<&Package>,
+    body: &VersionsBody,
+    (src, dst): (&str, &str),
+) -> (Outcome, Vec<Version>) {
+    let overwrite = body.allow_overwrite.unwrap_or(false);
+    let mut out = Outcome::default();
+    let mut copies = Vec::new();
+    for name in versions {
+        let Some(v) = found.iter().find_map(|p| p.versions.get(name)) else {
+            out.fail(
+                name,
+                "NOT_FOUND",
+                format!("Version {name} not found in {src}"),
+            );
+            continue;
+        };
+        if let Some((code, msg)) = precondition(v, body) {
+            out.fail(name, code, msg);
+        } else if !overwrite && dest.is_some_and(|p| p.versions.contains_key(name)) {
+            let msg = format!("Version {name} already exists in {dst}");
+            out.fail(name, "ALREADY_EXISTS", msg);
+        } else if v.status == "Disposed" {
+            out.fail(name, "NOT_ALLOWED", format!("Version {name} is disposed"));
+        } else {
+            out.succeed(v, &v.status);
+            copies.push(v.clone());
+        }
+    }
+    (out, copies)
+}
+
 /// CopyPackageVersions between two repositories of one domain.
 pub fn copy(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
     let (domain, owner) = (call.domain()?, call.owner()?);
-    let (src, dst) = (
-        call.repository("source-repository")?,
-        call.repository("destination-repository")?,
-    );
+    let src = call.repository("source-repository")?;
+    let dst = call.repository("destination-repository")?;
     let pkg = PackageRef::from_call(call)?;
     let body: VersionsBody = call.body()?;
     body.validate()?;
@@ -167,12 +201,10 @@ pub fn copy(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
         ));
     }
     let versions = requested(&body)?;
-    let overwrite = body.allow_overwrite.unwrap_or(false);
-    let upstream = body.include_from_upstream.unwrap_or(false);
     ctx.mutate(|s| {
         let d = s.domain(&owner, domain)?;
-        d.repository(dst)?;
-        let sources = if upstream {
+        let dest = d.repository(dst)?.packages.get(&pkg.key());
+        let sources = if body.include_from_upstream.unwrap_or(false) {
             d.search_order(src)
         } else {
             vec![d.repository(src)?]
@@ -181,40 +213,14 @@ pub fn copy(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
             .iter()
             .filter_map(|r| r.packages.get(&pkg.key()))
             .collect();
-        if found.is_empty() {
+        let Some(first) = found.first() else {
             return Err(pkg.missing(src));
-        }
-        let dest_pkg = d.repository(dst)?.packages.get(&pkg.key());
-        let mut out = Outcome::default();
-        let mut copies = Vec::new();
-        for name in &versions {
-            let Some(v) = found.iter().find_map(|p| p.versions.get(name)) else {
-                out.fail(
-                    name,
-                    "NOT_FOUND",
-                    format!("Version {name} not found in {src}"),
-                );
-                continue;
-            };
-            if let Some((code, msg)) = precondition(v, &body) {
-                out.fail(name, code, msg);
-            } else if !overwrite && dest_pkg.is_some_and(|p| p.versions.contains_key(name)) {
-                out.fail(
-                    name,
-                    "ALREADY_EXISTS",
-                    format!("Version {name} already exists in {dst}"),
-                );
-            } else if v.status == "Disposed" {
-                out.fail(name, "NOT_ALLOWED", format!("Version {name} is disposed"));
-            } else {
-                out.succeed(v, &v.status);
-                copies.push(v.clone());
-            }
-        }
+        };
+        let (out, copies) = plan_copies(&versions, &found, dest, &body, (src, dst));
         let template = Package {
             versions: BTreeMap::new(),
             origin: Restrictions::published(),
-            ..found[0].clone()
+            ..(*first).clone()
         };
         let r = s.repository_mut(&owner, domain, dst)?;
         let p = r.packages.entry(pkg.key()).or_insert(template);

@@ -76,35 +76,27 @@ async fn binary_rejects_malformed_credentials() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("KEY:SECRET:ACCOUNT"));
 }
 
-#[tokio::test]
-async fn state_file_keeps_everything_across_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let config = Config {
-        state_file: Some(state.clone()),
-        ..Config::for_tests()
-    };
-    let emu = Emulator::start(config.clone()).await.unwrap();
-    let c = client(&emu);
+/// Fill an emulator with one of everything the state file must keep; returns the token.
+async fn populate(emu: &Emulator) -> String {
+    let c = client(emu);
     let (token, endpoint) = domain_with_repo(&c, "dom", "repo").await;
+    let tag = ca::types::Tag::builder()
+        .key("k")
+        .value("v")
+        .build()
+        .unwrap();
+    let arn = "arn:aws:codeartifact:us-west-2:111122223333:domain/dom";
     c.tag_resource()
-        .resource_arn("arn:aws:codeartifact:us-west-2:111122223333:domain/dom")
-        .tags(
-            ca::types::Tag::builder()
-                .key("k")
-                .value("v")
-                .build()
-                .unwrap(),
-        )
+        .resource_arn(arn)
+        .tags(tag)
         .send()
         .await
         .unwrap();
-    c.put_domain_permissions_policy()
+    let policy = c
+        .put_domain_permissions_policy()
         .domain("dom")
-        .policy_document("{}")
-        .send()
-        .await
-        .unwrap();
+        .policy_document("{}");
+    policy.send().await.unwrap();
     let r = upload(
         &endpoint,
         &token,
@@ -115,13 +107,23 @@ async fn state_file_keeps_everything_across_a_restart() {
     )
     .await;
     assert_eq!(r.status(), 200);
+    token
+}
+
+#[tokio::test]
+async fn state_file_keeps_everything_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let config = Config {
+        state_file: Some(state.clone()),
+        ..Config::for_tests()
+    };
+    let emu = Emulator::start(config.clone()).await.unwrap();
+    let token = populate(&emu).await;
     let (domains, repos) = (emu.domains(), emu.repositories());
     emu.shutdown().await;
-
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
+    let files = std::fs::read_dir(dir.path()).unwrap();
+    let leftovers: Vec<_> = files.map(|e| e.unwrap().file_name()).collect();
     assert_eq!(
         leftovers,
         ["state.json"],
@@ -142,25 +144,27 @@ async fn state_file_keeps_everything_across_a_restart() {
             .await
             .is_ok()
     );
-    let new_endpoint = format!("{}/pypi/d/dom-111122223333/repo/", emu.base_url());
-    let bytes = reqwest::Client::new()
-        .get(format!("{new_endpoint}files/kept/kept-1.0.tar.gz"))
-        .basic_auth("aws", Some(&token))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let file = format!(
+        "{}/pypi/d/dom-111122223333/repo/files/kept/kept-1.0.tar.gz",
+        emu.base_url()
+    );
+    let download = reqwest::Client::new()
+        .get(file)
+        .basic_auth("aws", Some(&token));
+    let bytes = download.send().await.unwrap().bytes().await.unwrap();
     assert_eq!(&bytes[..], b"kept-bytes");
     emu.shutdown().await;
+}
 
+#[tokio::test]
+async fn a_corrupt_state_file_stops_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
     std::fs::write(&state, b"{ broken").unwrap();
-    let err = Emulator::start(Config {
+    let config = Config {
         state_file: Some(state),
         ..Config::for_tests()
-    })
-    .await
-    .unwrap_err();
-    assert!(format!("{err:#}").contains("state file"));
+    };
+    let err = Emulator::start(config).await.unwrap_err();
+    assert!(format!("{err:#}").contains("state file"), "{err:#}");
 }

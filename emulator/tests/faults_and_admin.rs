@@ -145,7 +145,7 @@ async fn admin(
 }
 
 #[tokio::test]
-async fn admin_api_controls_counters_faults_denies_clock_and_tokens() {
+async fn admin_api_reads_and_resets_call_counters() {
     let emu = start().await;
     let c = client(&emu);
     assert_eq!(
@@ -158,86 +158,68 @@ async fn admin_api_controls_counters_faults_denies_clock_and_tokens() {
     assert_eq!(calls, json!({ "CreateDomain": 1, "ListDomains": 1 }));
     admin(&emu, "DELETE", "calls", None).await;
     assert!(emu.calls().is_empty());
+    assert_eq!(admin(&emu, "GET", "nothing", None).await.0, 404);
+}
 
-    let (s, _) = admin(
-        &emu,
-        "POST",
-        "faults",
-        Some(json!({ "operation": "CreateDomain", "throttle": 1.0 })),
-    )
-    .await;
-    assert_eq!(s, 200);
+#[tokio::test]
+async fn admin_api_sets_lists_and_clears_faults() {
+    let emu = start().await;
+    let c = client(&emu);
+    let fault = json!({ "operation": "CreateDomain", "throttle": 1.0 });
+    assert_eq!(admin(&emu, "POST", "faults", Some(fault)).await.0, 200);
     let (_, faults) = admin(&emu, "GET", "faults", None).await;
-    assert_eq!(
-        faults["CreateDomain"],
-        json!({ "throttle": 1.0, "internalError": 0.0, "maxLatencyMs": 0 })
-    );
-    let err = c.create_domain().domain("dom2").send().await.unwrap_err();
+    let expected = json!({ "throttle": 1.0, "internalError": 0.0, "maxLatencyMs": 0 });
+    assert_eq!(faults["CreateDomain"], expected);
+    let err = c.create_domain().domain("dom").send().await.unwrap_err();
     assert!(matches!(
         ca::Error::from(err),
         ca::Error::ThrottlingException(_)
     ));
     assert_eq!(emu.call_count("CreateDomain"), 3);
     admin(&emu, "DELETE", "faults", None).await;
-    c.create_domain().domain("dom2").send().await.unwrap();
+    c.create_domain().domain("dom").send().await.unwrap();
+    let typo = json!({ "operation": "Nope", "throttle": 1 });
+    assert_eq!(admin(&emu, "POST", "faults", Some(typo)).await.0, 400);
+    let out_of_range = json!({ "operation": "*", "throttle": 2 });
     assert_eq!(
-        admin(
-            &emu,
-            "POST",
-            "faults",
-            Some(json!({ "operation": "Nope", "throttle": 1 }))
-        )
-        .await
-        .0,
+        admin(&emu, "POST", "faults", Some(out_of_range)).await.0,
         400
     );
-    assert_eq!(
-        admin(
-            &emu,
-            "POST",
-            "faults",
-            Some(json!({ "operation": "*", "throttle": 2 }))
-        )
-        .await
-        .0,
-        400
-    );
+}
 
-    admin(
-        &emu,
-        "POST",
-        "denies",
-        Some(json!({ "accessKeyId": "AKIDEMULATOR", "operation": "ListDomains" })),
-    )
-    .await;
-    assert_eq!(
-        admin(&emu, "GET", "denies", None).await.1,
-        json!({ "AKIDEMULATOR": ["ListDomains"] })
-    );
-    assert!(c.list_domains().send().await.is_err());
+#[tokio::test]
+async fn admin_api_manages_deny_rules() {
+    let emu = start().await;
+    let c = client(&emu);
+    let rule = json!({ "accessKeyId": "AKIDEMULATOR", "operation": "ListDomains" });
+    admin(&emu, "POST", "denies", Some(rule)).await;
+    let (_, denies) = admin(&emu, "GET", "denies", None).await;
+    assert_eq!(denies, json!({ "AKIDEMULATOR": ["ListDomains"] }));
+    let err = c.list_domains().send().await.unwrap_err();
+    assert!(matches!(
+        ca::Error::from(err),
+        ca::Error::AccessDeniedException(_)
+    ));
     admin(&emu, "DELETE", "denies", None).await;
     c.list_domains().send().await.unwrap();
+}
 
-    let token = c
+#[tokio::test]
+async fn admin_api_moves_the_clock_and_lists_tokens() {
+    let emu = start().await;
+    let c = client(&emu);
+    c.create_domain().domain("dom").send().await.unwrap();
+    let get_token = c
         .get_authorization_token()
         .domain("dom")
-        .duration_seconds(900)
-        .send()
-        .await
-        .unwrap();
+        .duration_seconds(900);
+    let token = get_token.send().await.unwrap();
     let (_, tokens) = admin(&emu, "GET", "tokens", None).await;
     assert_eq!(tokens[0]["token"], token.authorization_token().unwrap());
-    assert_eq!(
-        (tokens[0]["domain"].clone(), tokens[0]["expired"].clone()),
-        (json!("dom"), json!(false))
-    );
-    let (_, clock) = admin(
-        &emu,
-        "POST",
-        "clock",
-        Some(json!({ "advanceSeconds": 1000 })),
-    )
-    .await;
+    assert_eq!(tokens[0]["domain"], "dom");
+    assert_eq!(tokens[0]["expired"], false);
+    let advance = json!({ "advanceSeconds": 1000 });
+    let (_, clock) = admin(&emu, "POST", "clock", Some(advance)).await;
     assert!(clock["offsetSeconds"].as_f64().unwrap() >= 999.0);
     assert_eq!(
         admin(&emu, "GET", "tokens", None).await.1[0]["expired"],
@@ -245,13 +227,8 @@ async fn admin_api_controls_counters_faults_denies_clock_and_tokens() {
     );
     let (_, clock) = admin(&emu, "POST", "clock", Some(json!({ "speed": 60 }))).await;
     assert_eq!(clock["speed"], 60.0);
-    assert_eq!(
-        admin(&emu, "POST", "clock", Some(json!({ "speed": -1 })))
-            .await
-            .0,
-        400
-    );
-    assert_eq!(admin(&emu, "GET", "nothing", None).await.0, 404);
+    let bad = json!({ "speed": -1 });
+    assert_eq!(admin(&emu, "POST", "clock", Some(bad)).await.0, 400);
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ async fn setup() -> (Emulator, ca::Client, String, String) {
 
 #[tokio::test]
 async fn basic_auth_needs_user_aws_and_a_current_token_for_that_domain() {
-    let (emu, c, token, endpoint) = setup().await;
+    let (_emu, c, token, endpoint) = setup().await;
     let page = format!("{endpoint}simple/demo-pkg/");
     let none = get(&page, None).send().await.unwrap();
     assert_eq!(none.status(), 401);
@@ -79,7 +79,12 @@ async fn basic_auth_needs_user_aws_and_a_current_token_for_that_domain() {
     let other = other_domain.authorization_token().unwrap();
     assert_eq!(get(&page, Some(other)).send().await.unwrap().status(), 401);
     assert_eq!(get(&page, Some(&token)).send().await.unwrap().status(), 200);
+}
 
+#[tokio::test]
+async fn test_clock_expires_tokens_while_expiration_stays_in_real_time() {
+    let (emu, c, token, endpoint) = setup().await;
+    let page = format!("{endpoint}simple/demo-pkg/");
     // 900 s at speed 300 last 3 real seconds; advancing the clock expires tokens at once.
     emu.set_clock_speed(300.0);
     let short = c
@@ -109,36 +114,38 @@ async fn basic_auth_needs_user_aws_and_a_current_token_for_that_domain() {
 }
 
 #[tokio::test]
-async fn project_pages_negotiate_html_or_json_and_link_downloadable_files() {
+async fn html_project_pages_follow_pep_503() {
     let (_emu, _c, token, endpoint) = setup().await;
     let sha = hex::encode(Sha256::digest(b"wheel-bytes"));
-    let page = format!("{endpoint}simple/demo-pkg/");
-
-    let html = get(&page, Some(&token)).send().await.unwrap();
-    assert!(
-        html.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    let html = get(&format!("{endpoint}simple/demo-pkg/"), Some(&token));
+    let html = html.send().await.unwrap();
+    let content_type = html.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
     let html = html.text().await.unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<meta name=\"pypi:repository-version\" content=\"1.0\">"));
     assert!(html.contains(&format!("demo_pkg-1.0-py3-none-any.whl#sha256={sha}")));
     assert!(html.contains("data-requires-python=\"&gt;=3.8\""));
-
-    let json = get(&page, Some(&token))
-        .header("accept", PIP_ACCEPT)
+    let index = get(&format!("{endpoint}simple/"), Some(&token))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        json.headers()["content-type"],
-        "application/vnd.pypi.simple.v1+json"
-    );
+    assert!(index.text().await.unwrap().contains("demo-pkg/"));
+}
+
+#[tokio::test]
+async fn json_pages_are_chosen_by_accept_and_link_the_right_bytes() {
+    let (_emu, _c, token, endpoint) = setup().await;
+    let page = format!("{endpoint}simple/demo-pkg/");
+    let with_accept =
+        |accept: &'static str| get(&page, Some(&token)).header("accept", accept).send();
+    let json = with_accept(PIP_ACCEPT).await.unwrap();
+    let content_type = &json.headers()["content-type"];
+    assert_eq!(content_type, "application/vnd.pypi.simple.v1+json");
     let json: Value = json.json().await.unwrap();
     assert_eq!(json["name"], "demo-pkg");
     let file = &json["files"][0];
+    let sha = hex::encode(Sha256::digest(b"wheel-bytes"));
     assert_eq!(file["hashes"]["sha256"], sha.as_str());
     let url = reqwest::Url::parse(&page)
         .unwrap()
@@ -152,64 +159,34 @@ async fn project_pages_negotiate_html_or_json_and_link_downloadable_files() {
         .await
         .unwrap();
     assert_eq!(&bytes[..], b"wheel-bytes");
-
-    let v1_html = get(&page, Some(&token))
-        .header("accept", "application/vnd.pypi.simple.v1+html")
-        .send()
+    let v1_html = with_accept("application/vnd.pypi.simple.v1+html")
         .await
         .unwrap();
     assert_eq!(
         v1_html.headers()["content-type"],
         "application/vnd.pypi.simple.v1+html"
     );
-    let refused = get(&page, Some(&token))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 406);
-
-    // Unnormalised names are served, and the slash-less URL redirects.
-    assert_eq!(
-        get(&format!("{endpoint}simple/Demo_Pkg/"), Some(&token))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let redirect = get(&format!("{endpoint}simple/demo-pkg"), Some(&token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(redirect.status(), 301);
-    assert!(
-        redirect.headers()["location"]
-            .to_str()
-            .unwrap()
-            .ends_with("/simple/demo-pkg/")
-    );
-    assert_eq!(
-        get(&format!("{endpoint}simple/ghost/"), Some(&token))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    let index = get(&format!("{endpoint}simple/"), Some(&token))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(index.contains("demo-pkg/"));
+    assert_eq!(with_accept("application/json").await.unwrap().status(), 406);
 }
 
 #[tokio::test]
-async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
-    let (_emu, c, token, endpoint) = setup().await;
+async fn names_are_normalised_and_slashless_urls_redirect() {
+    let (_emu, _c, token, endpoint) = setup().await;
+    let status = |path: &str| {
+        let req = get(&format!("{endpoint}{path}"), Some(&token));
+        async move { req.send().await.unwrap() }
+    };
+    assert_eq!(status("simple/Demo_Pkg/").await.status(), 200);
+    assert_eq!(status("simple/ghost/").await.status(), 404);
+    let redirect = status("simple/demo-pkg").await;
+    assert_eq!(redirect.status(), 301);
+    let location = redirect.headers()["location"].to_str().unwrap();
+    assert!(location.ends_with("/simple/demo-pkg/"), "{location}");
+}
+
+#[tokio::test]
+async fn uploads_are_checked_and_wheel_plus_sdist_of_a_version_both_succeed() {
+    let (_emu, _c, token, endpoint) = setup().await;
     let sdist = upload(
         &endpoint,
         &token,
@@ -217,9 +194,8 @@ async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
         "1.0",
         "demo_pkg-1.0.tar.gz",
         b"sdist",
-    )
-    .await;
-    assert_eq!(sdist.status(), 200, "a wheel and an sdist of one version");
+    );
+    assert_eq!(sdist.await.status(), 200);
     let mismatched = upload(
         &endpoint,
         &token,
@@ -227,21 +203,24 @@ async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
         "1.0",
         "demo_pkg-2.0.tar.gz",
         b"x",
-    )
-    .await;
-    assert_eq!(mismatched.status(), 400);
-    let bad_auth = upload(
+    );
+    assert_eq!(mismatched.await.status(), 400);
+    let bad = upload(
         &endpoint,
         "caemu-nope",
         "demo-pkg",
         "3.0",
         "demo_pkg-3.0.tar.gz",
         b"x",
-    )
-    .await;
-    assert_eq!(bad_auth.status(), 401);
+    );
+    assert_eq!(bad.await.status(), 401);
+}
 
+#[tokio::test]
+async fn upstreams_are_searched_in_order_and_fetched_versions_retained() {
+    let (_emu, c, _, _) = setup().await;
     // "down" -> ["first", "second"]; both hold shared-pkg with a different 1.0 wheel.
+    let wheel = "shared_pkg-1.0-py3-none-any.whl";
     for repo in ["first", "second"] {
         c.create_repository()
             .domain("dom")
@@ -250,15 +229,7 @@ async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
             .await
             .unwrap();
         let (t, ep) = endpoint_and_token(&c, "dom", repo).await;
-        let r = upload(
-            &ep,
-            &t,
-            "shared-pkg",
-            "1.0",
-            "shared_pkg-1.0-py3-none-any.whl",
-            repo.as_bytes(),
-        )
-        .await;
+        let r = upload(&ep, &t, "shared-pkg", "1.0", wheel, repo.as_bytes()).await;
         assert_eq!(r.status(), 200);
     }
     let up = |n: &str| {
@@ -267,16 +238,14 @@ async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
             .build()
             .unwrap()
     };
-    c.create_repository()
-        .domain("dom")
-        .repository("down")
-        .upstreams(up("first"))
+    let down = c.create_repository().domain("dom").repository("down");
+    down.upstreams(up("first"))
         .upstreams(up("second"))
         .send()
         .await
         .unwrap();
     let (t, ep) = endpoint_and_token(&c, "dom", "down").await;
-    let file = format!("{ep}files/shared-pkg/shared_pkg-1.0-py3-none-any.whl");
+    let file = format!("{ep}files/shared-pkg/{wheel}");
     let bytes = get(&file, Some(&t))
         .send()
         .await
@@ -285,7 +254,6 @@ async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
         .await
         .unwrap();
     assert_eq!(&bytes[..], b"first");
-    // The fetched version is now retained in "down" itself.
     let kept = c
         .list_package_versions()
         .domain("dom")
@@ -295,13 +263,10 @@ async fn uploads_are_checked_and_upstreams_are_searched_in_order() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        kept.versions()[0]
-            .origin()
-            .unwrap()
-            .domain_entry_point()
-            .unwrap()
-            .repository_name(),
-        Some("first")
-    );
+    let entry = kept.versions()[0]
+        .origin()
+        .unwrap()
+        .domain_entry_point()
+        .unwrap();
+    assert_eq!(entry.repository_name(), Some("first"));
 }

@@ -176,6 +176,41 @@ async fn twine_uploads_and_pip_installs_with_login_style_config_until_the_token_
     assert!(installed_version(&expired_target, "demo_pkg").is_none());
 }
 
+/// "team" -> upstream "airgap" -> public:pypi, the usual CodeArtifact layout; returns
+/// a token and the endpoint of "team".
+async fn airgap_layout(c: &ca::Client) -> (String, String) {
+    domain_with_repo(c, "dom", "airgap").await;
+    let assoc = c
+        .associate_external_connection()
+        .domain("dom")
+        .repository("airgap");
+    assoc
+        .external_connection("public:pypi")
+        .send()
+        .await
+        .unwrap();
+    let up = ca::types::UpstreamRepository::builder().repository_name("airgap");
+    let team = c.create_repository().domain("dom").repository("team");
+    team.upstreams(up.build().unwrap()).send().await.unwrap();
+    common::endpoint_and_token(c, "dom", "team").await
+}
+
+async fn assert_ingested(c: &ca::Client, repo: &str, package: &str) {
+    let v = c
+        .list_package_versions()
+        .domain("dom")
+        .repository(repo)
+        .format(ca::types::PackageFormat::Pypi)
+        .package(package)
+        .send()
+        .await
+        .unwrap();
+    let origin = v.versions()[0].origin().unwrap();
+    assert_eq!(origin.origin_type().unwrap().as_str(), "EXTERNAL", "{repo}");
+    let entry = origin.domain_entry_point().unwrap();
+    assert_eq!(entry.external_connection_name(), Some("public:pypi"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_packages_install_through_the_external_connection_and_survive_an_air_gap() {
     venv_python();
@@ -184,71 +219,27 @@ async fn public_packages_install_through_the_external_connection_and_survive_an_
     let public = home.join("public");
     build_dists(home, &public, "Air_Pkg", "1.2.3").await;
     build_dists(home, &public, "never-fetched", "1.0").await;
-    let emu = Emulator::start(Config {
+    let config = Config {
         public_pypi_dir: Some(public.clone()),
         ..Config::for_tests()
-    })
-    .await
-    .unwrap();
+    };
+    let emu = Emulator::start(config).await.unwrap();
     let c = client(&emu);
-    // "team" -> upstream "airgap" -> public:pypi, the usual CodeArtifact layout.
-    domain_with_repo(&c, "dom", "airgap").await;
-    c.associate_external_connection()
-        .domain("dom")
-        .repository("airgap")
-        .external_connection("public:pypi")
-        .send()
-        .await
-        .unwrap();
-    c.create_repository()
-        .domain("dom")
-        .repository("team")
-        .upstreams(
-            ca::types::UpstreamRepository::builder()
-                .repository_name("airgap")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (token, endpoint) = common::endpoint_and_token(&c, "dom", "team").await;
+    let (token, endpoint) = airgap_layout(&c).await;
     let conf = write_pip_conf(home, &endpoint, &token);
 
     let out = pip_install(home, &conf, &home.join("t1"), "air-pkg").await;
     assert!(out.status.success(), "{}", show(&out));
-    assert_eq!(
-        installed_version(&home.join("t1"), "air_pkg").as_deref(),
-        Some("VERSION = \"1.2.3\"\n")
-    );
-    for repo in ["airgap", "team"] {
-        let v = c
-            .list_package_versions()
-            .domain("dom")
-            .repository(repo)
-            .format(ca::types::PackageFormat::Pypi)
-            .package("air-pkg")
-            .send()
-            .await
-            .unwrap();
-        let origin = v.versions()[0].origin().unwrap();
-        assert_eq!(origin.origin_type().unwrap().as_str(), "EXTERNAL", "{repo}");
-        assert_eq!(
-            origin
-                .domain_entry_point()
-                .unwrap()
-                .external_connection_name(),
-            Some("public:pypi")
-        );
-    }
+    let installed = installed_version(&home.join("t1"), "air_pkg");
+    assert_eq!(installed.as_deref(), Some("VERSION = \"1.2.3\"\n"));
+    assert_ingested(&c, "airgap", "air-pkg").await;
+    assert_ingested(&c, "team", "air-pkg").await;
 
-    c.disassociate_external_connection()
+    let dis = c
+        .disassociate_external_connection()
         .domain("dom")
-        .repository("airgap")
-        .external_connection("public:pypi")
-        .send()
-        .await
-        .unwrap();
+        .repository("airgap");
+    dis.external_connection("public:pypi").send().await.unwrap();
     let out = pip_install(home, &conf, &home.join("t2"), "air-pkg==1.2.3").await;
     assert!(
         out.status.success(),

@@ -40,7 +40,7 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
             Ok(Action::await_change())
         }
         Err(e) => {
-            report::failure(&ctx, &obj, &e).await;
+            report::failure(&ctx, &obj, &e, None).await;
             Err(e)
         }
     }

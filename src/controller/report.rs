@@ -7,6 +7,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
+use super::repository::Remote;
 use super::{Context, status};
 use crate::crd::{PypiRepository, PypiRepositoryStatus};
 use crate::error::{Error, Result};
@@ -41,8 +42,8 @@ pub async fn write_status(ctx: &Context, obj: &PypiRepository, status: PypiRepos
 
 /// Reports a failed reconcile: Ready=False with the reason in status, and
 /// one Warning Event. Errors while reporting are logged, not returned.
-pub async fn failure(ctx: &Context, obj: &PypiRepository, err: &Error) {
-    let st = status::failed(obj, err, Utc::now());
+pub async fn failure(ctx: &Context, obj: &PypiRepository, err: &Error, synced: Option<&Remote>) {
+    let st = status::failed(obj, err, synced, Utc::now());
     if let Err(e) = write_status(ctx, obj, st).await {
         tracing::warn!(object = %obj.name_any(), error = %e, "could not write failure status");
     }

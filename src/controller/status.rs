@@ -10,37 +10,46 @@ use crate::secret::{index_url, rfc3339};
 
 /// Status after a successful reconcile.
 pub fn ready(obj: &PypiRepository, remote: &Remote, token: &IssuedToken, now: DateTime<Utc>) -> PypiRepositoryStatus {
+    let mut st = synced(obj, remote, now);
+    let secret = obj.secret_name();
+    st.secret_name = Some(secret.clone());
+    st.token_expires_at = Some(rfc3339(token.expires_at));
+    let ready = format!("Repository {} is available and Secret {secret} holds a current token", obj.repository_name());
+    set_condition(&mut st.conditions, CONDITION_READY, true, Reason::Available, &ready, obj.metadata.generation, now);
+    st
+}
+
+/// Status once CodeArtifact matches the spec: ARNs, endpoint, Synced=True.
+fn synced(obj: &PypiRepository, remote: &Remote, now: DateTime<Utc>) -> PypiRepositoryStatus {
     let mut st = obj.status.clone().unwrap_or_default();
     let generation = obj.metadata.generation;
-    let repo = obj.repository_name();
-    let secret = obj.secret_name();
     st.observed_generation = generation;
     st.domain_arn = Some(remote.domain_arn.clone());
     st.domain_owner = Some(remote.domain_owner.clone());
-    st.repository_name = Some(repo.clone());
+    st.repository_name = Some(obj.repository_name());
     st.repository_arn = Some(remote.repository_arn.clone());
     st.repository_endpoint = Some(remote.endpoint.clone());
     st.index_url = Some(index_url(&remote.endpoint));
-    st.secret_name = Some(secret.clone());
-    st.token_expires_at = Some(rfc3339(token.expires_at));
     st.applied_tag_keys = remote.applied_tag_keys.clone();
-    let ready = format!("Repository {repo} is available and Secret {secret} holds a current token");
-    set_condition(&mut st.conditions, CONDITION_READY, true, Reason::Available, &ready, generation, now);
-    let synced = "CodeArtifact matches the spec";
-    set_condition(&mut st.conditions, CONDITION_SYNCED, true, Reason::Synced, synced, generation, now);
+    set_condition(&mut st.conditions, CONDITION_SYNCED, true, Reason::Synced, "CodeArtifact matches the spec", generation, now);
     st
 }
 
 /// Status after a failed reconcile: Ready=False with the reason and what to
-/// do; Synced=False too unless only the token step failed.
-pub fn failed(obj: &PypiRepository, err: &Error, now: DateTime<Utc>) -> PypiRepositoryStatus {
-    let mut st = obj.status.clone().unwrap_or_default();
+/// do. When CodeArtifact was brought in line before the failure (`remote`),
+/// that is reported with Synced=True; otherwise Synced=False too.
+pub fn failed(obj: &PypiRepository, err: &Error, remote: Option<&Remote>, now: DateTime<Utc>) -> PypiRepositoryStatus {
     let generation = obj.metadata.generation;
     let message = err.report();
+    let mut st = match remote {
+        Some(remote) => synced(obj, remote, now),
+        None => {
+            let mut st = obj.status.clone().unwrap_or_default();
+            set_condition(&mut st.conditions, CONDITION_SYNCED, false, err.reason(), &message, generation, now);
+            st
+        }
+    };
     set_condition(&mut st.conditions, CONDITION_READY, false, err.reason(), &message, generation, now);
-    if !is_token_failure(err) {
-        set_condition(&mut st.conditions, CONDITION_SYNCED, false, err.reason(), &message, generation, now);
-    }
     st
 }
 
@@ -96,17 +105,17 @@ mod tests {
     }
 
     #[test]
-    fn token_failure_leaves_synced_alone() {
+    fn token_failure_after_sync_reports_synced_true() {
         let now = Utc.timestamp_opt(10, 0).unwrap();
         let mut o = obj();
         o.status = Some(ready(&o, &remote(), &token(), now));
         let err = Error::Aws(AwsError { operation: "GetAuthorizationToken", kind: AwsErrorKind::AccessDenied, message: "denied".into() });
-        let st = failed(&o, &err, now);
+        let st = failed(&o, &err, Some(&remote()), now);
         let get = |t: &str| st.conditions.iter().find(|c| c.type_ == t).unwrap().clone();
         assert_eq!((get("Ready").status.as_str(), get("Ready").reason.as_str()), ("False", "AccessDenied"));
         assert_eq!(get("Synced").status, "True");
         let err = Error::Aws(AwsError { operation: "CreateRepository", kind: AwsErrorKind::Throttling, message: "slow".into() });
-        let st = failed(&o, &err, now);
+        let st = failed(&o, &err, None, now);
         assert_eq!(st.conditions.iter().find(|c| c.type_ == "Synced").unwrap().reason, "Throttled");
     }
 }

@@ -40,6 +40,16 @@ impl Context {
         }
     }
 
+    /// The base of repository endpoint URLs: the bound address, except when bound to an
+    /// unspecified address (`0.0.0.0`, `::`), where the client's `Host` header is the only
+    /// address known to reach the emulator (e.g. a container name).
+    pub fn endpoint_base(&self, host: Option<&str>) -> String {
+        match host {
+            Some(h) if self.config.listen.ip().is_unspecified() => format!("http://{h}"),
+            _ => self.base_url.clone(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A handler that panicked mid-mutation leaves data that is still structurally valid.
         self.state.lock().unwrap_or_else(|e| e.into_inner())

@@ -168,3 +168,30 @@ async fn a_corrupt_state_file_stops_startup() {
     let err = Emulator::start(config).await.unwrap_err();
     assert!(format!("{err:#}").contains("state file"), "{err:#}");
 }
+
+#[tokio::test]
+async fn on_a_wildcard_address_endpoints_use_the_host_the_client_called() {
+    let config = Config {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..Config::for_tests()
+    };
+    let emu = Emulator::start(config).await.unwrap();
+    let port = emu.base_url().rsplit(':').next().unwrap().to_string();
+    let via = format!("http://localhost:{port}");
+    let conf = ca::Config::builder()
+        .behavior_version(ca::config::BehaviorVersion::latest())
+        .region(ca::config::Region::new("us-west-2"))
+        .credentials_provider(Credentials::new(
+            "AKIDEMULATOR",
+            "emulator-secret",
+            None,
+            None,
+            "t",
+        ))
+        .endpoint_url(&via)
+        .build();
+    let c = ca::Client::from_conf(conf);
+    let (_, endpoint) = domain_with_repo(&c, "dom", "repo").await;
+    assert_eq!(endpoint, format!("{via}/pypi/d/dom-111122223333/repo/"));
+    emu.shutdown().await;
+}

@@ -109,7 +109,13 @@ pub fn endpoint(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
         validate::one_of("endpointType", t, &["dualstack", "ipv4"])?;
     }
     ctx.read(|s| s.repository(&owner, domain, name).map(|_| ()))?;
-    let url = endpoint_url(&ctx.base_url, format, domain, &owner, name);
+    let url = endpoint_url(
+        &ctx.endpoint_base(call.host()),
+        format,
+        domain,
+        &owner,
+        name,
+    );
     Ok(json!({ "repositoryEndpoint": url }))
 }
 

@@ -200,7 +200,12 @@ async fn process(ctx: &Context, req: Request<Body>) -> Result<Value, ApiError> {
         )));
     }
     inject_faults(ctx, op).await?;
-    let call = Call::new(caller, query, &body);
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let call = Call::new(caller, query, &body, host);
     dispatch(ctx, op, &call)
 }
 

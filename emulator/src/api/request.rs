@@ -21,6 +21,8 @@ pub struct Call<'a> {
     pub caller: &'a Credential,
     query: HashMap<String, String>,
     body: &'a [u8],
+    /// The `Host` header, if any.
+    host: Option<String>,
 }
 
 /// Decode a raw query string (RFC 3986; `+` is a literal plus); the first value of a key wins.
@@ -35,12 +37,23 @@ pub fn parse_query(raw: &str) -> HashMap<String, String> {
 
 impl<'a> Call<'a> {
     /// A call from its parts.
-    pub fn new(caller: &'a Credential, raw_query: &str, body: &'a [u8]) -> Self {
+    pub fn new(
+        caller: &'a Credential,
+        raw_query: &str,
+        body: &'a [u8],
+        host: Option<String>,
+    ) -> Self {
         Call {
             caller,
             query: parse_query(raw_query),
             body,
+            host,
         }
+    }
+
+    /// The `Host` header the client sent.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
     }
 
     /// An optional query member.

@@ -51,7 +51,12 @@ pub struct RunArgs {
     pub cluster_name: String,
 
     /// Comma-separated namespaces to watch; all namespaces when empty.
-    #[arg(long, env = "WATCH_NAMESPACES", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "WATCH_NAMESPACES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub watch_namespaces: Vec<String>,
 
     /// Address for /livez, /readyz and /metrics.
@@ -98,7 +103,8 @@ pub struct RunArgs {
 
 /// Parses a Go-style duration such as `90s`, `10m` or `1h30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = kube::core::Duration::from_str(text).map_err(|e| format!("{text:?} is not a duration like 30s, 10m or 1h: {e}"))?;
+    let d = kube::core::Duration::from_str(text)
+        .map_err(|e| format!("{text:?} is not a duration like 30s, 10m or 1h: {e}"))?;
     if d.is_negative() {
         return Err(format!("{text:?} must not be negative"));
     }
@@ -108,7 +114,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 impl RunArgs {
     /// Namespaces without empty entries.
     pub fn namespaces(&self) -> Vec<String> {
-        self.watch_namespaces.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+        self.watch_namespaces
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -126,15 +136,26 @@ mod tests {
 
     #[test]
     fn run_subcommand_takes_namespaces_and_durations() {
-        let cli = Cli::try_parse_from(["codeartifact-operator", "run", "--watch-namespaces", "a, b", "--resync-interval", "1h30m"]).unwrap();
-        let Some(Command::Run(args)) = cli.command else { panic!("expected run") };
+        let cli = Cli::try_parse_from([
+            "codeartifact-operator",
+            "run",
+            "--watch-namespaces",
+            "a, b",
+            "--resync-interval",
+            "1h30m",
+        ])
+        .unwrap();
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("expected run")
+        };
         assert_eq!(args.namespaces(), ["a", "b"]);
         assert_eq!(args.resync_interval, Duration::from_secs(5400));
     }
 
     #[test]
     fn bad_duration_is_explained() {
-        let err = Cli::try_parse_from(["codeartifact-operator", "--backoff-base", "soon"]).unwrap_err();
+        let err =
+            Cli::try_parse_from(["codeartifact-operator", "--backoff-base", "soon"]).unwrap_err();
         assert!(err.to_string().contains("is not a duration"), "{err}");
     }
 }

@@ -12,7 +12,9 @@ pub enum Error {
     Aws(#[from] AwsError),
 
     /// The domain does not exist and the operator may not create it.
-    #[error("domain {domain} does not exist in account {owner}; the operator only creates domains in its own account, so create it there or remove spec.domain.owner")]
+    #[error(
+        "domain {domain} does not exist in account {owner}; the operator only creates domains in its own account, so create it there or remove spec.domain.owner"
+    )]
     DomainNotFound {
         /// Domain name.
         domain: String,
@@ -30,7 +32,9 @@ pub enum Error {
     },
 
     /// The Secret name is taken by a Secret this PypiRepository does not own.
-    #[error("Secret {name} already exists and is not managed by this PypiRepository; delete it or choose another spec.secret.name")]
+    #[error(
+        "Secret {name} already exists and is not managed by this PypiRepository; delete it or choose another spec.secret.name"
+    )]
     SecretConflict {
         /// The Secret's name.
         name: String,
@@ -70,7 +74,8 @@ impl Error {
     pub fn root(&self) -> &Error {
         match self {
             Error::Finalizer(f) => match f.as_ref() {
-                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e.root(),
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.root(),
                 _ => self,
             },
             other => other,
@@ -83,9 +88,10 @@ impl Error {
             Error::Aws(e) => match e.kind {
                 AwsErrorKind::AccessDenied => Reason::AccessDenied,
                 AwsErrorKind::Throttling => Reason::Throttled,
-                AwsErrorKind::Internal | AwsErrorKind::Transport | AwsErrorKind::Other | AwsErrorKind::NotFound => {
-                    Reason::AwsUnavailable
-                }
+                AwsErrorKind::Internal
+                | AwsErrorKind::Transport
+                | AwsErrorKind::Other
+                | AwsErrorKind::NotFound => Reason::AwsUnavailable,
                 AwsErrorKind::Conflict => Reason::Conflict,
                 AwsErrorKind::Validation => Reason::InvalidSpec,
                 AwsErrorKind::QuotaExceeded => Reason::QuotaExceeded,
@@ -118,9 +124,10 @@ impl Error {
         match self.root() {
             Error::Aws(e) if e.kind.is_transient() => RetryClass::Transient,
             Error::Aws(e) if e.kind == AwsErrorKind::Validation => RetryClass::Permanent,
-            Error::Aws(_) | Error::DomainNotFound { .. } | Error::UpstreamNotFound { .. } | Error::SecretConflict { .. } => {
-                RetryClass::NeedsFix
-            }
+            Error::Aws(_)
+            | Error::DomainNotFound { .. }
+            | Error::UpstreamNotFound { .. }
+            | Error::SecretConflict { .. } => RetryClass::NeedsFix,
             Error::InvalidSpec(_) => RetryClass::Permanent,
             Error::Kube(_) | Error::Finalizer(_) => RetryClass::Transient,
         }
@@ -159,24 +166,46 @@ mod tests {
     use super::*;
 
     fn aws(kind: AwsErrorKind) -> Error {
-        Error::Aws(AwsError { operation: "CreateRepository", kind, message: "m".into() })
+        Error::Aws(AwsError {
+            operation: "CreateRepository",
+            kind,
+            message: "m".into(),
+        })
     }
 
     #[test]
     fn throttling_is_transient_and_denied_needs_a_fix() {
-        assert_eq!(aws(AwsErrorKind::Throttling).retry_class(), RetryClass::Transient);
-        assert_eq!(aws(AwsErrorKind::AccessDenied).retry_class(), RetryClass::NeedsFix);
-        assert_eq!(aws(AwsErrorKind::Validation).retry_class(), RetryClass::Permanent);
-        assert_eq!(Error::InvalidSpec("x".into()).retry_class(), RetryClass::Permanent);
+        assert_eq!(
+            aws(AwsErrorKind::Throttling).retry_class(),
+            RetryClass::Transient
+        );
+        assert_eq!(
+            aws(AwsErrorKind::AccessDenied).retry_class(),
+            RetryClass::NeedsFix
+        );
+        assert_eq!(
+            aws(AwsErrorKind::Validation).retry_class(),
+            RetryClass::Permanent
+        );
+        assert_eq!(
+            Error::InvalidSpec("x".into()).retry_class(),
+            RetryClass::Permanent
+        );
     }
 
     #[test]
     fn reasons_and_categories_follow_the_root_cause() {
-        let wrapped = Error::Finalizer(Box::new(kube::runtime::finalizer::Error::ApplyFailed(aws(AwsErrorKind::AccessDenied))));
+        let wrapped = Error::Finalizer(Box::new(kube::runtime::finalizer::Error::ApplyFailed(
+            aws(AwsErrorKind::AccessDenied),
+        )));
         assert_eq!(wrapped.reason(), Reason::AccessDenied);
         assert_eq!(wrapped.category(), "access_denied");
         assert_eq!(wrapped.retry_class(), RetryClass::NeedsFix);
-        assert!(wrapped.report().starts_with("CodeArtifact CreateRepository failed (access_denied)"));
+        assert!(
+            wrapped
+                .report()
+                .starts_with("CodeArtifact CreateRepository failed (access_denied)")
+        );
     }
 
     #[test]

@@ -54,56 +54,103 @@ impl Metrics {
         let reconciles = Counter::default();
         registry.register("reconciles", "Reconciliations started", reconciles.clone());
         let failures = Family::<CategoryLabels, Counter>::default();
-        registry.register("reconcile_failures", "Reconciliations that failed, by error category", failures.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciliations that failed, by error category",
+            failures.clone(),
+        );
         // 5 ms to about 40 s: a reconcile is a few AWS calls plus Kubernetes writes.
         let duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
-        registry.register("reconcile_duration_seconds", "Time spent in one reconciliation", duration.clone());
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time spent in one reconciliation",
+            duration.clone(),
+        );
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
-        registry.register("aws_calls", "CodeArtifact API calls, by operation and outcome", aws_calls.clone());
+        registry.register(
+            "aws_calls",
+            "CodeArtifact API calls, by operation and outcome",
+            aws_calls.clone(),
+        );
         let token_refreshes = Family::<OutcomeLabels, Counter>::default();
-        registry.register("token_refreshes", "Authorization tokens minted, by outcome", token_refreshes.clone());
+        registry.register(
+            "token_refreshes",
+            "Authorization tokens minted, by outcome",
+            token_refreshes.clone(),
+        );
         let expiries = Arc::new(TokenExpiries::default());
         registry.register_collector(Box::new(expiries.clone()));
-        Self { registry, reconciles, failures, duration, aws_calls, token_refreshes, expiries }
+        Self {
+            registry,
+            reconciles,
+            failures,
+            duration,
+            aws_calls,
+            token_refreshes,
+            expiries,
+        }
     }
 
     /// Counts a reconciliation and returns a guard that records its duration when dropped.
     pub fn reconcile_started(&self) -> ReconcileTimer<'_> {
         self.reconciles.inc();
-        ReconcileTimer { histogram: &self.duration, start: std::time::Instant::now() }
+        ReconcileTimer {
+            histogram: &self.duration,
+            start: std::time::Instant::now(),
+        }
     }
 
     /// Counts a failed reconciliation.
     pub fn reconcile_failed(&self, category: &str) {
-        self.failures.get_or_create(&CategoryLabels { category: category.to_string() }).inc();
+        self.failures
+            .get_or_create(&CategoryLabels {
+                category: category.to_string(),
+            })
+            .inc();
     }
 
     /// Counts one CodeArtifact call.
     pub fn aws_call(&self, operation: &str, outcome: &str) {
         self.aws_calls
-            .get_or_create(&AwsCallLabels { operation: operation.to_string(), outcome: outcome.to_string() })
+            .get_or_create(&AwsCallLabels {
+                operation: operation.to_string(),
+                outcome: outcome.to_string(),
+            })
             .inc();
     }
 
     /// Counts one token mint attempt.
     pub fn token_refresh(&self, outcome: &str) {
-        self.token_refreshes.get_or_create(&OutcomeLabels { outcome: outcome.to_string() }).inc();
+        self.token_refreshes
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     /// Records when the token in a PypiRepository's Secret expires (epoch seconds).
     pub fn set_token_expiry(&self, namespace: &str, name: &str, expires_at: i64) {
-        self.expiries.0.lock().expect("expiry map lock").insert((namespace.to_string(), name.to_string()), expires_at);
+        self.expiries
+            .0
+            .lock()
+            .expect("expiry map lock")
+            .insert((namespace.to_string(), name.to_string()), expires_at);
     }
 
     /// Forgets a deleted PypiRepository.
     pub fn forget(&self, namespace: &str, name: &str) {
-        self.expiries.0.lock().expect("expiry map lock").remove(&(namespace.to_string(), name.to_string()));
+        self.expiries
+            .0
+            .lock()
+            .expect("expiry map lock")
+            .remove(&(namespace.to_string(), name.to_string()));
     }
 
     /// The metrics in Prometheus text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }
@@ -136,8 +183,13 @@ impl Collector for TokenExpiries {
             MetricType::Gauge,
         )?;
         for ((namespace, name), expires_at) in entries {
-            let labels = vec![("namespace".to_string(), namespace), ("name".to_string(), name)];
-            metric.encode_family(&labels)?.encode_gauge(&(expires_at - now))?;
+            let labels = vec![
+                ("namespace".to_string(), namespace),
+                ("name".to_string(), name),
+            ];
+            metric
+                .encode_family(&labels)?
+                .encode_gauge(&(expires_at - now))?;
         }
         Ok(())
     }

@@ -22,7 +22,9 @@ pub enum StartError {
     #[error("cannot reach Kubernetes: {0}")]
     Kube(#[from] kube::Error),
     /// The CRD is missing or not readable with the operator's RBAC.
-    #[error("cannot list PypiRepositories ({0}); is the CRD installed (`codeartifact-operator crd | kubectl apply -f -`) and does the operator's RBAC allow it?")]
+    #[error(
+        "cannot list PypiRepositories ({0}); is the CRD installed (`codeartifact-operator crd | kubectl apply -f -`) and does the operator's RBAC allow it?"
+    )]
     CrdMissing(kube::Error),
     /// No AWS region.
     #[error(transparent)]
@@ -45,18 +47,26 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
     let (ready_tx, ready_rx) = watch::channel(false);
     let http = tokio::spawn(crate::http::serve(args.listen, metrics.clone(), ready_rx));
     check_crd(&client, &args).await?;
-    let aws = CodeArtifact::from_env(args.codeartifact_endpoint.as_deref(), metrics.clone()).await?;
+    let aws =
+        CodeArtifact::from_env(args.codeartifact_endpoint.as_deref(), metrics.clone()).await?;
     tracing::info!(region = aws.region(), cluster = %args.cluster_name, namespaces = ?args.namespaces(), "starting controller");
     let config = ControllerConfig {
         cluster_name: args.cluster_name.clone(),
         resync: args.resync_interval,
-        backoff: BackoffConfig { base: args.backoff_base, max: args.backoff_max },
+        backoff: BackoffConfig {
+            base: args.backoff_base,
+            max: args.backoff_max,
+        },
         namespaces: args.namespaces(),
         reporter: "codeartifact-operator".into(),
         instance: args.instance.clone(),
     };
     let ctx = Arc::new(Context::new(client.clone(), aws, metrics, config));
-    let leadership = if args.leader_elect { Some(acquire_lease(&client, &args).await?) } else { None };
+    let leadership = if args.leader_elect {
+        Some(acquire_lease(&client, &args).await?)
+    } else {
+        None
+    };
     tokio::select! {
         () = controller::run(ctx, ready_tx) => Ok(()),
         res = http => Err(StartError::Http(res.unwrap_or_else(|e| Err(std::io::Error::other(e))).err().unwrap_or_else(|| std::io::Error::other("HTTP server stopped")))),
@@ -70,13 +80,21 @@ async fn check_crd(client: &Client, args: &RunArgs) -> Result<(), StartError> {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    api.list_metadata(&ListParams::default().limit(1)).await.map_err(StartError::CrdMissing)?;
+    api.list_metadata(&ListParams::default().limit(1))
+        .await
+        .map_err(StartError::CrdMissing)?;
     Ok(())
 }
 
 /// Blocks until this replica holds the Lease; returns the channel that tells when it stops holding it.
-async fn acquire_lease(client: &Client, args: &RunArgs) -> Result<watch::Receiver<bool>, StartError> {
-    let identity = args.instance.clone().unwrap_or_else(|| format!("codeartifact-operator-{}", std::process::id()));
+async fn acquire_lease(
+    client: &Client,
+    args: &RunArgs,
+) -> Result<watch::Receiver<bool>, StartError> {
+    let identity = args
+        .instance
+        .clone()
+        .unwrap_or_else(|| format!("codeartifact-operator-{}", std::process::id()));
     let duration = args.lease_duration_seconds.max(2);
     let manager = LeaseManagerBuilder::new(client.clone(), &args.lease_name)
         .with_namespace(&args.lease_namespace)
@@ -99,7 +117,9 @@ async fn acquire_lease(client: &Client, args: &RunArgs) -> Result<watch::Receive
 
 /// Completes when leadership is lost; never, without leader election.
 async fn lost(leadership: Option<watch::Receiver<bool>>) {
-    let Some(mut leader) = leadership else { return std::future::pending().await };
+    let Some(mut leader) = leadership else {
+        return std::future::pending().await;
+    };
     while *leader.borrow_and_update() {
         if leader.changed().await.is_err() {
             break;

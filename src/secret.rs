@@ -28,7 +28,11 @@ pub const KEY_EXPIRES_AT: &str = "expiresAt";
 
 /// The pip index URL without credentials: the endpoint plus `simple/`.
 pub fn index_url(endpoint: &str) -> String {
-    let base = if endpoint.ends_with('/') { endpoint.to_string() } else { format!("{endpoint}/") };
+    let base = if endpoint.ends_with('/') {
+        endpoint.to_string()
+    } else {
+        format!("{endpoint}/")
+    };
     format!("{base}simple/")
 }
 
@@ -56,7 +60,10 @@ fn userinfo_escape(s: &str) -> String {
 
 /// `pip.conf` exactly as `aws codeartifact login --tool pip` leaves it.
 pub fn pip_conf(endpoint: &str, token: &AuthToken) -> String {
-    format!("[global]\nindex-url = {}\n", with_credentials(&index_url(endpoint), token))
+    format!(
+        "[global]\nindex-url = {}\n",
+        with_credentials(&index_url(endpoint), token)
+    )
 }
 
 /// `.pypirc` exactly as `aws codeartifact login --tool twine` writes a new one.
@@ -68,7 +75,11 @@ pub fn pypirc(endpoint: &str, token: &AuthToken) -> String {
 }
 
 /// The Secret's data for these renderings.
-pub fn secret_data(endpoint: &str, token: &IssuedToken, renderings: &[Rendering]) -> BTreeMap<String, String> {
+pub fn secret_data(
+    endpoint: &str,
+    token: &IssuedToken,
+    renderings: &[Rendering],
+) -> BTreeMap<String, String> {
     let t = &token.token;
     let mut data = BTreeMap::new();
     data.insert(KEY_TOKEN.to_string(), t.expose().to_string());
@@ -98,16 +109,33 @@ pub fn secret_data(endpoint: &str, token: &IssuedToken, renderings: &[Rendering]
 /// Standard labels on the Secret, which also let the operator find its Secrets.
 pub fn labels(repo: &PypiRepository) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), "codeartifact-pypi".to_string()),
+        (
+            "app.kubernetes.io/name".to_string(),
+            "codeartifact-pypi".to_string(),
+        ),
         ("app.kubernetes.io/instance".to_string(), repo.name_any()),
-        ("app.kubernetes.io/component".to_string(), "credentials".to_string()),
-        ("app.kubernetes.io/part-of".to_string(), "codeartifact-operator".to_string()),
-        ("app.kubernetes.io/managed-by".to_string(), "codeartifact-operator".to_string()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "credentials".to_string(),
+        ),
+        (
+            "app.kubernetes.io/part-of".to_string(),
+            "codeartifact-operator".to_string(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "codeartifact-operator".to_string(),
+        ),
     ])
 }
 
 /// The whole Secret, owned by the PypiRepository so it is garbage-collected with it.
-pub fn build_secret(repo: &PypiRepository, endpoint: &str, token: &IssuedToken, scope: &str) -> Secret {
+pub fn build_secret(
+    repo: &PypiRepository,
+    endpoint: &str,
+    token: &IssuedToken,
+    scope: &str,
+) -> Secret {
     let data = secret_data(endpoint, token, &repo.renderings());
     let annotations = BTreeMap::from([
         (ANNOTATION_EXPIRES_AT.to_string(), rfc3339(token.expires_at)),
@@ -124,36 +152,67 @@ pub fn build_secret(repo: &PypiRepository, endpoint: &str, token: &IssuedToken, 
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".to_string()),
-        data: Some(data.into_iter().map(|(k, v)| (k, ByteString(v.into_bytes()))).collect()),
+        data: Some(
+            data.into_iter()
+                .map(|(k, v)| (k, ByteString(v.into_bytes())))
+                .collect(),
+        ),
         ..Secret::default()
     }
 }
 
 /// Whether an existing Secret already has exactly this content and metadata.
 pub fn is_up_to_date(existing: &Secret, desired: &Secret) -> bool {
-    let ann = |s: &Secret, k: &str| s.metadata.annotations.as_ref().and_then(|a| a.get(k).cloned());
+    let ann = |s: &Secret, k: &str| {
+        s.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(k).cloned())
+    };
     existing.data == desired.data
         && existing.type_ == desired.type_
         && existing.metadata.owner_references == desired.metadata.owner_references
-        && [ANNOTATION_EXPIRES_AT, ANNOTATION_ISSUED_AT, ANNOTATION_TOKEN_SCOPE]
+        && [
+            ANNOTATION_EXPIRES_AT,
+            ANNOTATION_ISSUED_AT,
+            ANNOTATION_TOKEN_SCOPE,
+        ]
+        .iter()
+        .all(|k| ann(existing, k) == ann(desired, k))
+        && desired
+            .metadata
+            .labels
             .iter()
-            .all(|k| ann(existing, k) == ann(desired, k))
-        && desired.metadata.labels.iter().flatten().all(|(k, v)| existing.labels().get(k) == Some(v))
+            .flatten()
+            .all(|(k, v)| existing.labels().get(k) == Some(v))
 }
 
 /// The token an existing Secret holds, when the Secret is owned by `owner_uid`,
 /// was written for `scope` and is well formed. Used to avoid minting a new
 /// token after a restart.
 pub fn stored_token(secret: &Secret, owner_uid: &str, scope: &str) -> Option<IssuedToken> {
-    let owned = secret.owner_references().iter().any(|o| o.uid == owner_uid && o.controller == Some(true));
+    let owned = secret
+        .owner_references()
+        .iter()
+        .any(|o| o.uid == owner_uid && o.controller == Some(true));
     let ann = secret.metadata.annotations.as_ref()?;
     if !owned || ann.get(ANNOTATION_TOKEN_SCOPE).map(String::as_str) != Some(scope) {
         return None;
     }
-    let parse = |k: &str| ann.get(k).and_then(|v| DateTime::parse_from_rfc3339(v).ok()).map(|t| t.with_timezone(&Utc));
+    let parse = |k: &str| {
+        ann.get(k)
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
     let token = secret.data.as_ref()?.get(KEY_TOKEN)?;
-    let token = String::from_utf8(token.0.clone()).ok().filter(|t| !t.is_empty())?;
-    Some(IssuedToken { token: AuthToken::new(token), issued_at: parse(ANNOTATION_ISSUED_AT)?, expires_at: parse(ANNOTATION_EXPIRES_AT)? })
+    let token = String::from_utf8(token.0.clone())
+        .ok()
+        .filter(|t| !t.is_empty())?;
+    Some(IssuedToken {
+        token: AuthToken::new(token),
+        issued_at: parse(ANNOTATION_ISSUED_AT)?,
+        expires_at: parse(ANNOTATION_EXPIRES_AT)?,
+    })
 }
 
 /// RFC 3339 with seconds, in UTC, the format status and annotations use.

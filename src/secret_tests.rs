@@ -16,7 +16,12 @@ fn token() -> IssuedToken {
 
 fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
     let spec = PypiRepositorySpec {
-        domain: DomainSpec { name: "dom".into(), owner: None, encryption_key: None, tags: Default::default() },
+        domain: DomainSpec {
+            name: "dom".into(),
+            owner: None,
+            encryption_key: None,
+            tags: Default::default(),
+        },
         repository_name: None,
         description: None,
         external_connection: true,
@@ -24,7 +29,10 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
         tags: Default::default(),
         deletion_policy: Default::default(),
         token: Default::default(),
-        secret: SecretSpec { name: None, renderings },
+        secret: SecretSpec {
+            name: None,
+            renderings,
+        },
     };
     let mut r = PypiRepository::new("repo", spec);
     r.metadata.namespace = Some("team".into());
@@ -55,7 +63,10 @@ fn index_url_adds_simple_and_tolerates_a_missing_slash() {
 #[test]
 fn unusual_token_characters_are_percent_encoded_in_urls() {
     let t = AuthToken::new("a/b:c@d");
-    assert_eq!(with_credentials("http://h/x/", &t), "http://aws:a%2Fb%3Ac%40d@h/x/");
+    assert_eq!(
+        with_credentials("http://h/x/", &t),
+        "http://aws:a%2Fb%3Ac%40d@h/x/"
+    );
 }
 
 #[test]
@@ -64,7 +75,18 @@ fn all_renderings_by_default() {
     let keys: Vec<_> = data.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        [".pypirc", "PIP_INDEX_URL", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL", "TWINE_USERNAME", "UV_DEFAULT_INDEX", "endpoint", "expiresAt", "pip.conf", "token"]
+        [
+            ".pypirc",
+            "PIP_INDEX_URL",
+            "TWINE_PASSWORD",
+            "TWINE_REPOSITORY_URL",
+            "TWINE_USERNAME",
+            "UV_DEFAULT_INDEX",
+            "endpoint",
+            "expiresAt",
+            "pip.conf",
+            "token"
+        ]
     );
     assert_eq!(data["expiresAt"], "2023-11-15T10:13:20Z");
     assert_eq!(data["TWINE_REPOSITORY_URL"], ENDPOINT);
@@ -72,7 +94,11 @@ fn all_renderings_by_default() {
 
 #[test]
 fn only_the_chosen_renderings_are_written() {
-    let data = secret_data(ENDPOINT, &token(), &repo(Some(vec![Rendering::PipConf])).renderings());
+    let data = secret_data(
+        ENDPOINT,
+        &token(),
+        &repo(Some(vec![Rendering::PipConf])).renderings(),
+    );
     let keys: Vec<_> = data.keys().map(String::as_str).collect();
     assert_eq!(keys, ["endpoint", "expiresAt", "pip.conf", "token"]);
 }
@@ -84,8 +110,14 @@ fn secret_is_owned_labelled_and_annotated() {
     assert_eq!(s.metadata.namespace.as_deref(), Some("team"));
     assert_eq!(s.type_.as_deref(), Some("Opaque"));
     let owner = &s.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("PypiRepository", "uid-1", Some(true)));
-    assert_eq!(s.labels()["app.kubernetes.io/managed-by"], "codeartifact-operator");
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("PypiRepository", "uid-1", Some(true))
+    );
+    assert_eq!(
+        s.labels()["app.kubernetes.io/managed-by"],
+        "codeartifact-operator"
+    );
     assert_eq!(s.annotations()[ANNOTATION_TOKEN_SCOPE], "scope-a");
 }
 
@@ -102,7 +134,11 @@ fn up_to_date_detects_changed_data_and_missing_labels() {
     let desired = build_secret(&repo(None), ENDPOINT, &token(), "scope-a");
     assert!(is_up_to_date(&desired, &desired));
     let mut other = desired.clone();
-    other.data.as_mut().unwrap().insert("token".into(), ByteString(b"x".to_vec()));
+    other
+        .data
+        .as_mut()
+        .unwrap()
+        .insert("token".into(), ByteString(b"x".to_vec()));
     assert!(!is_up_to_date(&other, &desired));
     let mut unlabelled = desired.clone();
     unlabelled.metadata.labels = None;

@@ -30,7 +30,13 @@ impl TokenKey {
     /// A stable string for the Secret annotation, so a restarted operator can
     /// tell which tokens it may reuse.
     pub fn scope(&self) -> String {
-        format!("{}/{}/{}/{}", self.region, self.owner.as_deref().unwrap_or("self"), self.domain, self.duration_seconds)
+        format!(
+            "{}/{}/{}/{}",
+            self.region,
+            self.owner.as_deref().unwrap_or("self"),
+            self.domain,
+            self.duration_seconds
+        )
     }
 }
 
@@ -40,7 +46,9 @@ impl TokenKey {
 /// mint on every reconcile.
 pub fn refresh_margin(token: &IssuedToken, refresh_before: Option<Duration>) -> TimeDelta {
     let lifetime = (token.expires_at - token.issued_at).max(TimeDelta::zero());
-    let wanted = refresh_before.and_then(|d| TimeDelta::from_std(d).ok()).unwrap_or(lifetime / 4);
+    let wanted = refresh_before
+        .and_then(|d| TimeDelta::from_std(d).ok())
+        .unwrap_or(lifetime / 4);
     wanted.min(lifetime / 2)
 }
 
@@ -80,7 +88,12 @@ pub enum TokenSource {
 
 impl TokenCache {
     fn slot(&self, key: &TokenKey) -> Slot {
-        self.slots.lock().expect("token cache lock").entry(key.clone()).or_default().clone()
+        self.slots
+            .lock()
+            .expect("token cache lock")
+            .entry(key.clone())
+            .or_default()
+            .clone()
     }
 
     /// Offers a token found in an existing Secret (after a restart), so that
@@ -88,7 +101,10 @@ impl TokenCache {
     pub async fn offer(&self, key: &TokenKey, token: IssuedToken) {
         let slot = self.slot(key);
         let mut held = slot.lock().await;
-        if held.as_ref().is_none_or(|h| h.expires_at < token.expires_at) {
+        if held
+            .as_ref()
+            .is_none_or(|h| h.expires_at < token.expires_at)
+        {
             *held = Some(token);
         }
     }
@@ -96,7 +112,12 @@ impl TokenCache {
     /// A token that `fresh` accepts, minting one with `mint` when the cache has
     /// none. Callers for the same key wait for one another, so a burst of
     /// reconciles costs one GetAuthorizationToken call.
-    pub async fn get_or_mint<F, Fut>(&self, key: &TokenKey, fresh: impl Fn(&IssuedToken) -> bool, mint: F) -> Result<(IssuedToken, TokenSource), AwsError>
+    pub async fn get_or_mint<F, Fut>(
+        &self,
+        key: &TokenKey,
+        fresh: impl Fn(&IssuedToken) -> bool,
+        mint: F,
+    ) -> Result<(IssuedToken, TokenSource), AwsError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<IssuedToken, AwsError>>,

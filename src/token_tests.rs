@@ -12,11 +12,20 @@ fn at(s: i64) -> DateTime<Utc> {
 }
 
 fn token(issued: i64, expires: i64) -> IssuedToken {
-    IssuedToken { token: AuthToken::new(format!("t{issued}")), issued_at: at(issued), expires_at: at(expires) }
+    IssuedToken {
+        token: AuthToken::new(format!("t{issued}")),
+        issued_at: at(issued),
+        expires_at: at(expires),
+    }
 }
 
 fn key(domain: &str) -> TokenKey {
-    TokenKey { region: "us-west-2".into(), owner: None, domain: domain.into(), duration_seconds: 43_200 }
+    TokenKey {
+        region: "us-west-2".into(),
+        owner: None,
+        domain: domain.into(),
+        duration_seconds: 43_200,
+    }
 }
 
 #[test]
@@ -44,7 +53,10 @@ fn margin_never_exceeds_half_the_lifetime() {
 #[test]
 fn requeue_waits_until_refresh_within_bounds() {
     let resync = Duration::from_secs(600);
-    assert_eq!(next_requeue(at(100), at(40), resync), Duration::from_secs(60));
+    assert_eq!(
+        next_requeue(at(100), at(40), resync),
+        Duration::from_secs(60)
+    );
     assert_eq!(next_requeue(at(10_000), at(0), resync), resync);
     assert_eq!(next_requeue(at(0), at(50), resync), Duration::from_secs(1));
 }
@@ -63,10 +75,14 @@ async fn one_mint_serves_every_caller_while_fresh() {
     let mints = AtomicUsize::new(0);
     for _ in 0..5 {
         let (_, _) = cache
-            .get_or_mint(&key("d"), |t| is_fresh(t, None, at(10)), || async {
-                mints.fetch_add(1, Ordering::SeqCst);
-                Ok(token(0, 43_200))
-            })
+            .get_or_mint(
+                &key("d"),
+                |t| is_fresh(t, None, at(10)),
+                || async {
+                    mints.fetch_add(1, Ordering::SeqCst);
+                    Ok(token(0, 43_200))
+                },
+            )
             .await
             .unwrap();
     }
@@ -77,11 +93,20 @@ async fn one_mint_serves_every_caller_while_fresh() {
 async fn stale_token_is_replaced_and_domains_are_separate() {
     let cache = TokenCache::default();
     let mint = |issued| move || async move { Ok(token(issued, issued + 43_200)) };
-    let (_, s) = cache.get_or_mint(&key("a"), |_| true, mint(0)).await.unwrap();
+    let (_, s) = cache
+        .get_or_mint(&key("a"), |_| true, mint(0))
+        .await
+        .unwrap();
     assert_eq!(s, TokenSource::Minted);
-    let (_, s) = cache.get_or_mint(&key("b"), |_| true, mint(0)).await.unwrap();
+    let (_, s) = cache
+        .get_or_mint(&key("b"), |_| true, mint(0))
+        .await
+        .unwrap();
     assert_eq!(s, TokenSource::Minted, "another domain needs its own token");
-    let (t, s) = cache.get_or_mint(&key("a"), |t| is_fresh(t, None, at(40_000)), mint(40_000)).await.unwrap();
+    let (t, s) = cache
+        .get_or_mint(&key("a"), |t| is_fresh(t, None, at(40_000)), mint(40_000))
+        .await
+        .unwrap();
     assert_eq!((s, t.issued_at), (TokenSource::Minted, at(40_000)));
 }
 
@@ -91,7 +116,11 @@ async fn offered_token_is_reused_and_only_replaced_by_a_newer_one() {
     cache.offer(&key("a"), token(100, 43_300)).await;
     cache.offer(&key("a"), token(0, 43_200)).await;
     let (t, s) = cache
-        .get_or_mint(&key("a"), |_| true, || async { panic!("must not mint while an offered token is fresh") })
+        .get_or_mint(
+            &key("a"),
+            |_| true,
+            || async { panic!("must not mint while an offered token is fresh") },
+        )
         .await
         .unwrap();
     assert_eq!((s, t.issued_at), (TokenSource::Cached, at(100)));
@@ -105,8 +134,14 @@ async fn failed_mint_is_returned_and_nothing_is_cached() {
         kind: crate::aws::AwsErrorKind::Throttling,
         message: "slow down".into(),
     };
-    let e = cache.get_or_mint(&key("a"), |_| true, || async { Err(err.clone()) }).await.unwrap_err();
+    let e = cache
+        .get_or_mint(&key("a"), |_| true, || async { Err(err.clone()) })
+        .await
+        .unwrap_err();
     assert_eq!(e, err);
-    let (_, s) = cache.get_or_mint(&key("a"), |_| true, || async { Ok(token(0, 10)) }).await.unwrap();
+    let (_, s) = cache
+        .get_or_mint(&key("a"), |_| true, || async { Ok(token(0, 10)) })
+        .await
+        .unwrap();
     assert_eq!(s, TokenSource::Minted);
 }

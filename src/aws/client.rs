@@ -8,7 +8,10 @@ use aws_sdk_codeartifact::Client;
 use aws_sdk_codeartifact::types::{PackageFormat, Tag, UpstreamRepository};
 use chrono::{DateTime, Utc};
 
-use super::{AuthToken, AwsError, MissingRegion, AwsErrorKind, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings};
+use super::{
+    AuthToken, AwsError, AwsErrorKind, Domain, IssuedToken, MissingRegion, PUBLIC_PYPI, Repository,
+    RepositorySettings,
+};
 use crate::metrics::Metrics;
 
 /// A CodeArtifact client for one region and one set of credentials.
@@ -24,12 +27,19 @@ type Result<T> = std::result::Result<T, AwsError>;
 impl CodeArtifact {
     /// Wraps an SDK client.
     pub fn new(client: Client, region: String, metrics: Arc<Metrics>) -> Self {
-        Self { client, region, metrics }
+        Self {
+            client,
+            region,
+            metrics,
+        }
     }
 
     /// Builds a client from the default AWS chain (environment, profile, web
     /// identity, EKS Pod Identity, IMDS), with an optional endpoint override.
-    pub async fn from_env(endpoint: Option<&str>, metrics: Arc<Metrics>) -> std::result::Result<Self, MissingRegion> {
+    pub async fn from_env(
+        endpoint: Option<&str>,
+        metrics: Arc<Metrics>,
+    ) -> std::result::Result<Self, MissingRegion> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
@@ -44,7 +54,11 @@ impl CodeArtifact {
         &self.region
     }
 
-    fn record<T>(&self, operation: &'static str, result: std::result::Result<T, AwsError>) -> Result<T> {
+    fn record<T>(
+        &self,
+        operation: &'static str,
+        result: std::result::Result<T, AwsError>,
+    ) -> Result<T> {
         let outcome = match &result {
             Ok(_) => "success",
             Err(e) => e.kind.label(),
@@ -55,7 +69,13 @@ impl CodeArtifact {
 
     /// DescribeDomain; `None` when the domain does not exist.
     pub async fn describe_domain(&self, name: &str, owner: Option<&str>) -> Result<Option<Domain>> {
-        let res = self.client.describe_domain().domain(name).set_domain_owner(owner.map(str::to_string)).send().await;
+        let res = self
+            .client
+            .describe_domain()
+            .domain(name)
+            .set_domain_owner(owner.map(str::to_string))
+            .send()
+            .await;
         let res = res.map_err(|e| AwsError::from_sdk("DescribeDomain", e));
         match self.record("DescribeDomain", res) {
             Ok(out) => Ok(out.domain().map(domain_from)),
@@ -65,7 +85,12 @@ impl CodeArtifact {
     }
 
     /// CreateDomain in the caller's account.
-    pub async fn create_domain(&self, name: &str, encryption_key: Option<&str>, tags: &BTreeMap<String, String>) -> Result<Domain> {
+    pub async fn create_domain(
+        &self,
+        name: &str,
+        encryption_key: Option<&str>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<Domain> {
         let res = self
             .client
             .create_domain()
@@ -86,8 +111,17 @@ impl CodeArtifact {
 
     /// DeleteDomain; a domain that is already gone counts as deleted.
     pub async fn delete_domain(&self, name: &str, owner: Option<&str>) -> Result<()> {
-        let res = self.client.delete_domain().domain(name).set_domain_owner(owner.map(str::to_string)).send().await;
-        match self.record("DeleteDomain", res.map_err(|e| AwsError::from_sdk("DeleteDomain", e))) {
+        let res = self
+            .client
+            .delete_domain()
+            .domain(name)
+            .set_domain_owner(owner.map(str::to_string))
+            .send()
+            .await;
+        match self.record(
+            "DeleteDomain",
+            res.map_err(|e| AwsError::from_sdk("DeleteDomain", e)),
+        ) {
             Ok(_) => Ok(()),
             Err(e) if e.kind == AwsErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
@@ -95,7 +129,12 @@ impl CodeArtifact {
     }
 
     /// DescribeRepository; `None` when it does not exist.
-    pub async fn describe_repository(&self, domain: &str, owner: Option<&str>, repo: &str) -> Result<Option<Repository>> {
+    pub async fn describe_repository(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+    ) -> Result<Option<Repository>> {
         let res = self
             .client
             .describe_repository()
@@ -113,31 +152,49 @@ impl CodeArtifact {
     }
 
     /// CreateRepository with its description, upstreams and tags in one call.
-    pub async fn create_repository(&self, domain: &str, owner: Option<&str>, repo: &str, settings: &RepositorySettings) -> Result<Repository> {
+    pub async fn create_repository(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+        settings: &RepositorySettings,
+    ) -> Result<Repository> {
         let res = self
             .client
             .create_repository()
             .domain(domain)
             .set_domain_owner(owner.map(str::to_string))
             .repository(repo)
-            .set_description((!settings.description.is_empty()).then(|| settings.description.clone()))
+            .set_description(
+                (!settings.description.is_empty()).then(|| settings.description.clone()),
+            )
             .set_upstreams(Some(to_upstreams(&settings.upstreams)))
             .set_tags(Some(to_tags(&settings.tags)))
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("CreateRepository", e));
         let out = self.record("CreateRepository", res)?;
-        Ok(out.repository().map(repository_from).unwrap_or_else(|| Repository {
-            name: repo.to_string(),
-            arn: String::new(),
-            description: settings.description.clone(),
-            upstreams: settings.upstreams.clone(),
-            external_connections: vec![],
-        }))
+        Ok(out
+            .repository()
+            .map(repository_from)
+            .unwrap_or_else(|| Repository {
+                name: repo.to_string(),
+                arn: String::new(),
+                description: settings.description.clone(),
+                upstreams: settings.upstreams.clone(),
+                external_connections: vec![],
+            }))
     }
 
     /// UpdateRepository: description and the complete upstream list.
-    pub async fn update_repository(&self, domain: &str, owner: Option<&str>, repo: &str, description: &str, upstreams: &[String]) -> Result<()> {
+    pub async fn update_repository(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+        description: &str,
+        upstreams: &[String],
+    ) -> Result<()> {
         let res = self
             .client
             .update_repository()
@@ -153,7 +210,12 @@ impl CodeArtifact {
     }
 
     /// DeleteRepository; a repository that is already gone counts as deleted.
-    pub async fn delete_repository(&self, domain: &str, owner: Option<&str>, repo: &str) -> Result<()> {
+    pub async fn delete_repository(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+    ) -> Result<()> {
         let res = self
             .client
             .delete_repository()
@@ -171,7 +233,12 @@ impl CodeArtifact {
     }
 
     /// Connects the repository to public PyPI.
-    pub async fn associate_public_pypi(&self, domain: &str, owner: Option<&str>, repo: &str) -> Result<()> {
+    pub async fn associate_public_pypi(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+    ) -> Result<()> {
         let res = self
             .client
             .associate_external_connection()
@@ -186,7 +253,12 @@ impl CodeArtifact {
     }
 
     /// Disconnects the repository from public PyPI.
-    pub async fn disassociate_public_pypi(&self, domain: &str, owner: Option<&str>, repo: &str) -> Result<()> {
+    pub async fn disassociate_public_pypi(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+    ) -> Result<()> {
         let res = self
             .client
             .disassociate_external_connection()
@@ -197,11 +269,18 @@ impl CodeArtifact {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DisassociateExternalConnection", e));
-        self.record("DisassociateExternalConnection", res).map(|_| ())
+        self.record("DisassociateExternalConnection", res)
+            .map(|_| ())
     }
 
     /// GetAuthorizationToken for a domain. `duration_seconds` 0 ties the token to the caller's session.
-    pub async fn get_authorization_token(&self, domain: &str, owner: Option<&str>, duration_seconds: i64, now: DateTime<Utc>) -> Result<IssuedToken> {
+    pub async fn get_authorization_token(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        duration_seconds: i64,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken> {
         let res = self
             .client
             .get_authorization_token()
@@ -212,16 +291,27 @@ impl CodeArtifact {
             .await
             .map_err(|e| AwsError::from_sdk("GetAuthorizationToken", e));
         let out = self.record("GetAuthorizationToken", res)?;
-        let token = out.authorization_token().ok_or_else(|| malformed("GetAuthorizationToken", "no authorizationToken"))?;
+        let token = out
+            .authorization_token()
+            .ok_or_else(|| malformed("GetAuthorizationToken", "no authorizationToken"))?;
         let expires_at = out
             .expiration()
             .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
             .ok_or_else(|| malformed("GetAuthorizationToken", "no expiration"))?;
-        Ok(IssuedToken { token: AuthToken::new(token), issued_at: now, expires_at })
+        Ok(IssuedToken {
+            token: AuthToken::new(token),
+            issued_at: now,
+            expires_at,
+        })
     }
 
     /// GetRepositoryEndpoint for the PyPI format.
-    pub async fn get_pypi_endpoint(&self, domain: &str, owner: Option<&str>, repo: &str) -> Result<String> {
+    pub async fn get_pypi_endpoint(
+        &self,
+        domain: &str,
+        owner: Option<&str>,
+        repo: &str,
+    ) -> Result<String> {
         let res = self
             .client
             .get_repository_endpoint()
@@ -248,7 +338,11 @@ impl CodeArtifact {
             .await
             .map_err(|e| AwsError::from_sdk("ListTagsForResource", e));
         let out = self.record("ListTagsForResource", res)?;
-        Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+        Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect())
     }
 
     /// TagResource: adds or overwrites these tags.
@@ -279,7 +373,11 @@ impl CodeArtifact {
 }
 
 fn malformed(operation: &'static str, what: &str) -> AwsError {
-    AwsError { operation, kind: AwsErrorKind::Other, message: format!("malformed response: {what}") }
+    AwsError {
+        operation,
+        kind: AwsErrorKind::Other,
+        message: format!("malformed response: {what}"),
+    }
 }
 
 fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
@@ -291,7 +389,12 @@ fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 fn to_upstreams(names: &[String]) -> Vec<UpstreamRepository> {
     names
         .iter()
-        .filter_map(|n| UpstreamRepository::builder().repository_name(n).build().ok())
+        .filter_map(|n| {
+            UpstreamRepository::builder()
+                .repository_name(n)
+                .build()
+                .ok()
+        })
         .collect()
 }
 
@@ -309,7 +412,11 @@ fn repository_from(r: &aws_sdk_codeartifact::types::RepositoryDescription) -> Re
         name: r.name().unwrap_or_default().to_string(),
         arn: r.arn().unwrap_or_default().to_string(),
         description: r.description().unwrap_or_default().to_string(),
-        upstreams: r.upstreams().iter().filter_map(|u| u.repository_name().map(str::to_string)).collect(),
+        upstreams: r
+            .upstreams()
+            .iter()
+            .filter_map(|u| u.repository_name().map(str::to_string))
+            .collect(),
         external_connections: r
             .external_connections()
             .iter()

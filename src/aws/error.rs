@@ -28,7 +28,10 @@ pub enum AwsErrorKind {
 impl AwsErrorKind {
     /// Whether retrying soon can succeed without anyone changing anything.
     pub fn is_transient(self) -> bool {
-        matches!(self, Self::Throttling | Self::Internal | Self::Transport | Self::Conflict)
+        matches!(
+            self,
+            Self::Throttling | Self::Internal | Self::Transport | Self::Conflict
+        )
     }
 
     /// A short stable label for metrics.
@@ -48,7 +51,9 @@ impl AwsErrorKind {
 
     fn from_code(code: &str) -> Self {
         match code {
-            "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException"
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
             | "ExpiredTokenException" => Self::AccessDenied,
             "ThrottlingException" | "TooManyRequestsException" => Self::Throttling,
             "ResourceNotFoundException" => Self::NotFound,
@@ -84,19 +89,32 @@ impl AwsError {
         let (kind, message) = match &err {
             SdkError::ServiceError(service) => {
                 let e = service.err();
-                let kind = e.code().map_or(AwsErrorKind::Other, AwsErrorKind::from_code);
-                let message = e.message().map(str::to_string).unwrap_or_else(|| e.code().unwrap_or("unknown error").to_string());
+                let kind = e
+                    .code()
+                    .map_or(AwsErrorKind::Other, AwsErrorKind::from_code);
+                let message = e
+                    .message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.code().unwrap_or("unknown error").to_string());
                 (kind, message)
             }
             SdkError::TimeoutError(_) => (AwsErrorKind::Transport, "request timed out".to_string()),
             SdkError::DispatchFailure(d) => {
-                let kind = if d.is_user() { AwsErrorKind::Other } else { AwsErrorKind::Transport };
+                let kind = if d.is_user() {
+                    AwsErrorKind::Other
+                } else {
+                    AwsErrorKind::Transport
+                };
                 (kind, error_chain(&err))
             }
             SdkError::ResponseError(_) => (AwsErrorKind::Transport, error_chain(&err)),
             _ => (AwsErrorKind::Other, error_chain(&err)),
         };
-        Self { operation, kind, message }
+        Self {
+            operation,
+            kind,
+            message,
+        }
     }
 }
 
@@ -123,9 +141,18 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        assert_eq!(AwsErrorKind::from_code("AccessDeniedException"), AwsErrorKind::AccessDenied);
-        assert_eq!(AwsErrorKind::from_code("ThrottlingException"), AwsErrorKind::Throttling);
-        assert_eq!(AwsErrorKind::from_code("ConflictException"), AwsErrorKind::Conflict);
+        assert_eq!(
+            AwsErrorKind::from_code("AccessDeniedException"),
+            AwsErrorKind::AccessDenied
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("ThrottlingException"),
+            AwsErrorKind::Throttling
+        );
+        assert_eq!(
+            AwsErrorKind::from_code("ConflictException"),
+            AwsErrorKind::Conflict
+        );
         assert_eq!(AwsErrorKind::from_code("SomethingNew"), AwsErrorKind::Other);
     }
 
@@ -139,7 +166,14 @@ mod tests {
 
     #[test]
     fn display_names_operation_kind_and_message() {
-        let e = AwsError { operation: "CreateDomain", kind: AwsErrorKind::AccessDenied, message: "not authorized".into() };
-        assert_eq!(e.to_string(), "CodeArtifact CreateDomain failed (access_denied): not authorized");
+        let e = AwsError {
+            operation: "CreateDomain",
+            kind: AwsErrorKind::AccessDenied,
+            message: "not authorized".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "CodeArtifact CreateDomain failed (access_denied): not authorized"
+        );
     }
 }

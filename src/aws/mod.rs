@@ -103,7 +103,11 @@ mod tests {
         let t = AuthToken::new("super-secret-value");
         assert!(!format!("{t:?}").contains("super-secret-value"));
         assert!(!format!("{t}").contains("super-secret-value"));
-        let issued = IssuedToken { token: t.clone(), issued_at: Utc::now(), expires_at: Utc::now() };
+        let issued = IssuedToken {
+            token: t.clone(),
+            issued_at: Utc::now(),
+            expires_at: Utc::now(),
+        };
         assert!(!format!("{issued:?}").contains("super-secret-value"));
         assert_eq!(t.expose(), "super-secret-value");
     }

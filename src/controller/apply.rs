@@ -38,5 +38,9 @@ async fn steps(obj: &PypiRepository, ctx: &Context, synced: &mut Option<Remote>)
     // 4. Status, written only when it changed.
     report::write_status(ctx, obj, status::ready(obj, remote, &token, now)).await?;
     // 5. Back before the token needs replacing, or at the next resync.
-    Ok(Action::requeue(next_requeue(refresh_at(&token, d.refresh_before), now, ctx.config.resync)))
+    Ok(Action::requeue(next_requeue(
+        refresh_at(&token, d.refresh_before),
+        now,
+        ctx.config.resync,
+    )))
 }

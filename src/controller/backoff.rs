@@ -59,11 +59,16 @@ impl Attempts {
 mod tests {
     use super::*;
 
-    const C: BackoffConfig = BackoffConfig { base: Duration::from_secs(2), max: Duration::from_secs(300) };
+    const C: BackoffConfig = BackoffConfig {
+        base: Duration::from_secs(2),
+        max: Duration::from_secs(300),
+    };
 
     #[test]
     fn transient_doubles_from_base_up_to_the_cap() {
-        let d: Vec<_> = (1..=9).map(|a| delay(C, RetryClass::Transient, a).as_secs()).collect();
+        let d: Vec<_> = (1..=9)
+            .map(|a| delay(C, RetryClass::Transient, a).as_secs())
+            .collect();
         assert_eq!(d, [2, 4, 8, 16, 32, 64, 128, 256, 300]);
         assert_eq!(delay(C, RetryClass::Transient, 1000), C.max);
     }

@@ -54,17 +54,33 @@ async fn delete_remote(obj: &PypiRepository, ctx: &Context) -> Result<()> {
 
 async fn delete_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<()> {
     let owner = d.owner.as_deref();
-    let Some(repo) = ctx.aws.describe_repository(&d.domain, owner, &d.repository).await? else {
+    let Some(repo) = ctx
+        .aws
+        .describe_repository(&d.domain, owner, &d.repository)
+        .await?
+    else {
         return Ok(());
     };
     let tags = ctx.aws.list_tags(&repo.arn).await?;
     if !owns_repository(&tags, &d.owner_marker) {
-        let note = format!("Repository {} was not created by this PypiRepository, so it is kept", d.repository);
+        let note = format!(
+            "Repository {} was not created by this PypiRepository, so it is kept",
+            d.repository
+        );
         report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
         return Ok(());
     }
-    ctx.aws.delete_repository(&d.domain, owner, &d.repository).await?;
-    report::normal(ctx, obj, "RepositoryDeleted", "Delete", format!("Deleted CodeArtifact repository {}", d.repository)).await;
+    ctx.aws
+        .delete_repository(&d.domain, owner, &d.repository)
+        .await?;
+    report::normal(
+        ctx,
+        obj,
+        "RepositoryDeleted",
+        "Delete",
+        format!("Deleted CodeArtifact repository {}", d.repository),
+    )
+    .await;
     Ok(())
 }
 
@@ -80,19 +96,36 @@ async fn delete_domain_if_empty(obj: &PypiRepository, ctx: &Context, d: &Desired
         return Ok(());
     }
     if domain.repository_count > 0 {
-        let note = format!("Domain {} still holds {} repositories, so it is kept", d.domain, domain.repository_count);
+        let note = format!(
+            "Domain {} still holds {} repositories, so it is kept",
+            d.domain, domain.repository_count
+        );
         report::normal(ctx, obj, "DomainKept", "Delete", note).await;
         return Ok(());
     }
     match ctx.aws.delete_domain(&d.domain, owner).await {
         Ok(()) => {
             ctx.forget_domain(&d.domain, owner);
-            report::normal(ctx, obj, "DomainDeleted", "Delete", format!("Deleted empty CodeArtifact domain {}", d.domain)).await;
+            report::normal(
+                ctx,
+                obj,
+                "DomainDeleted",
+                "Delete",
+                format!("Deleted empty CodeArtifact domain {}", d.domain),
+            )
+            .await;
             Ok(())
         }
         // A repository appeared since DescribeDomain: someone still uses the domain.
         Err(e) if e.kind == AwsErrorKind::Conflict => {
-            report::normal(ctx, obj, "DomainKept", "Delete", format!("Domain {} is in use again, so it is kept", d.domain)).await;
+            report::normal(
+                ctx,
+                obj,
+                "DomainKept",
+                "Delete",
+                format!("Domain {} is in use again, so it is kept", d.domain),
+            )
+            .await;
             Ok(())
         }
         Err(e) => Err(e.into()),

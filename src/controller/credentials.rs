@@ -18,7 +18,13 @@ use crate::token::{TokenSource, is_fresh};
 
 /// Makes sure the Secret exists with a fresh token and the right content;
 /// returns the token it holds.
-pub async fn ensure_secret(obj: &PypiRepository, ctx: &Context, d: &Desired, endpoint: &str, now: DateTime<Utc>) -> Result<IssuedToken> {
+pub async fn ensure_secret(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    endpoint: &str,
+    now: DateTime<Utc>,
+) -> Result<IssuedToken> {
     let namespace = obj.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = obj.secret_name();
@@ -30,7 +36,10 @@ pub async fn ensure_secret(obj: &PypiRepository, ctx: &Context, d: &Desired, end
     }
     let uid = obj.uid().unwrap_or_default();
     let scope = d.token_key.scope();
-    let stored = existing.as_ref().and_then(|s| stored_token(s, &uid, &scope)).filter(|t| is_fresh(t, d.refresh_before, now));
+    let stored = existing
+        .as_ref()
+        .and_then(|s| stored_token(s, &uid, &scope))
+        .filter(|t| is_fresh(t, d.refresh_before, now));
     let token = match stored {
         Some(token) => {
             // Lets other PypiRepositories on the domain reuse it after a restart.
@@ -40,22 +49,43 @@ pub async fn ensure_secret(obj: &PypiRepository, ctx: &Context, d: &Desired, end
         None => shared_token(ctx, d, now).await?,
     };
     let desired = build_secret(obj, endpoint, &token, &scope);
-    if existing.as_ref().is_none_or(|e| !is_up_to_date(e, &desired)) {
-        api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&desired)).await?;
+    if existing
+        .as_ref()
+        .is_none_or(|e| !is_up_to_date(e, &desired))
+    {
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&desired),
+        )
+        .await?;
         tracing::info!(namespace, secret = %name, expires_at = %token.expires_at, "wrote credentials Secret");
     }
-    ctx.metrics.set_token_expiry(&namespace, &obj.name_any(), token.expires_at.timestamp());
+    ctx.metrics
+        .set_token_expiry(&namespace, &obj.name_any(), token.expires_at.timestamp());
     Ok(token)
 }
 
 /// The domain's shared token, minted when the cache holds no fresh one.
 async fn shared_token(ctx: &Context, d: &Desired, now: DateTime<Utc>) -> Result<IssuedToken> {
     let mint = || async {
-        let res = ctx.aws.get_authorization_token(&d.domain, d.owner.as_deref(), d.token_key.duration_seconds, now).await;
-        ctx.metrics.token_refresh(if res.is_ok() { "success" } else { "failure" });
+        let res = ctx
+            .aws
+            .get_authorization_token(
+                &d.domain,
+                d.owner.as_deref(),
+                d.token_key.duration_seconds,
+                now,
+            )
+            .await;
+        ctx.metrics
+            .token_refresh(if res.is_ok() { "success" } else { "failure" });
         res
     };
-    let (token, source) = ctx.tokens.get_or_mint(&d.token_key, |t| is_fresh(t, d.refresh_before, now), mint).await?;
+    let (token, source) = ctx
+        .tokens
+        .get_or_mint(&d.token_key, |t| is_fresh(t, d.refresh_before, now), mint)
+        .await?;
     if source == TokenSource::Minted {
         tracing::info!(domain = %d.domain, expires_at = %token.expires_at, "minted authorization token");
     }
@@ -68,7 +98,10 @@ async fn shared_token(ctx: &Context, d: &Desired, now: DateTime<Utc>) -> Result<
 fn may_write(secret: &Secret, obj: &PypiRepository) -> bool {
     let refs = secret.owner_references();
     let uid = obj.uid().unwrap_or_default();
-    !refs.is_empty() && refs.iter().all(|o| o.uid == uid || (o.kind == "PypiRepository" && o.name == obj.name_any()))
+    !refs.is_empty()
+        && refs
+            .iter()
+            .all(|o| o.uid == uid || (o.kind == "PypiRepository" && o.name == obj.name_any()))
 }
 
 #[cfg(test)]
@@ -88,7 +121,12 @@ mod tests {
         s.metadata.owner_references = Some(
             owners
                 .into_iter()
-                .map(|(kind, name, uid)| OwnerReference { kind: kind.into(), name: name.into(), uid: uid.into(), ..Default::default() })
+                .map(|(kind, name, uid)| OwnerReference {
+                    kind: kind.into(),
+                    name: name.into(),
+                    uid: uid.into(),
+                    ..Default::default()
+                })
                 .collect(),
         );
         s
@@ -96,14 +134,29 @@ mod tests {
 
     #[test]
     fn foreign_secrets_are_never_overwritten() {
-        assert!(!may_write(&Secret::default(), &obj()), "a Secret without owner belongs to someone else");
-        assert!(!may_write(&secret(vec![("Deployment", "web", "x")]), &obj()));
-        assert!(!may_write(&secret(vec![("PypiRepository", "other", "x")]), &obj()));
+        assert!(
+            !may_write(&Secret::default(), &obj()),
+            "a Secret without owner belongs to someone else"
+        );
+        assert!(!may_write(
+            &secret(vec![("Deployment", "web", "x")]),
+            &obj()
+        ));
+        assert!(!may_write(
+            &secret(vec![("PypiRepository", "other", "x")]),
+            &obj()
+        ));
     }
 
     #[test]
     fn own_and_predecessor_secrets_may_be_written() {
-        assert!(may_write(&secret(vec![("PypiRepository", "web", "u1")]), &obj()));
-        assert!(may_write(&secret(vec![("PypiRepository", "web", "old-uid")]), &obj()));
+        assert!(may_write(
+            &secret(vec![("PypiRepository", "web", "u1")]),
+            &obj()
+        ));
+        assert!(may_write(
+            &secret(vec![("PypiRepository", "web", "old-uid")]),
+            &obj()
+        ));
     }
 }

@@ -47,11 +47,15 @@ pub fn desired(obj: &PypiRepository, region: &str, cluster: &str) -> Result<Desi
     };
     let d = spec.token.duration_seconds;
     if d != 0 && !(900..=crate::crd::MAX_TOKEN_SECONDS).contains(&d) {
-        return Err(Error::InvalidSpec(format!("spec.token.durationSeconds is {d}; it must be 0, or between 900 and 43200")));
+        return Err(Error::InvalidSpec(format!(
+            "spec.token.durationSeconds is {d}; it must be 0, or between 900 and 43200"
+        )));
     }
     let repository = obj.repository_name();
     if spec.upstreams.contains(&repository) {
-        return Err(Error::InvalidSpec("spec.upstreams must not list the repository itself".into()));
+        return Err(Error::InvalidSpec(
+            "spec.upstreams must not list the repository itself".into(),
+        ));
     }
     Ok(Desired {
         domain: spec.domain.name.clone(),
@@ -78,10 +82,15 @@ pub fn desired(obj: &PypiRepository, region: &str, cluster: &str) -> Result<Desi
 }
 
 fn parse_duration(text: &str) -> Result<Duration> {
-    let d = kube::core::Duration::from_str(text)
-        .map_err(|e| Error::InvalidSpec(format!("spec.token.refreshBefore {text:?} is not a duration such as 30m or 3h: {e}")))?;
+    let d = kube::core::Duration::from_str(text).map_err(|e| {
+        Error::InvalidSpec(format!(
+            "spec.token.refreshBefore {text:?} is not a duration such as 30m or 3h: {e}"
+        ))
+    })?;
     if d.is_negative() {
-        return Err(Error::InvalidSpec(format!("spec.token.refreshBefore {text:?} must not be negative")));
+        return Err(Error::InvalidSpec(format!(
+            "spec.token.refreshBefore {text:?} must not be negative"
+        )));
     }
     Ok(Duration::from(d))
 }
@@ -92,7 +101,8 @@ mod tests {
     use crate::crd::{DomainSpec, PypiRepositorySpec};
 
     fn obj(f: impl FnOnce(&mut PypiRepositorySpec)) -> PypiRepository {
-        let mut spec: PypiRepositorySpec = serde_json::from_value(serde_json::json!({"domain": {"name": "dom"}})).unwrap();
+        let mut spec: PypiRepositorySpec =
+            serde_json::from_value(serde_json::json!({"domain": {"name": "dom"}})).unwrap();
         f(&mut spec);
         let mut o = PypiRepository::new("web", spec);
         o.metadata.namespace = Some("team".into());
@@ -107,18 +117,36 @@ mod tests {
         assert!(d.external_connection, "public:pypi is on by default");
         assert_eq!(d.token_key.duration_seconds, 43_200);
         assert_eq!(d.refresh_before, None);
-        assert_eq!(d.owner_marker, Owner { cluster: "c1".into(), namespace: "team".into(), name: "web".into(), uid: "u1".into() });
+        assert_eq!(
+            d.owner_marker,
+            Owner {
+                cluster: "c1".into(),
+                namespace: "team".into(),
+                name: "web".into(),
+                uid: "u1".into()
+            }
+        );
     }
 
     #[test]
     fn refresh_before_accepts_go_durations() {
-        let d = desired(&obj(|s| s.token.refresh_before = Some("1h30m".into())), "r", "c").unwrap();
+        let d = desired(
+            &obj(|s| s.token.refresh_before = Some("1h30m".into())),
+            "r",
+            "c",
+        )
+        .unwrap();
         assert_eq!(d.refresh_before, Some(Duration::from_secs(5400)));
     }
 
     #[test]
     fn bad_values_the_schema_would_reject_are_still_caught() {
-        let e = desired(&obj(|s| s.token.refresh_before = Some("soon".into())), "r", "c").unwrap_err();
+        let e = desired(
+            &obj(|s| s.token.refresh_before = Some("soon".into())),
+            "r",
+            "c",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("refreshBefore"), "{e}");
         let e = desired(&obj(|s| s.token.duration_seconds = 60), "r", "c").unwrap_err();
         assert!(e.to_string().contains("durationSeconds"), "{e}");
@@ -131,7 +159,12 @@ mod tests {
         let d = desired(
             &obj(|s| {
                 s.repository_name = Some("Other.Repo".into());
-                s.domain = DomainSpec { name: "dom".into(), owner: Some("111122223333".into()), encryption_key: None, tags: Default::default() };
+                s.domain = DomainSpec {
+                    name: "dom".into(),
+                    owner: Some("111122223333".into()),
+                    encryption_key: None,
+                    tags: Default::default(),
+                };
             }),
             "r",
             "c",

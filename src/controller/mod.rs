@@ -77,8 +77,16 @@ pub struct Context {
 
 impl Context {
     /// Builds the context.
-    pub fn new(client: Client, aws: CodeArtifact, metrics: Arc<Metrics>, config: ControllerConfig) -> Self {
-        let reporter = Reporter { controller: config.reporter.clone(), instance: config.instance.clone() };
+    pub fn new(
+        client: Client,
+        aws: CodeArtifact,
+        metrics: Arc<Metrics>,
+        config: ControllerConfig,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: config.reporter.clone(),
+            instance: config.instance.clone(),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -94,7 +102,10 @@ impl Context {
 
     /// Forgets that a domain exists, after it was deleted or went missing.
     pub fn forget_domain(&self, name: &str, owner: Option<&str>) {
-        self.domains.lock().expect("domain cache lock").remove(&(name.to_string(), owner.map(str::to_string)));
+        self.domains
+            .lock()
+            .expect("domain cache lock")
+            .remove(&(name.to_string(), owner.map(str::to_string)));
     }
 }
 
@@ -121,7 +132,10 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
     let mut stores = Vec::new();
     for ns in namespaces {
         let (api, secrets): (Api<PypiRepository>, Api<Secret>) = match &ns {
-            Some(ns) => (Api::namespaced(ctx.client.clone(), ns), Api::namespaced(ctx.client.clone(), ns)),
+            Some(ns) => (
+                Api::namespaced(ctx.client.clone(), ns),
+                Api::namespaced(ctx.client.clone(), ns),
+            ),
             None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
         };
         let (reader, writer) = reflector::store();
@@ -132,7 +146,8 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
             .predicate_filter(spec_or_lifecycle_change, Default::default());
         stores.push(reader.clone());
         // Only the operator's own Secrets matter; the label selector keeps the cache small.
-        let secret_watch = watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
+        let secret_watch =
+            watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
         let controller = Controller::for_stream(trigger, reader)
             .owns(secrets, secret_watch)
             .shutdown_on_signal()
@@ -169,7 +184,10 @@ pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) ->
         tracing::warn!(object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err.report(), "waiting for a spec change");
         return Action::await_change();
     }
-    let delay = backoff::jitter(backoff::delay(ctx.config.backoff, class, attempt), rand::random::<f64>());
+    let delay = backoff::jitter(
+        backoff::delay(ctx.config.backoff, class, attempt),
+        rand::random::<f64>(),
+    );
     tracing::warn!(
         object = %obj.name_any(),
         namespace = obj.namespace().unwrap_or_default(),
@@ -186,5 +204,6 @@ fn forget(ctx: &Context, obj: &PypiRepository) {
     let uid = obj.uid().unwrap_or_default();
     ctx.attempts.succeeded(&uid);
     ctx.synced.lock().expect("synced lock").remove(&uid);
-    ctx.metrics.forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
+    ctx.metrics
+        .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
 }

@@ -27,7 +27,10 @@ pub struct Owner {
 pub fn repository_marker(owner: &Owner) -> BTreeMap<String, String> {
     BTreeMap::from([
         (TAG_CLUSTER.to_string(), owner.cluster.clone()),
-        (TAG_OWNER.to_string(), format!("{}/{}", owner.namespace, owner.name)),
+        (
+            TAG_OWNER.to_string(),
+            format!("{}/{}", owner.namespace, owner.name),
+        ),
         (TAG_UID.to_string(), owner.uid.clone()),
     ])
 }
@@ -38,7 +41,10 @@ pub fn repository_marker(owner: &Owner) -> BTreeMap<String, String> {
 pub fn domain_marker(owner: &Owner) -> BTreeMap<String, String> {
     BTreeMap::from([
         (TAG_CLUSTER.to_string(), owner.cluster.clone()),
-        (TAG_OWNER.to_string(), format!("{}/{}", owner.namespace, owner.name)),
+        (
+            TAG_OWNER.to_string(),
+            format!("{}/{}", owner.namespace, owner.name),
+        ),
     ])
 }
 
@@ -78,33 +84,76 @@ mod tests {
     use super::*;
 
     fn owner() -> Owner {
-        Owner { cluster: "c1".into(), namespace: "ns".into(), name: "r".into(), uid: "u1".into() }
+        Owner {
+            cluster: "c1".into(),
+            namespace: "ns".into(),
+            name: "r".into(),
+            uid: "u1".into(),
+        }
     }
 
     #[test]
     fn repository_is_owned_only_with_same_cluster_and_uid() {
         let tags = repository_marker(&owner());
         assert!(owns_repository(&tags, &owner()));
-        let other = Owner { uid: "u2".into(), ..owner() };
-        assert!(!owns_repository(&tags, &other), "a recreated PypiRepository must not claim the old one's repository");
+        let other = Owner {
+            uid: "u2".into(),
+            ..owner()
+        };
+        assert!(
+            !owns_repository(&tags, &other),
+            "a recreated PypiRepository must not claim the old one's repository"
+        );
         assert!(!owns_repository(&BTreeMap::new(), &owner()));
-        let elsewhere = Owner { cluster: "c2".into(), ..owner() };
+        let elsewhere = Owner {
+            cluster: "c2".into(),
+            ..owner()
+        };
         assert!(!owns_repository(&tags, &elsewhere));
     }
 
     #[test]
     fn domain_is_owned_by_the_cluster() {
         let tags = domain_marker(&owner());
-        assert!(owns_domain(&tags, &Owner { name: "other".into(), uid: "u9".into(), ..owner() }));
-        assert!(!owns_domain(&tags, &Owner { cluster: "c2".into(), ..owner() }));
+        assert!(owns_domain(
+            &tags,
+            &Owner {
+                name: "other".into(),
+                uid: "u9".into(),
+                ..owner()
+            }
+        ));
+        assert!(!owns_domain(
+            &tags,
+            &Owner {
+                cluster: "c2".into(),
+                ..owner()
+            }
+        ));
     }
 
     #[test]
     fn tag_changes_set_missing_and_remove_only_managed_keys() {
-        let current = BTreeMap::from([("a".into(), "1".into()), ("b".into(), "old".into()), ("theirs".into(), "x".into()), ("gone".into(), "y".into())]);
-        let desired = BTreeMap::from([("a".into(), "1".into()), ("b".into(), "new".into()), ("c".into(), "3".into())]);
-        let (set, remove) = tag_changes(&current, &desired, &["a".into(), "gone".into(), "never-there".into()]);
-        assert_eq!(set, BTreeMap::from([("b".into(), "new".into()), ("c".into(), "3".into())]));
+        let current = BTreeMap::from([
+            ("a".into(), "1".into()),
+            ("b".into(), "old".into()),
+            ("theirs".into(), "x".into()),
+            ("gone".into(), "y".into()),
+        ]);
+        let desired = BTreeMap::from([
+            ("a".into(), "1".into()),
+            ("b".into(), "new".into()),
+            ("c".into(), "3".into()),
+        ]);
+        let (set, remove) = tag_changes(
+            &current,
+            &desired,
+            &["a".into(), "gone".into(), "never-there".into()],
+        );
+        assert_eq!(
+            set,
+            BTreeMap::from([("b".into(), "new".into()), ("c".into(), "3".into())])
+        );
         assert_eq!(remove, vec!["gone".to_string()]);
     }
 }

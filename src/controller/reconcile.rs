@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 #[tracing::instrument(skip_all, fields(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
 pub async fn reconcile(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile_started();
-    let namespace = obj.namespace().ok_or_else(|| Error::InvalidSpec("a PypiRepository must be namespaced".into()))?;
+    let namespace = obj
+        .namespace()
+        .ok_or_else(|| Error::InvalidSpec("a PypiRepository must be namespaced".into()))?;
     let uid = obj.uid().unwrap_or_default();
     let api: Api<PypiRepository> = Api::namespaced(ctx.client.clone(), &namespace);
     let action = finalizer(&api, FINALIZER, obj, |event| async {

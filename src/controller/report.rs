@@ -18,25 +18,54 @@ pub async fn normal(ctx: &Context, obj: &PypiRepository, reason: &str, action: &
 }
 
 /// Publishes a Warning Event.
-pub async fn warning(ctx: &Context, obj: &PypiRepository, reason: &str, action: &str, note: String) {
+pub async fn warning(
+    ctx: &Context,
+    obj: &PypiRepository,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
     publish(ctx, obj, EventType::Warning, reason, action, note).await;
 }
 
-async fn publish(ctx: &Context, obj: &PypiRepository, type_: EventType, reason: &str, action: &str, note: String) {
-    let event = Event { type_, reason: reason.to_string(), note: Some(note), action: action.to_string(), secondary: None };
+async fn publish(
+    ctx: &Context,
+    obj: &PypiRepository,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: action.to_string(),
+        secondary: None,
+    };
     if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
         tracing::warn!(object = %obj.name_any(), error = %e, "could not publish Event");
     }
 }
 
 /// Writes `status` when it differs from what the object has.
-pub async fn write_status(ctx: &Context, obj: &PypiRepository, status: PypiRepositoryStatus) -> Result<()> {
+pub async fn write_status(
+    ctx: &Context,
+    obj: &PypiRepository,
+    status: PypiRepositoryStatus,
+) -> Result<()> {
     if obj.status.as_ref() == Some(&status) {
         return Ok(());
     }
-    let api: Api<PypiRepository> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    let api: Api<PypiRepository> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     let patch = serde_json::json!({ "status": status });
-    api.patch_status(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
     Ok(())
 }
 
@@ -47,6 +76,10 @@ pub async fn failure(ctx: &Context, obj: &PypiRepository, err: &Error, synced: O
     if let Err(e) = write_status(ctx, obj, st).await {
         tracing::warn!(object = %obj.name_any(), error = %e, "could not write failure status");
     }
-    let reason = if status::is_token_failure(err) { "TokenRefreshFailed" } else { err.reason().as_str() };
+    let reason = if status::is_token_failure(err) {
+        "TokenRefreshFailed"
+    } else {
+        err.reason().as_str()
+    };
     warning(ctx, obj, reason, "Reconcile", err.report()).await;
 }

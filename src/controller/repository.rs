@@ -42,7 +42,12 @@ pub struct SyncRecord {
 /// Brings CodeArtifact in line with `d`, or returns the status's record of
 /// it when nothing changed since the last full sync.
 pub async fn sync(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Remote> {
-    let last = ctx.synced.lock().expect("synced lock").get(&obj.uid().unwrap_or_default()).cloned();
+    let last = ctx
+        .synced
+        .lock()
+        .expect("synced lock")
+        .get(&obj.uid().unwrap_or_default())
+        .cloned();
     if let Some(remote) = recent(obj, ctx, d, last.as_ref()) {
         return Ok(remote);
     }
@@ -56,30 +61,70 @@ pub async fn sync(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Re
     }
     let has_public = repo.external_connections.iter().any(|c| c == PUBLIC_PYPI);
     match (d.external_connection, has_public) {
-        (true, false) => ctx.aws.associate_public_pypi(&d.domain, owner, &d.repository).await?,
-        (false, true) => ctx.aws.disassociate_public_pypi(&d.domain, owner, &d.repository).await?,
+        (true, false) => {
+            ctx.aws
+                .associate_public_pypi(&d.domain, owner, &d.repository)
+                .await?
+        }
+        (false, true) => {
+            ctx.aws
+                .disassociate_public_pypi(&d.domain, owner, &d.repository)
+                .await?
+        }
         _ => {}
     }
-    let known = last.as_ref().filter(|l| l.remote.repository_arn == repo.arn).map(|l| l.remote.endpoint.clone()).or_else(|| {
-        let s = obj.status.as_ref()?;
-        (s.repository_name.as_deref() == Some(d.repository.as_str())).then(|| s.repository_endpoint.clone()).flatten()
-    });
+    let known = last
+        .as_ref()
+        .filter(|l| l.remote.repository_arn == repo.arn)
+        .map(|l| l.remote.endpoint.clone())
+        .or_else(|| {
+            let s = obj.status.as_ref()?;
+            (s.repository_name.as_deref() == Some(d.repository.as_str()))
+                .then(|| s.repository_endpoint.clone())
+                .flatten()
+        });
     let endpoint = match known {
         Some(e) => e,
-        None => ctx.aws.get_pypi_endpoint(&d.domain, owner, &d.repository).await?,
+        None => {
+            ctx.aws
+                .get_pypi_endpoint(&d.domain, owner, &d.repository)
+                .await?
+        }
     };
-    let remote = Remote { domain_arn: domain.arn, domain_owner: domain.owner, repository_arn: repo.arn, endpoint, applied_tag_keys };
-    let record = SyncRecord { generation: obj.metadata.generation.unwrap_or_default(), at: Instant::now(), remote: remote.clone() };
-    ctx.synced.lock().expect("synced lock").insert(obj.uid().unwrap_or_default(), record);
+    let remote = Remote {
+        domain_arn: domain.arn,
+        domain_owner: domain.owner,
+        repository_arn: repo.arn,
+        endpoint,
+        applied_tag_keys,
+    };
+    let record = SyncRecord {
+        generation: obj.metadata.generation.unwrap_or_default(),
+        at: Instant::now(),
+        remote: remote.clone(),
+    };
+    ctx.synced
+        .lock()
+        .expect("synced lock")
+        .insert(obj.uid().unwrap_or_default(), record);
     Ok(remote)
 }
 
 /// The last sync's outcome, if it was for this generation and is younger than the resync period.
-fn recent(obj: &PypiRepository, ctx: &Context, d: &Desired, last: Option<&SyncRecord>) -> Option<Remote> {
+fn recent(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    last: Option<&SyncRecord>,
+) -> Option<Remote> {
     let last = last?;
     // 0.9: a requeue scheduled for exactly one resync period must count as due.
-    let fresh = last.generation == obj.metadata.generation.unwrap_or_default() && last.at.elapsed() < ctx.config.resync.mul_f64(0.9);
-    let same_repo = last.remote.repository_arn.ends_with(&format!("/{}/{}", d.domain, d.repository));
+    let fresh = last.generation == obj.metadata.generation.unwrap_or_default()
+        && last.at.elapsed() < ctx.config.resync.mul_f64(0.9);
+    let same_repo = last
+        .remote
+        .repository_arn
+        .ends_with(&format!("/{}/{}", d.domain, d.repository));
     (fresh && same_repo).then(|| last.remote.clone())
 }
 
@@ -88,57 +133,124 @@ fn recent(obj: &PypiRepository, ctx: &Context, d: &Desired, last: Option<&SyncRe
 /// PypiRepositories on ten domains cost ten DescribeDomain calls.
 async fn ensure_domain(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Domain> {
     let cache_key = (d.domain.clone(), d.owner.clone());
-    if let Some(known) = ctx.domains.lock().expect("domain cache lock").get(&cache_key) {
+    if let Some(known) = ctx
+        .domains
+        .lock()
+        .expect("domain cache lock")
+        .get(&cache_key)
+    {
         return Ok(known.clone());
     }
     let domain = find_or_create_domain(obj, ctx, d).await?;
-    ctx.domains.lock().expect("domain cache lock").insert(cache_key, domain.clone());
+    ctx.domains
+        .lock()
+        .expect("domain cache lock")
+        .insert(cache_key, domain.clone());
     Ok(domain)
 }
 
 async fn find_or_create_domain(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Domain> {
-    if let Some(found) = ctx.aws.describe_domain(&d.domain, d.owner.as_deref()).await? {
+    if let Some(found) = ctx
+        .aws
+        .describe_domain(&d.domain, d.owner.as_deref())
+        .await?
+    {
         return Ok(found);
     }
     if let Some(owner) = &d.owner {
-        return Err(Error::DomainNotFound { domain: d.domain.clone(), owner: owner.clone() });
+        return Err(Error::DomainNotFound {
+            domain: d.domain.clone(),
+            owner: owner.clone(),
+        });
     }
     let mut tags = obj.spec.domain.tags.clone();
     tags.extend(domain_marker(&d.owner_marker));
-    match ctx.aws.create_domain(&d.domain, obj.spec.domain.encryption_key.as_deref(), &tags).await {
+    match ctx
+        .aws
+        .create_domain(&d.domain, obj.spec.domain.encryption_key.as_deref(), &tags)
+        .await
+    {
         Ok(created) => {
-            report::normal(ctx, obj, "DomainCreated", "CreateDomain", format!("Created CodeArtifact domain {}", d.domain)).await;
+            report::normal(
+                ctx,
+                obj,
+                "DomainCreated",
+                "CreateDomain",
+                format!("Created CodeArtifact domain {}", d.domain),
+            )
+            .await;
             Ok(created)
         }
         // Another PypiRepository created it a moment ago.
-        Err(e) if e.kind == AwsErrorKind::Conflict => {
-            ctx.aws.describe_domain(&d.domain, None).await?.ok_or_else(|| Error::Aws(e))
-        }
+        Err(e) if e.kind == AwsErrorKind::Conflict => ctx
+            .aws
+            .describe_domain(&d.domain, None)
+            .await?
+            .ok_or_else(|| Error::Aws(e)),
         Err(e) => Err(e.into()),
     }
 }
 
 /// The repository and whether this call created it.
-async fn ensure_repository(obj: &PypiRepository, ctx: &Context, d: &Desired, synced_before: bool) -> Result<(Repository, bool)> {
+async fn ensure_repository(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    synced_before: bool,
+) -> Result<(Repository, bool)> {
     let owner = d.owner.as_deref();
-    let known = synced_before || obj.status.as_ref().and_then(|s| s.repository_arn.as_ref()).is_some();
+    let known = synced_before
+        || obj
+            .status
+            .as_ref()
+            .and_then(|s| s.repository_arn.as_ref())
+            .is_some();
     if known {
-        if let Some(repo) = ctx.aws.describe_repository(&d.domain, owner, &d.repository).await? {
+        if let Some(repo) = ctx
+            .aws
+            .describe_repository(&d.domain, owner, &d.repository)
+            .await?
+        {
             return Ok((repo, false));
         }
     }
     let mut tags = d.tags.clone();
     tags.extend(repository_marker(&d.owner_marker));
-    let settings = RepositorySettings { description: d.description.clone(), upstreams: d.upstreams.clone(), tags };
-    match ctx.aws.create_repository(&d.domain, owner, &d.repository, &settings).await {
+    let settings = RepositorySettings {
+        description: d.description.clone(),
+        upstreams: d.upstreams.clone(),
+        tags,
+    };
+    match ctx
+        .aws
+        .create_repository(&d.domain, owner, &d.repository, &settings)
+        .await
+    {
         Ok(repo) => {
-            let verb = if known { "Recreated missing" } else { "Created" };
-            report::normal(ctx, obj, "RepositoryCreated", "CreateRepository", format!("{verb} CodeArtifact repository {} in domain {}", d.repository, d.domain)).await;
+            let verb = if known {
+                "Recreated missing"
+            } else {
+                "Created"
+            };
+            report::normal(
+                ctx,
+                obj,
+                "RepositoryCreated",
+                "CreateRepository",
+                format!(
+                    "{verb} CodeArtifact repository {} in domain {}",
+                    d.repository, d.domain
+                ),
+            )
+            .await;
             Ok((repo, true))
         }
         Err(e) if e.kind == AwsErrorKind::Conflict => adopt(obj, ctx, d).await.map(|r| (r, false)),
         Err(e) if e.kind == AwsErrorKind::NotFound && !d.upstreams.is_empty() => {
-            Err(Error::UpstreamNotFound { domain: d.domain.clone(), source: e })
+            Err(Error::UpstreamNotFound {
+                domain: d.domain.clone(),
+                source: e,
+            })
         }
         Err(e) => {
             if e.kind == AwsErrorKind::NotFound {
@@ -156,10 +268,17 @@ async fn adopt(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Repos
         .aws
         .describe_repository(&d.domain, d.owner.as_deref(), &d.repository)
         .await?
-        .ok_or_else(|| AwsError { operation: "DescribeRepository", kind: AwsErrorKind::Conflict, message: "repository vanished while being adopted".into() })?;
+        .ok_or_else(|| AwsError {
+            operation: "DescribeRepository",
+            kind: AwsErrorKind::Conflict,
+            message: "repository vanished while being adopted".into(),
+        })?;
     let tags = ctx.aws.list_tags(&repo.arn).await?;
     if !owns_repository(&tags, &d.owner_marker) {
-        let note = format!("Adopted existing CodeArtifact repository {}; the operator manages its settings but will never delete it", d.repository);
+        let note = format!(
+            "Adopted existing CodeArtifact repository {}; the operator manages its settings but will never delete it",
+            d.repository
+        );
         report::normal(ctx, obj, "RepositoryAdopted", "Adopt", note).await;
     }
     Ok(repo)
@@ -170,20 +289,42 @@ async fn correct_settings(ctx: &Context, d: &Desired, repo: &Repository) -> Resu
     if repo.description == d.description && repo.upstreams == d.upstreams {
         return Ok(());
     }
-    match ctx.aws.update_repository(&d.domain, d.owner.as_deref(), &d.repository, &d.description, &d.upstreams).await {
-        Err(e) if e.kind == AwsErrorKind::NotFound => Err(Error::UpstreamNotFound { domain: d.domain.clone(), source: e }),
+    match ctx
+        .aws
+        .update_repository(
+            &d.domain,
+            d.owner.as_deref(),
+            &d.repository,
+            &d.description,
+            &d.upstreams,
+        )
+        .await
+    {
+        Err(e) if e.kind == AwsErrorKind::NotFound => Err(Error::UpstreamNotFound {
+            domain: d.domain.clone(),
+            source: e,
+        }),
         other => Ok(other?),
     }
 }
 
 /// spec.tags, plus the ownership marker on repositories this object created.
-async fn correct_tags(obj: &PypiRepository, ctx: &Context, d: &Desired, repo: &Repository) -> Result<()> {
+async fn correct_tags(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    repo: &Repository,
+) -> Result<()> {
     let current = ctx.aws.list_tags(&repo.arn).await?;
     let mut desired = d.tags.clone();
     if owns_repository(&current, &d.owner_marker) {
         desired.extend(repository_marker(&d.owner_marker));
     }
-    let managed = obj.status.as_ref().map(|s| s.applied_tag_keys.clone()).unwrap_or_default();
+    let managed = obj
+        .status
+        .as_ref()
+        .map(|s| s.applied_tag_keys.clone())
+        .unwrap_or_default();
     let (set, remove) = tag_changes(&current, &desired, &managed);
     if !set.is_empty() {
         ctx.aws.tag_resource(&repo.arn, &set).await?;

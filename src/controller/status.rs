@@ -4,18 +4,36 @@ use chrono::{DateTime, Utc};
 
 use super::repository::Remote;
 use crate::aws::IssuedToken;
-use crate::crd::{CONDITION_READY, CONDITION_SYNCED, PypiRepository, PypiRepositoryStatus, Reason, set_condition};
+use crate::crd::{
+    CONDITION_READY, CONDITION_SYNCED, PypiRepository, PypiRepositoryStatus, Reason, set_condition,
+};
 use crate::error::Error;
 use crate::secret::{index_url, rfc3339};
 
 /// Status after a successful reconcile.
-pub fn ready(obj: &PypiRepository, remote: &Remote, token: &IssuedToken, now: DateTime<Utc>) -> PypiRepositoryStatus {
+pub fn ready(
+    obj: &PypiRepository,
+    remote: &Remote,
+    token: &IssuedToken,
+    now: DateTime<Utc>,
+) -> PypiRepositoryStatus {
     let mut st = synced(obj, remote, now);
     let secret = obj.secret_name();
     st.secret_name = Some(secret.clone());
     st.token_expires_at = Some(rfc3339(token.expires_at));
-    let ready = format!("Repository {} is available and Secret {secret} holds a current token", obj.repository_name());
-    set_condition(&mut st.conditions, CONDITION_READY, true, Reason::Available, &ready, obj.metadata.generation, now);
+    let ready = format!(
+        "Repository {} is available and Secret {secret} holds a current token",
+        obj.repository_name()
+    );
+    set_condition(
+        &mut st.conditions,
+        CONDITION_READY,
+        true,
+        Reason::Available,
+        &ready,
+        obj.metadata.generation,
+        now,
+    );
     st
 }
 
@@ -31,33 +49,73 @@ fn synced(obj: &PypiRepository, remote: &Remote, now: DateTime<Utc>) -> PypiRepo
     st.repository_endpoint = Some(remote.endpoint.clone());
     st.index_url = Some(index_url(&remote.endpoint));
     st.applied_tag_keys = remote.applied_tag_keys.clone();
-    set_condition(&mut st.conditions, CONDITION_SYNCED, true, Reason::Synced, "CodeArtifact matches the spec", generation, now);
+    set_condition(
+        &mut st.conditions,
+        CONDITION_SYNCED,
+        true,
+        Reason::Synced,
+        "CodeArtifact matches the spec",
+        generation,
+        now,
+    );
     st
 }
 
 /// Status after a failed reconcile: Ready=False with the reason and what to
 /// do. When CodeArtifact was brought in line before the failure (`remote`),
 /// that is reported with Synced=True; otherwise Synced=False too.
-pub fn failed(obj: &PypiRepository, err: &Error, remote: Option<&Remote>, now: DateTime<Utc>) -> PypiRepositoryStatus {
+pub fn failed(
+    obj: &PypiRepository,
+    err: &Error,
+    remote: Option<&Remote>,
+    now: DateTime<Utc>,
+) -> PypiRepositoryStatus {
     let generation = obj.metadata.generation;
     let message = err.report();
     let mut st = match remote {
         Some(remote) => synced(obj, remote, now),
         None => {
             let mut st = obj.status.clone().unwrap_or_default();
-            set_condition(&mut st.conditions, CONDITION_SYNCED, false, err.reason(), &message, generation, now);
+            set_condition(
+                &mut st.conditions,
+                CONDITION_SYNCED,
+                false,
+                err.reason(),
+                &message,
+                generation,
+                now,
+            );
             st
         }
     };
-    set_condition(&mut st.conditions, CONDITION_READY, false, err.reason(), &message, generation, now);
+    set_condition(
+        &mut st.conditions,
+        CONDITION_READY,
+        false,
+        err.reason(),
+        &message,
+        generation,
+        now,
+    );
     st
 }
 
 /// Status while the finalizer runs.
 pub fn deleting(obj: &PypiRepository, now: DateTime<Utc>) -> PypiRepositoryStatus {
     let mut st = obj.status.clone().unwrap_or_default();
-    let message = format!("Deleting with deletionPolicy {:?}", obj.spec.deletion_policy);
-    set_condition(&mut st.conditions, CONDITION_READY, false, Reason::Deleting, &message, obj.metadata.generation, now);
+    let message = format!(
+        "Deleting with deletionPolicy {:?}",
+        obj.spec.deletion_policy
+    );
+    set_condition(
+        &mut st.conditions,
+        CONDITION_READY,
+        false,
+        Reason::Deleting,
+        &message,
+        obj.metadata.generation,
+        now,
+    );
     st
 }
 
@@ -90,12 +148,21 @@ mod tests {
     }
 
     fn token() -> IssuedToken {
-        IssuedToken { token: AuthToken::new("secret-token"), issued_at: Utc.timestamp_opt(0, 0).unwrap(), expires_at: Utc.timestamp_opt(43_200, 0).unwrap() }
+        IssuedToken {
+            token: AuthToken::new("secret-token"),
+            issued_at: Utc.timestamp_opt(0, 0).unwrap(),
+            expires_at: Utc.timestamp_opt(43_200, 0).unwrap(),
+        }
     }
 
     #[test]
     fn ready_fills_every_field_without_the_token() {
-        let st = ready(&obj(), &remote(), &token(), Utc.timestamp_opt(10, 0).unwrap());
+        let st = ready(
+            &obj(),
+            &remote(),
+            &token(),
+            Utc.timestamp_opt(10, 0).unwrap(),
+        );
         assert_eq!(st.observed_generation, Some(3));
         assert_eq!(st.index_url.as_deref(), Some("http://h/pypi/web/simple/"));
         assert_eq!(st.secret_name.as_deref(), Some("web-pypi"));
@@ -109,13 +176,31 @@ mod tests {
         let now = Utc.timestamp_opt(10, 0).unwrap();
         let mut o = obj();
         o.status = Some(ready(&o, &remote(), &token(), now));
-        let err = Error::Aws(AwsError { operation: "GetAuthorizationToken", kind: AwsErrorKind::AccessDenied, message: "denied".into() });
+        let err = Error::Aws(AwsError {
+            operation: "GetAuthorizationToken",
+            kind: AwsErrorKind::AccessDenied,
+            message: "denied".into(),
+        });
         let st = failed(&o, &err, Some(&remote()), now);
         let get = |t: &str| st.conditions.iter().find(|c| c.type_ == t).unwrap().clone();
-        assert_eq!((get("Ready").status.as_str(), get("Ready").reason.as_str()), ("False", "AccessDenied"));
+        assert_eq!(
+            (get("Ready").status.as_str(), get("Ready").reason.as_str()),
+            ("False", "AccessDenied")
+        );
         assert_eq!(get("Synced").status, "True");
-        let err = Error::Aws(AwsError { operation: "CreateRepository", kind: AwsErrorKind::Throttling, message: "slow".into() });
+        let err = Error::Aws(AwsError {
+            operation: "CreateRepository",
+            kind: AwsErrorKind::Throttling,
+            message: "slow".into(),
+        });
         let st = failed(&o, &err, None, now);
-        assert_eq!(st.conditions.iter().find(|c| c.type_ == "Synced").unwrap().reason, "Throttled");
+        assert_eq!(
+            st.conditions
+                .iter()
+                .find(|c| c.type_ == "Synced")
+                .unwrap()
+                .reason,
+            "Throttled"
+        );
     }
 }

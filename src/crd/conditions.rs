@@ -59,7 +59,10 @@ impl Reason {
 
 /// Kubernetes' time type from chrono's.
 pub fn to_time(t: DateTime<Utc>) -> Time {
-    Time(k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32).unwrap_or_default())
+    Time(
+        k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
+            .unwrap_or_default(),
+    )
 }
 
 /// Sets condition `type_` in `conditions`. `lastTransitionTime` moves to
@@ -105,7 +108,15 @@ mod tests {
     #[test]
     fn new_condition_gets_now_as_transition_time() {
         let mut c = vec![];
-        set_condition(&mut c, CONDITION_READY, true, Reason::Available, "ok", Some(1), t(100));
+        set_condition(
+            &mut c,
+            CONDITION_READY,
+            true,
+            Reason::Available,
+            "ok",
+            Some(1),
+            t(100),
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].status, "True");
         assert_eq!(c[0].last_transition_time, to_time(t(100)));
@@ -114,8 +125,24 @@ mod tests {
     #[test]
     fn same_status_keeps_transition_time_but_updates_reason_and_message() {
         let mut c = vec![];
-        set_condition(&mut c, CONDITION_READY, false, Reason::Throttled, "a", Some(1), t(100));
-        set_condition(&mut c, CONDITION_READY, false, Reason::AccessDenied, "b", Some(2), t(200));
+        set_condition(
+            &mut c,
+            CONDITION_READY,
+            false,
+            Reason::Throttled,
+            "a",
+            Some(1),
+            t(100),
+        );
+        set_condition(
+            &mut c,
+            CONDITION_READY,
+            false,
+            Reason::AccessDenied,
+            "b",
+            Some(2),
+            t(200),
+        );
         assert_eq!(c[0].last_transition_time, to_time(t(100)));
         assert_eq!(c[0].reason, "AccessDenied");
         assert_eq!(c[0].message, "b");
@@ -125,16 +152,48 @@ mod tests {
     #[test]
     fn status_flip_moves_transition_time() {
         let mut c = vec![];
-        set_condition(&mut c, CONDITION_READY, false, Reason::Throttled, "a", Some(1), t(100));
-        set_condition(&mut c, CONDITION_READY, true, Reason::Available, "ok", Some(1), t(300));
+        set_condition(
+            &mut c,
+            CONDITION_READY,
+            false,
+            Reason::Throttled,
+            "a",
+            Some(1),
+            t(100),
+        );
+        set_condition(
+            &mut c,
+            CONDITION_READY,
+            true,
+            Reason::Available,
+            "ok",
+            Some(1),
+            t(300),
+        );
         assert_eq!(c[0].last_transition_time, to_time(t(300)));
     }
 
     #[test]
     fn other_conditions_are_untouched() {
         let mut c = vec![];
-        set_condition(&mut c, CONDITION_SYNCED, true, Reason::Synced, "s", Some(1), t(50));
-        set_condition(&mut c, CONDITION_READY, true, Reason::Available, "ok", Some(1), t(100));
+        set_condition(
+            &mut c,
+            CONDITION_SYNCED,
+            true,
+            Reason::Synced,
+            "s",
+            Some(1),
+            t(50),
+        );
+        set_condition(
+            &mut c,
+            CONDITION_READY,
+            true,
+            Reason::Available,
+            "ok",
+            Some(1),
+            t(100),
+        );
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].type_, CONDITION_SYNCED);
         assert_eq!(c[0].last_transition_time, to_time(t(50)));

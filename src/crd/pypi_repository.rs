@@ -48,7 +48,10 @@ pub struct PypiRepositorySpec {
     /// 2 to 100 characters: letters, digits, '.', '_' and '-', starting with a
     /// letter or digit. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 2, max = 100), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$"))]
+    #[schemars(
+        length(min = 2, max = 100),
+        regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$")
+    )]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.repositoryName is immutable"))]
     pub repository_name: Option<String>,
 
@@ -66,7 +69,13 @@ pub struct PypiRepositorySpec {
     /// Upstream repositories in the same domain, searched in this order when
     /// a package is not found here. At most 10; each must already exist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 10), inner(length(min = 2, max = 100), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$")))]
+    #[schemars(
+        length(max = 10),
+        inner(
+            length(min = 2, max = 100),
+            regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$")
+        )
+    )]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub upstreams: Vec<String>,
 
@@ -106,7 +115,10 @@ pub struct DomainSpec {
     /// Name of the domain: 2 to 50 lower-case letters, digits and '-',
     /// starting with a letter and not ending with '-'. It becomes part of a
     /// public host name, so it must not hold anything secret. Immutable.
-    #[schemars(length(min = 2, max = 50), regex(pattern = r"^[a-z][a-z0-9\-]{0,48}[a-z0-9]$"))]
+    #[schemars(
+        length(min = 2, max = 50),
+        regex(pattern = r"^[a-z][a-z0-9\-]{0,48}[a-z0-9]$")
+    )]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.domain.name is immutable"))]
     pub name: String,
 
@@ -169,7 +181,10 @@ const REFRESH_RULE: &str = "!has(self.refreshBefore) || duration(self.refreshBef
 
 impl Default for TokenSpec {
     fn default() -> Self {
-        Self { duration_seconds: MAX_TOKEN_SECONDS, refresh_before: None }
+        Self {
+            duration_seconds: MAX_TOKEN_SECONDS,
+            refresh_before: None,
+        }
     }
 }
 
@@ -181,7 +196,10 @@ pub struct SecretSpec {
     /// `<metadata.name>-pypi`. The operator owns this Secret: it is rewritten
     /// on every refresh and deleted with the PypiRepository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    )]
     pub name: Option<String>,
 
     /// Which renderings to write besides the `token`, `endpoint` and
@@ -195,7 +213,9 @@ pub struct SecretSpec {
 }
 
 /// One way of presenting the credentials in the Secret.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Rendering {
     /// `pip.conf` with `[global] index-url`, as `aws codeartifact login --tool pip` writes it.
@@ -261,7 +281,10 @@ fn default_duration() -> i64 {
 impl PypiRepository {
     /// The CodeArtifact repository name: spec.repositoryName or metadata.name.
     pub fn repository_name(&self) -> String {
-        self.spec.repository_name.clone().unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+        self.spec
+            .repository_name
+            .clone()
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
     }
 
     /// The Secret name: spec.secret.name or `<metadata.name>-pypi`.
@@ -273,7 +296,12 @@ impl PypiRepository {
 
     /// The renderings to write, sorted and deduplicated; all when unset.
     pub fn renderings(&self) -> Vec<Rendering> {
-        let mut r = self.spec.secret.renderings.clone().unwrap_or_else(|| vec![Rendering::PipConf, Rendering::Pypirc, Rendering::Env]);
+        let mut r = self
+            .spec
+            .secret
+            .renderings
+            .clone()
+            .unwrap_or_else(|| vec![Rendering::PipConf, Rendering::Pypirc, Rendering::Env]);
         r.sort();
         r.dedup();
         r

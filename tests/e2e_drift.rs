@@ -14,43 +14,103 @@ fn sdk(emulator: &Emulator) -> ca::Client {
     let conf = ca::Config::builder()
         .behavior_version(ca::config::BehaviorVersion::latest())
         .region(ca::config::Region::new(emulator.region().to_string()))
-        .credentials_provider(aws_credential_types::Credentials::new(common::ACCESS_KEY, "emulator-secret", None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            common::ACCESS_KEY,
+            "emulator-secret",
+            None,
+            None,
+            "test",
+        ))
         .endpoint_url(emulator.base_url())
         .build();
     ca::Client::from_conf(conf)
 }
 
-async fn wait_repo(env: &Env, name: &str, what: &str, check: impl Fn(&codeartifact_emulator::RepositoryInfo) -> bool) {
+async fn wait_repo(
+    env: &Env,
+    name: &str,
+    what: &str,
+    check: impl Fn(&codeartifact_emulator::RepositoryInfo) -> bool,
+) {
     let ok = testenv::wait_for(Duration::from_secs(30), || async {
-        env.emulator.repositories().iter().any(|r| r.name == name && check(r))
+        env.emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == name && check(r))
     })
     .await;
-    assert!(ok.is_ok(), "{what}: {:?}\n{}", env.emulator.repositories(), env.operator.logs());
+    assert!(
+        ok.is_ok(),
+        "{what}: {:?}\n{}",
+        env.emulator.repositories(),
+        env.operator.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_is_repaired_and_spec_changes_are_applied() {
-    let env = setup("drift", Options { operator_args: vec!["--resync-interval=2s".into()], ..Options::default() }).await;
+    let env = setup(
+        "drift",
+        Options {
+            operator_args: vec!["--resync-interval=2s".into()],
+            ..Options::default()
+        },
+    )
+    .await;
     env.create("apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: drifty\nspec:\n  domain:\n    name: drift\n  description: ours\n  tags:\n    team: a\n    cost: x\n").await;
     let obj = env.wait_ready("drifty").await;
     let arn = obj.status.unwrap().repository_arn.unwrap();
 
     let aws = sdk(&env.emulator);
-    aws.disassociate_external_connection().domain("drift").repository("drifty").external_connection("public:pypi").send().await.unwrap();
-    aws.update_repository().domain("drift").repository("drifty").description("changed by hand").send().await.unwrap();
-    aws.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+    aws.disassociate_external_connection()
+        .domain("drift")
+        .repository("drifty")
+        .external_connection("public:pypi")
+        .send()
+        .await
+        .unwrap();
+    aws.update_repository()
+        .domain("drift")
+        .repository("drifty")
+        .description("changed by hand")
+        .send()
+        .await
+        .unwrap();
+    aws.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
 
     wait_repo(&env, "drifty", "drift repaired", |r| {
-        r.external_connections == ["public:pypi"] && r.description.as_deref() == Some("ours") && r.tags.get("team").map(String::as_str) == Some("a")
+        r.external_connections == ["public:pypi"]
+            && r.description.as_deref() == Some("ours")
+            && r.tags.get("team").map(String::as_str) == Some("a")
     })
     .await;
-    let marker = env.emulator.repositories().into_iter().find(|r| r.name == "drifty").unwrap().tags;
-    assert_eq!(marker.get("codeartifact-operator.dev/cluster").map(String::as_str), Some("e2e"), "ownership marker kept: {marker:?}");
+    let marker = env
+        .emulator
+        .repositories()
+        .into_iter()
+        .find(|r| r.name == "drifty")
+        .unwrap()
+        .tags;
+    assert_eq!(
+        marker
+            .get("codeartifact-operator.dev/cluster")
+            .map(String::as_str),
+        Some("e2e"),
+        "ownership marker kept: {marker:?}"
+    );
 
     // Spec changes: connection off, one tag removed, description changed.
     env.patch_spec("drifty", serde_json::json!({"externalConnection": false, "description": "new", "tags": {"team": "a", "cost": null}})).await;
     wait_repo(&env, "drifty", "spec change applied", |r| {
-        r.external_connections.is_empty() && r.description.as_deref() == Some("new") && !r.tags.contains_key("cost") && r.tags.contains_key("team")
+        r.external_connections.is_empty()
+            && r.description.as_deref() == Some("new")
+            && !r.tags.contains_key("cost")
+            && r.tags.contains_key("team")
     })
     .await;
     env.wait_ready("drifty").await;
@@ -62,21 +122,62 @@ async fn existing_resources_are_adopted_and_never_deleted() {
     let env = setup("adopt", Options::default()).await;
     let aws = sdk(&env.emulator);
     aws.create_domain().domain("legacy").send().await.unwrap();
-    aws.create_repository().domain("legacy").repository("old-repo").description("theirs").send().await.unwrap();
+    aws.create_repository()
+        .domain("legacy")
+        .repository("old-repo")
+        .description("theirs")
+        .send()
+        .await
+        .unwrap();
 
     env.create("apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: old-repo\nspec:\n  domain:\n    name: legacy\n  description: managed now\n  deletionPolicy: Delete\n").await;
     env.wait_ready("old-repo").await;
-    assert_eq!(env.emulator.call_count("CreateDomain"), 1, "the existing domain is used, not recreated");
-    assert!(env.events().await.iter().any(|(_, r, _)| r == "RepositoryAdopted"), "{:?}", env.events().await);
-    wait_repo(&env, "old-repo", "adopted settings managed", |r| r.description.as_deref() == Some("managed now") && r.external_connections == ["public:pypi"]).await;
-    let tags = env.emulator.repositories().into_iter().find(|r| r.name == "old-repo").unwrap().tags;
-    assert!(!tags.contains_key("codeartifact-operator.dev/uid"), "an adopted repository gets no ownership marker: {tags:?}");
+    assert_eq!(
+        env.emulator.call_count("CreateDomain"),
+        1,
+        "the existing domain is used, not recreated"
+    );
+    assert!(
+        env.events()
+            .await
+            .iter()
+            .any(|(_, r, _)| r == "RepositoryAdopted"),
+        "{:?}",
+        env.events().await
+    );
+    wait_repo(&env, "old-repo", "adopted settings managed", |r| {
+        r.description.as_deref() == Some("managed now") && r.external_connections == ["public:pypi"]
+    })
+    .await;
+    let tags = env
+        .emulator
+        .repositories()
+        .into_iter()
+        .find(|r| r.name == "old-repo")
+        .unwrap()
+        .tags;
+    assert!(
+        !tags.contains_key("codeartifact-operator.dev/uid"),
+        "an adopted repository gets no ownership marker: {tags:?}"
+    );
 
     // Even with deletionPolicy Delete, what the operator did not create stays.
     env.delete("old-repo").await;
     env.wait_gone("old-repo", Duration::from_secs(60)).await;
-    assert!(env.emulator.repositories().iter().any(|r| r.name == "old-repo"));
+    assert!(
+        env.emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == "old-repo")
+    );
     assert!(env.emulator.domains().iter().any(|d| d.name == "legacy"));
-    assert!(env.events().await.iter().any(|(_, r, _)| r == "RepositoryKept"), "{:?}", env.events().await);
+    assert!(
+        env.events()
+            .await
+            .iter()
+            .any(|(_, r, _)| r == "RepositoryKept"),
+        "{:?}",
+        env.events().await
+    );
     env.assert_no_token_leaks().await;
 }

@@ -10,18 +10,25 @@ use codeartifact_emulator::Fault;
 use common::{ACCESS_KEY, Env, Options, condition, setup};
 
 fn repo(name: &str, extra: &str) -> String {
-    format!("apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: faults\n{extra}")
+    format!(
+        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: faults\n{extra}"
+    )
 }
 
 async fn wait_reason(env: &Env, name: &str, reason: &str) -> String {
     let obj = env
-        .wait_until(name, Duration::from_secs(60), |o| condition(o, "Ready").is_some_and(|(s, r, _)| s == "False" && r == reason))
+        .wait_until(name, Duration::from_secs(60), |o| {
+            condition(o, "Ready").is_some_and(|(s, r, _)| s == "False" && r == reason)
+        })
         .await;
     condition(&obj, "Ready").expect("Ready").2
 }
 
 async fn has_warning(env: &Env, reason: &str) -> bool {
-    env.events().await.iter().any(|(t, r, _)| t == "Warning" && r == reason)
+    env.events()
+        .await
+        .iter()
+        .any(|(t, r, _)| t == "Warning" && r == reason)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,27 +37,50 @@ async fn denied_permission_is_reported_retried_slowly_and_recovers() {
     env.emulator.deny(ACCESS_KEY, "CreateRepository");
     env.create(&repo("denied", "")).await;
     let message = wait_reason(&env, "denied", "AccessDenied").await;
-    assert!(message.contains("CreateRepository"), "the message names the failing call: {message}");
-    assert!(has_warning(&env, "AccessDenied").await, "{:?}", env.events().await);
+    assert!(
+        message.contains("CreateRepository"),
+        "the message names the failing call: {message}"
+    );
+    assert!(
+        has_warning(&env, "AccessDenied").await,
+        "{:?}",
+        env.events().await
+    );
 
     // Missing permissions back off from 3 s (base 200 ms x 15), capped at 3 s here.
     let before = env.emulator.call_count("CreateRepository");
     tokio::time::sleep(Duration::from_secs(7)).await;
     let retries = env.emulator.call_count("CreateRepository") - before;
-    assert!((1..=4).contains(&retries), "bounded retries: {retries} CreateRepository calls in 7 s");
+    assert!(
+        (1..=4).contains(&retries),
+        "bounded retries: {retries} CreateRepository calls in 7 s"
+    );
 
     env.emulator.clear_denies();
     env.wait_ready("denied").await;
     let metrics = env.operator.metrics().await;
-    assert!(metrics.contains("codeartifact_operator_reconcile_failures_total{category=\"access_denied\"}"), "{metrics}");
-    assert!(metrics.contains("operation=\"CreateRepository\",outcome=\"access_denied\""), "{metrics}");
+    assert!(
+        metrics
+            .contains("codeartifact_operator_reconcile_failures_total{category=\"access_denied\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("operation=\"CreateRepository\",outcome=\"access_denied\""),
+        "{metrics}"
+    );
     env.assert_no_token_leaks().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_backs_off_and_recovers_when_it_stops() {
     let env = setup("throttled", Options::default()).await;
-    env.emulator.set_fault("*", Fault { throttle: 1.0, ..Fault::default() });
+    env.emulator.set_fault(
+        "*",
+        Fault {
+            throttle: 1.0,
+            ..Fault::default()
+        },
+    );
     env.create(&repo("throttled", "")).await;
     wait_reason(&env, "throttled", "Throttled").await;
     assert!(has_warning(&env, "Throttled").await);
@@ -60,12 +90,18 @@ async fn throttling_backs_off_and_recovers_when_it_stops() {
     let before: u64 = env.emulator.calls().values().sum();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let requests = env.emulator.calls().values().sum::<u64>() - before;
-    assert!((3..=30).contains(&requests), "{requests} requests in 8 s of throttling");
+    assert!(
+        (3..=30).contains(&requests),
+        "{requests} requests in 8 s of throttling"
+    );
 
     env.emulator.clear_faults();
     env.wait_ready("throttled").await;
     let metrics = env.operator.metrics().await;
-    assert!(metrics.contains("codeartifact_operator_reconcile_failures_total{category=\"throttled\"}"), "{metrics}");
+    assert!(
+        metrics.contains("codeartifact_operator_reconcile_failures_total{category=\"throttled\"}"),
+        "{metrics}"
+    );
     env.assert_no_token_leaks().await;
 }
 
@@ -76,9 +112,20 @@ async fn token_refusal_is_a_token_refresh_failure_and_leaves_synced_true() {
     env.create(&repo("tok", "")).await;
     wait_reason(&env, "tok", "AccessDenied").await;
     let obj = env.repos().get("tok").await.unwrap();
-    assert_eq!(condition(&obj, "Synced").map(|c| c.0), Some("True".into()), "the repository itself is fine");
-    assert!(has_warning(&env, "TokenRefreshFailed").await, "{:?}", env.events().await);
-    assert!(matches!(env.secrets().get_opt("tok-pypi").await, Ok(None)), "no Secret without a token");
+    assert_eq!(
+        condition(&obj, "Synced").map(|c| c.0),
+        Some("True".into()),
+        "the repository itself is fine"
+    );
+    assert!(
+        has_warning(&env, "TokenRefreshFailed").await,
+        "{:?}",
+        env.events().await
+    );
+    assert!(
+        matches!(env.secrets().get_opt("tok-pypi").await, Ok(None)),
+        "no Secret without a token"
+    );
     env.emulator.clear_denies();
     env.wait_ready("tok").await;
     env.assert_no_token_leaks().await;
@@ -88,7 +135,8 @@ async fn token_refusal_is_a_token_refresh_failure_and_leaves_synced_true() {
 async fn runtime_invalid_specs_explain_what_to_fix() {
     let env = setup("invalid", Options::default()).await;
     // An upstream that does not exist: fixed by creating it.
-    env.create(&repo("downstream", "  upstreams: [later]\n")).await;
+    env.create(&repo("downstream", "  upstreams: [later]\n"))
+        .await;
     let message = wait_reason(&env, "downstream", "UpstreamNotFound").await;
     assert!(message.contains("upstream"), "{message}");
     env.create(&repo("later", "")).await;
@@ -98,15 +146,30 @@ async fn runtime_invalid_specs_explain_what_to_fix() {
     // A domain in another account that does not exist: the operator cannot create it there.
     env.create("apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: elsewhere\nspec:\n  domain:\n    name: theirs\n    owner: \"444455556666\"\n").await;
     let message = wait_reason(&env, "elsewhere", "DomainNotFound").await;
-    assert!(message.contains("444455556666") && message.contains("spec.domain.owner"), "{message}");
+    assert!(
+        message.contains("444455556666") && message.contains("spec.domain.owner"),
+        "{message}"
+    );
 
     // A Secret name taken by someone else's Secret is never overwritten.
-    let foreign: k8s_openapi::api::core::v1::Secret =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": "taken"}, "stringData": {"keep": "me"}})).unwrap();
-    env.secrets().create(&Default::default(), &foreign).await.unwrap();
-    env.create(&repo("clash", "  secret:\n    name: taken\n")).await;
+    let foreign: k8s_openapi::api::core::v1::Secret = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "taken"}, "stringData": {"keep": "me"}}),
+    )
+    .unwrap();
+    env.secrets()
+        .create(&Default::default(), &foreign)
+        .await
+        .unwrap();
+    env.create(&repo("clash", "  secret:\n    name: taken\n"))
+        .await;
     let message = wait_reason(&env, "clash", "InvalidSpec").await;
     assert!(message.contains("taken"), "{message}");
-    assert_eq!(env.secret_data("taken").await.get("keep").map(String::as_str), Some("me"));
+    assert_eq!(
+        env.secret_data("taken")
+            .await
+            .get("keep")
+            .map(String::as_str),
+        Some("me")
+    );
     env.assert_no_token_leaks().await;
 }

@@ -12,7 +12,12 @@ use common::{Options, condition, run, setup};
 use kube::ResourceExt;
 
 fn example(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples").join(name)).expect("example exists")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy/examples")
+            .join(name),
+    )
+    .expect("example exists")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,9 +29,18 @@ async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
     let st = obj.status.clone().expect("status");
     let endpoint = st.repository_endpoint.clone().expect("endpoint");
     assert_eq!(st.domain_owner.as_deref(), Some(common::ACCOUNT));
-    assert_eq!(st.domain_arn.as_deref(), Some("arn:aws:codeartifact:us-west-2:111122223333:domain/acme"));
-    assert_eq!(st.repository_arn.as_deref(), Some("arn:aws:codeartifact:us-west-2:111122223333:repository/acme/python-packages"));
-    assert!(endpoint.starts_with(&env.emulator.base_url()) && endpoint.ends_with("/python-packages/"), "{endpoint}");
+    assert_eq!(
+        st.domain_arn.as_deref(),
+        Some("arn:aws:codeartifact:us-west-2:111122223333:domain/acme")
+    );
+    assert_eq!(
+        st.repository_arn.as_deref(),
+        Some("arn:aws:codeartifact:us-west-2:111122223333:repository/acme/python-packages")
+    );
+    assert!(
+        endpoint.starts_with(&env.emulator.base_url()) && endpoint.ends_with("/python-packages/"),
+        "{endpoint}"
+    );
     assert_eq!(st.index_url, Some(format!("{endpoint}simple/")));
     assert_eq!(st.secret_name.as_deref(), Some("python-packages-pypi"));
     assert!(st.token_expires_at.is_some());
@@ -34,31 +48,81 @@ async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
 
     // kubectl shows the printer columns.
     let table = run(&mut env.cp.kubectl(["get", "pypirepo", "-n", env.ns.name()]));
-    let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "DOMAIN", "REPOSITORY", "READY", "TOKEN", "EXPIRES", "AGE"], "{table}");
-    assert!(table.contains("python-packages") && table.contains("acme") && table.contains("True"), "{table}");
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "DOMAIN",
+            "REPOSITORY",
+            "READY",
+            "TOKEN",
+            "EXPIRES",
+            "AGE"
+        ],
+        "{table}"
+    );
+    assert!(
+        table.contains("python-packages") && table.contains("acme") && table.contains("True"),
+        "{table}"
+    );
 
     // The Secret is owned, labelled and complete.
-    let secret = env.secrets().get("python-packages-pypi").await.expect("Secret");
+    let secret = env
+        .secrets()
+        .get("python-packages-pypi")
+        .await
+        .expect("Secret");
     assert_eq!(secret.type_.as_deref(), Some("Opaque"));
     assert_eq!(secret.owner_references()[0].uid, obj.uid().unwrap());
-    assert_eq!(secret.labels()["app.kubernetes.io/managed-by"], "codeartifact-operator");
+    assert_eq!(
+        secret.labels()["app.kubernetes.io/managed-by"],
+        "codeartifact-operator"
+    );
     let data = env.secret_data("python-packages-pypi").await;
-    for key in ["pip.conf", ".pypirc", "PIP_INDEX_URL", "UV_DEFAULT_INDEX", "TWINE_REPOSITORY_URL", "TWINE_USERNAME", "TWINE_PASSWORD", "token", "endpoint", "expiresAt"] {
+    for key in [
+        "pip.conf",
+        ".pypirc",
+        "PIP_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "TWINE_REPOSITORY_URL",
+        "TWINE_USERNAME",
+        "TWINE_PASSWORD",
+        "token",
+        "endpoint",
+        "expiresAt",
+    ] {
         assert!(data.contains_key(key), "Secret lacks {key}");
     }
     assert_eq!(data["TWINE_REPOSITORY_URL"], endpoint);
-    assert!(env.emulator.issued_tokens().contains(&data["token"]), "the Secret holds a token the emulator issued");
+    assert!(
+        env.emulator.issued_tokens().contains(&data["token"]),
+        "the Secret holds a token the emulator issued"
+    );
 
     // Real twine uploads with the .pypirc and real pip installs with the pip.conf.
     let dir = env.tmp.path().join("mounted-secret");
     project_secret(&data, &dir);
     let dists = make_dist("internal-lib", "1.0.0", &env.tmp.path().join("dist"), true);
     assert_ok("twine upload", &twine_upload(&dir, &dists));
-    assert_ok("pip install internal-lib", &pip_install(&dir, "internal-lib==1.0.0"));
-    assert!(dir.join("site-internal-lib__1.0.0/internal_lib/__init__.py").exists());
+    assert_ok(
+        "pip install internal-lib",
+        &pip_install(&dir, "internal-lib==1.0.0"),
+    );
+    assert!(
+        dir.join("site-internal-lib__1.0.0/internal_lib/__init__.py")
+            .exists()
+    );
     // A public package comes through the external connection.
-    assert_ok("pip install requests-lite", &pip_install(&dir, "requests-lite"));
+    assert_ok(
+        "pip install requests-lite",
+        &pip_install(&dir, "requests-lite"),
+    );
 
     env.assert_no_token_leaks().await;
 }
@@ -66,48 +130,106 @@ async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_is_accepted_and_reconciled() {
     let env = setup("examples", Options::default()).await;
-    for file in ["basic.yaml", "private-only.yaml", "upstreams.yaml", "delete-policy.yaml", "short-token.yaml"] {
+    for file in [
+        "basic.yaml",
+        "private-only.yaml",
+        "upstreams.yaml",
+        "delete-policy.yaml",
+        "short-token.yaml",
+    ] {
         for doc in example(file).split("\n---\n") {
             env.create(doc).await;
         }
     }
-    for name in ["python-packages", "private-packages", "shared", "team-a", "scratch", "ci"] {
+    for name in [
+        "python-packages",
+        "private-packages",
+        "shared",
+        "team-a",
+        "scratch",
+        "ci",
+    ] {
         env.wait_ready(name).await;
     }
 
     let repos = env.emulator.repositories();
-    let find = |n: &str| repos.iter().find(|r| r.name == n).unwrap_or_else(|| panic!("{n} not in CodeArtifact"));
+    let find = |n: &str| {
+        repos
+            .iter()
+            .find(|r| r.name == n)
+            .unwrap_or_else(|| panic!("{n} not in CodeArtifact"))
+    };
     assert_eq!(find("team-a").upstreams, ["shared"]);
     assert!(find("team-a").external_connections.is_empty());
     assert_eq!(find("shared").external_connections, ["public:pypi"]);
     assert!(find("private-packages").external_connections.is_empty());
-    assert!(repos.iter().any(|r| r.name == "ci-cache"), "repositoryName overrides metadata.name");
+    assert!(
+        repos.iter().any(|r| r.name == "ci-cache"),
+        "repositoryName overrides metadata.name"
+    );
 
     let private = env.secret_data("private-pip").await;
-    assert_eq!(private.keys().map(String::as_str).collect::<Vec<_>>(), ["endpoint", "expiresAt", "pip.conf", "token"]);
+    assert_eq!(
+        private.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["endpoint", "expiresAt", "pip.conf", "token"]
+    );
     let ci = env.repos().get("ci").await.unwrap().status.unwrap();
     let expires = chrono::DateTime::parse_from_rfc3339(&ci.token_expires_at.unwrap()).unwrap();
     let lifetime = expires.timestamp() - chrono::Utc::now().timestamp();
-    assert!((800..=900).contains(&lifetime), "the short-token example asks for 900 s, got {lifetime}");
+    assert!(
+        (800..=900).contains(&lifetime),
+        "the short-token example asks for 900 s, got {lifetime}"
+    );
 
     // Delete policy: repository, then the (empty, operator-created) domain; the Secret is collected.
     env.delete("scratch").await;
     env.wait_gone("scratch", Duration::from_secs(60)).await;
-    assert!(!env.emulator.repositories().iter().any(|r| r.name == "scratch"));
-    assert!(!env.emulator.domains().iter().any(|d| d.name == "acme-scratch"));
+    assert!(
+        !env.emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == "scratch")
+    );
+    assert!(
+        !env.emulator
+            .domains()
+            .iter()
+            .any(|d| d.name == "acme-scratch")
+    );
     let secrets = env.secrets();
-    testenv::wait_for(Duration::from_secs(120), || async { matches!(secrets.get_opt("scratch-pypi").await, Ok(None)) })
-        .await
-        .expect("the Secret is garbage-collected with its PypiRepository");
+    testenv::wait_for(Duration::from_secs(120), || async {
+        matches!(secrets.get_opt("scratch-pypi").await, Ok(None))
+    })
+    .await
+    .expect("the Secret is garbage-collected with its PypiRepository");
 
     // Retain (the default): CodeArtifact is untouched.
     env.delete("private-packages").await;
-    env.wait_gone("private-packages", Duration::from_secs(60)).await;
-    assert!(env.emulator.repositories().iter().any(|r| r.name == "private-packages"));
+    env.wait_gone("private-packages", Duration::from_secs(60))
+        .await;
+    assert!(
+        env.emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == "private-packages")
+    );
     let events = env.events().await;
-    assert!(events.iter().any(|(_, reason, _)| reason == "Retained"), "{events:?}");
-    assert!(events.iter().any(|(_, reason, _)| reason == "RepositoryDeleted"), "{events:?}");
-    assert!(events.iter().any(|(_, reason, _)| reason == "DomainDeleted"), "{events:?}");
+    assert!(
+        events.iter().any(|(_, reason, _)| reason == "Retained"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(_, reason, _)| reason == "RepositoryDeleted"),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(_, reason, _)| reason == "DomainDeleted"),
+        "{events:?}"
+    );
 
     env.assert_no_token_leaks().await;
 }

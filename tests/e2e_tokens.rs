@@ -17,14 +17,23 @@ fn repo(name: &str, domain: &str, duration: u32) -> String {
 
 async fn token_of(env: &Env, secret: &str) -> (String, DateTime<Utc>) {
     let data = env.secret_data(secret).await;
-    let expires = DateTime::parse_from_rfc3339(&data["expiresAt"]).expect("expiresAt").with_timezone(&Utc);
+    let expires = DateTime::parse_from_rfc3339(&data["expiresAt"])
+        .expect("expiresAt")
+        .with_timezone(&Utc);
     (data["token"].clone(), expires)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
     // 60x clock: a 900 s token lives 15 s, and is replaced a quarter of its life (3.75 s) before expiry.
-    let env = setup("tokens", Options { clock_speed: 60.0, ..Options::default() }).await;
+    let env = setup(
+        "tokens",
+        Options {
+            clock_speed: 60.0,
+            ..Options::default()
+        },
+    )
+    .await;
     let names: Vec<String> = (0..5).map(|i| format!("repo-{i}")).collect();
     for n in &names {
         env.create(&repo(n, "shared-dom", 900)).await;
@@ -32,10 +41,18 @@ async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
     for n in &names {
         env.wait_ready(n).await;
     }
-    assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 1, "five PypiRepositories on one domain cost one token call");
+    assert_eq!(
+        env.emulator.call_count("GetAuthorizationToken"),
+        1,
+        "five PypiRepositories on one domain cost one token call"
+    );
     let (first, first_expiry) = token_of(&env, "repo-0-pypi").await;
     for n in &names {
-        assert_eq!(token_of(&env, &format!("{n}-pypi")).await.0, first, "{n} shares the domain token");
+        assert_eq!(
+            token_of(&env, &format!("{n}-pypi")).await.0,
+            first,
+            "{n} shares the domain token"
+        );
     }
 
     // Upload and install with the first token.
@@ -43,7 +60,10 @@ async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
     project_secret(&env.secret_data("repo-0-pypi").await, &old_dir);
     let dists = make_dist("tokened-lib", "0.1.0", &env.tmp.path().join("dist"), false);
     assert_ok("twine upload", &twine_upload(&old_dir, &dists));
-    assert_ok("pip install with the first token", &pip_install(&old_dir, "tokened-lib"));
+    assert_ok(
+        "pip install with the first token",
+        &pip_install(&old_dir, "tokened-lib"),
+    );
 
     // Every Secret gets a new token before the first one expires.
     let started = Instant::now();
@@ -55,14 +75,25 @@ async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
                 refreshed_at.push(Utc::now());
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "{n} was not refreshed\n{}", env.operator.logs());
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{n} was not refreshed\n{}",
+                env.operator.logs()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     for at in &refreshed_at {
-        assert!(*at < first_expiry, "refreshed at {at}, after the first token expired at {first_expiry}");
+        assert!(
+            *at < first_expiry,
+            "refreshed at {at}, after the first token expired at {first_expiry}"
+        );
     }
-    assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 2, "one call per domain per refresh");
+    assert_eq!(
+        env.emulator.call_count("GetAuthorizationToken"),
+        2,
+        "one call per domain per refresh"
+    );
     let (second, _) = token_of(&env, "repo-0-pypi").await;
 
     // Once the first token has expired, the old pip.conf is refused and the refreshed one works.
@@ -70,7 +101,10 @@ async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let refused = pip_install(&old_dir, "tokened-lib");
-    assert!(!refused.status.success(), "an expired token must be refused");
+    assert!(
+        !refused.status.success(),
+        "an expired token must be refused"
+    );
     let new_dir = env.tmp.path().join("new-secret");
     let data = env.secret_data("repo-0-pypi").await;
     assert_ne!(data["token"], first);
@@ -79,13 +113,22 @@ async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
     // The token may have been replaced again while pip ran; one more read settles it.
     if !out.status.success() {
         project_secret(&env.secret_data("repo-0-pypi").await, &new_dir);
-        assert_ok("pip install after the first token expired", &pip_install(&new_dir, "tokened-lib"));
+        assert_ok(
+            "pip install after the first token expired",
+            &pip_install(&new_dir, "tokened-lib"),
+        );
     }
     assert_ne!(second, first);
 
     let metrics = env.operator.metrics().await;
-    assert!(metrics.contains("codeartifact_operator_token_refreshes_total{outcome=\"success\"}"), "{metrics}");
-    assert!(metrics.contains("codeartifact_operator_token_expires_in_seconds{namespace="), "{metrics}");
+    assert!(
+        metrics.contains("codeartifact_operator_token_refreshes_total{outcome=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("codeartifact_operator_token_expires_in_seconds{namespace="),
+        "{metrics}"
+    );
     env.assert_no_token_leaks().await;
 }
 
@@ -98,23 +141,49 @@ async fn restart_reuses_the_fresh_token_in_the_secrets() {
         env.wait_ready(n).await;
     }
     assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 1);
-    let before = env.secrets().get("one-pypi").await.unwrap().metadata.resource_version;
+    let before = env
+        .secrets()
+        .get("one-pypi")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
 
     env.operator.restart();
     // Wait until the restarted operator has looked at both Secrets.
     let op = &env.operator;
     testenv::wait_for(Duration::from_secs(60), || async {
         let m = op.metrics().await;
-        ["one", "two"].iter().all(|n| m.contains(&format!("name=\"{n}\"")))
+        ["one", "two"]
+            .iter()
+            .all(|n| m.contains(&format!("name=\"{n}\"")))
     })
     .await
-    .unwrap_or_else(|_| panic!("restarted operator did not reconcile\n{}", env.operator.logs()));
+    .unwrap_or_else(|_| {
+        panic!(
+            "restarted operator did not reconcile\n{}",
+            env.operator.logs()
+        )
+    });
 
     env.create(&repo("three", "restart-dom", 43_200)).await;
     env.wait_ready("three").await;
-    assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 1, "no token is minted while the stored one is fresh");
-    assert_eq!(token_of(&env, "three-pypi").await.0, token_of(&env, "one-pypi").await.0);
-    let after = env.secrets().get("one-pypi").await.unwrap().metadata.resource_version;
+    assert_eq!(
+        env.emulator.call_count("GetAuthorizationToken"),
+        1,
+        "no token is minted while the stored one is fresh"
+    );
+    assert_eq!(
+        token_of(&env, "three-pypi").await.0,
+        token_of(&env, "one-pypi").await.0
+    );
+    let after = env
+        .secrets()
+        .get("one-pypi")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
     assert_eq!(before, after, "a restart does not rewrite a fresh Secret");
     env.assert_no_token_leaks().await;
 }

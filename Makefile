@@ -55,3 +55,17 @@ lint: ## rustfmt and clippy (warnings are errors)
 .PHONY: test
 test: pytools testenv lint ## every test: unit, emulator conformance, control-plane smoke, operator end to end, generated-file drift
 	TESTENV_BIN_DIR=$(TESTENV_BIN) cargo test --locked --workspace --no-fail-fast
+
+.PHONY: bench
+bench: testenv ## scale benchmark (issue 7): 1,000 PypiRepositories on the real control plane; writes bench/results/<date>.md (BENCH_IDLE_SECONDS=30 for a quick run)
+	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_AUDIT_LOG=1 cargo bench --locked --bench scale
+
+.PHONY: demo
+demo: ## the main job locally: control plane, emulator, operator, an example PypiRepository, twine upload and pip install through its Secret
+	@scripts/demo.sh
+
+.PHONY: demo-down
+demo-down: ## stop the demo's operator and emulator
+	@d=$${DEMO_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/codeartifact-operator/demo}; \
+	for p in operator emulator; do [ -f $$d/$$p.pid ] && kill $$(cat $$d/$$p.pid) 2>/dev/null; rm -f $$d/$$p.pid; done; \
+	echo "demo operator and emulator stopped; run 'make control-plane-down' to stop the control plane"

@@ -161,9 +161,13 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
     }
     tokio::spawn(async move {
         for store in stores {
-            if store.wait_until_ready().await.is_err() {
-                return;
-            }
+            // NB: the store's readiness signal wakes only the last task that
+            // polled it, and the controller's applier waits on it too; polling
+            // again every 200 ms picks the result up once it is there.
+            while tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready())
+                .await
+                .is_err()
+            {}
         }
         let _ = ready.send(true);
         tracing::info!("caches synced; controller ready");

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `make demo`: the whole product on one machine. Starts a real control plane and
+# the CodeArtifact emulator, runs the operator, applies deploy/examples/basic.yaml,
+# waits for Ready, shows the generated pip.conf (token masked), uploads a package
+# with twine and installs it with pip through the Secret. `make demo-down` cleans up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEMO_DIR=${DEMO_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/codeartifact-operator/demo}
+CP_DIR=${CONTROL_PLANE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/codeartifact-operator/control-plane}
+VENV=${VENV:-$PWD/target/pytools}
+NS=demo
+STEP="starting"
+TOTAL=9
+n=0
+
+step() { n=$((n + 1)); STEP=$1; printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$n" "$TOTAL" "$1"; }
+fail() {
+  printf '\n\033[31mdemo failed at step "%s"\033[0m\n' "$STEP" >&2
+  [[ -f "$DEMO_DIR/operator.log" ]] && { echo "--- operator log (last 20 lines):" >&2; tail -20 "$DEMO_DIR/operator.log" >&2; }
+  [[ -f "$DEMO_DIR/emulator.log" ]] && { echo "--- emulator log (last 10 lines):" >&2; tail -10 "$DEMO_DIR/emulator.log" >&2; }
+  echo "Clean up with: make demo-down" >&2
+}
+trap fail ERR
+mkdir -p "$DEMO_DIR"
+
+step "building the operator and the emulator"
+cargo build --locked --quiet -p codeartifact-operator -p codeartifact-emulator --bins
+BIN=$PWD/target/debug
+
+step "building or reusing the control-plane binaries and the Python clients"
+TESTENV_BIN_DIR=$(tests/control-plane/build.sh)
+make --no-print-directory -s pytools
+export PATH="$TESTENV_BIN_DIR:$PATH"
+
+step "starting the control plane (etcd, kube-apiserver, kube-controller-manager)"
+eval "$(tests/control-plane/up.sh --dir "$CP_DIR" --bin-dir "$TESTENV_BIN_DIR")"
+kubectl version | sed 's/^/    /'
+
+step "starting the CodeArtifact emulator with a local stand-in for public PyPI"
+"$VENV/bin/python" tests/python/make_dist.py requests-lite 2.0.0 "$DEMO_DIR/public-pypi" >/dev/null
+[[ -f "$DEMO_DIR/emulator.pid" ]] && kill "$(cat "$DEMO_DIR/emulator.pid")" 2>/dev/null || true
+"$BIN/codeartifact-emulator" --listen 127.0.0.1:0 --credentials AKIDDEMO:demo-secret:111122223333 \
+  --public-pypi-dir "$DEMO_DIR/public-pypi" > "$DEMO_DIR/emulator.log" 2>&1 &
+echo $! > "$DEMO_DIR/emulator.pid"
+for _ in $(seq 50); do grep -q listening "$DEMO_DIR/emulator.log" && break; sleep 0.1; done
+EMULATOR_URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$DEMO_DIR/emulator.log")
+[[ -n "$EMULATOR_URL" ]] || { echo "the emulator did not start"; false; }
+echo "    $EMULATOR_URL"
+
+step "installing the CRD and starting the operator"
+kubectl apply --server-side -f crds/ >/dev/null
+kubectl wait --for=condition=Established crd/pypirepositories.codeartifact-operator.dev --timeout=60s >/dev/null
+[[ -f "$DEMO_DIR/operator.pid" ]] && kill "$(cat "$DEMO_DIR/operator.pid")" 2>/dev/null || true
+AWS_ACCESS_KEY_ID=AKIDDEMO AWS_SECRET_ACCESS_KEY=demo-secret AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true \
+  "$BIN/codeartifact-operator" run --codeartifact-endpoint "$EMULATOR_URL" --listen 127.0.0.1:0 \
+  --cluster-name demo > "$DEMO_DIR/operator.log" 2>&1 &
+echo $! > "$DEMO_DIR/operator.pid"
+echo "    operator pid $(cat "$DEMO_DIR/operator.pid"), log $DEMO_DIR/operator.log"
+
+step "applying deploy/examples/basic.yaml in namespace $NS and waiting for Ready"
+kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -n "$NS" -f deploy/examples/basic.yaml
+kubectl wait -n "$NS" --for=condition=Ready pypirepo/python-packages --timeout=120s
+kubectl get -n "$NS" pypirepo
+
+step "the generated Secret (token masked)"
+SECRET_DIR="$DEMO_DIR/secret"
+rm -rf "$SECRET_DIR" && mkdir -p "$SECRET_DIR"
+kubectl get secret -n "$NS" python-packages-pypi -o json | "$VENV/bin/python" -c '
+import base64, json, os, sys
+d = sys.argv[1]
+for k, v in json.load(sys.stdin)["data"].items():
+    open(os.path.join(d, k), "wb").write(base64.b64decode(v))
+' "$SECRET_DIR"
+echo "    keys: $(ls -A "$SECRET_DIR" | tr '\n' ' ')"
+echo "    pip.conf:"
+sed -E 's/(aws:)[^@]+@/\1****@/' "$SECRET_DIR/pip.conf" | sed 's/^/      /'
+
+step "uploading a package with twine through the Secret's .pypirc"
+"$VENV/bin/python" tests/python/make_dist.py demo-hello 1.0.0 "$DEMO_DIR/dist" --sdist >/dev/null
+"$VENV/bin/twine" upload --config-file "$SECRET_DIR/.pypirc" --repository codeartifact \
+  --non-interactive --disable-progress-bar "$DEMO_DIR"/dist/* 2>&1 | sed 's/^/    /' 
+
+step "installing with pip through the Secret's pip.conf"
+rm -rf "$DEMO_DIR/site"
+PIP_CONFIG_FILE="$SECRET_DIR/pip.conf" PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+  "$VENV/bin/pip" install --quiet --target "$DEMO_DIR/site" demo-hello requests-lite
+PYTHONPATH="$DEMO_DIR/site" "$VENV/bin/python" -c 'import demo_hello, requests_lite; print("    imported demo_hello", demo_hello.VERSION, "(uploaded) and requests_lite", requests_lite.VERSION, "(public, via the external connection)")'
+
+trap - ERR
+cat <<DONE
+
+Done. The control plane keeps running; to use it:
+  export KUBECONFIG=$CP_DIR/kubeconfig PATH=$TESTENV_BIN_DIR:\$PATH
+  kubectl get pypirepo -A
+Clean up:
+  make demo-down           # stops the operator and the emulator
+  make control-plane-down  # stops etcd, kube-apiserver, kube-controller-manager
+DONE

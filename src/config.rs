@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller against the current kubeconfig or the in-cluster configuration.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the PypiRepository CustomResourceDefinition as YAML.
     Crd,
 }

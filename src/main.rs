@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
             print!("{}", crd::crd_yaml());
             return ExitCode::SUCCESS;
         }
-        Some(Command::Run(args)) => args,
+        Some(Command::Run(args)) => *args,
         None => cli.run,
     };
     telemetry::init(args.log_format);

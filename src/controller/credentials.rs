@@ -29,10 +29,10 @@ pub async fn ensure_secret(
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = obj.secret_name();
     let existing = api.get_opt(&name).await?;
-    if let Some(secret) = &existing {
-        if !may_write(secret, obj) {
-            return Err(Error::SecretConflict { name });
-        }
+    if let Some(secret) = &existing
+        && !may_write(secret, obj)
+    {
+        return Err(Error::SecretConflict { name });
     }
     let uid = obj.uid().unwrap_or_default();
     let scope = d.token_key.scope();

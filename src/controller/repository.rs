@@ -205,14 +205,13 @@ async fn ensure_repository(
             .as_ref()
             .and_then(|s| s.repository_arn.as_ref())
             .is_some();
-    if known {
-        if let Some(repo) = ctx
+    if known
+        && let Some(repo) = ctx
             .aws
             .describe_repository(&d.domain, owner, &d.repository)
             .await?
-        {
-            return Ok((repo, false));
-        }
+    {
+        return Ok((repo, false));
     }
     let mut tags = d.tags.clone();
     tags.extend(repository_marker(&d.owner_marker));

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_codeartifact::Client;
+use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codeartifact::types::{PackageFormat, Tag, UpstreamRepository};
 use chrono::{DateTime, Utc};
 
@@ -54,34 +55,33 @@ impl CodeArtifact {
         &self.region
     }
 
-    fn record<T>(
+    /// Awaits one SDK call, classifies its error and counts it by outcome.
+    async fn call<T, E, R>(
         &self,
         operation: &'static str,
-        result: std::result::Result<T, AwsError>,
-    ) -> Result<T> {
-        let outcome = match &result {
-            Ok(_) => "success",
-            Err(e) => e.kind.label(),
-        };
+        request: impl Future<Output = std::result::Result<T, SdkError<E, R>>>,
+    ) -> Result<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let result = request.await.map_err(|e| AwsError::from_sdk(operation, e));
+        let outcome = result
+            .as_ref()
+            .map_or_else(|e| e.kind.label(), |_| "success");
         self.metrics.aws_call(operation, outcome);
         result
     }
 
     /// DescribeDomain; `None` when the domain does not exist.
     pub async fn describe_domain(&self, name: &str, owner: Option<&str>) -> Result<Option<Domain>> {
-        let res = self
+        let req = self
             .client
             .describe_domain()
             .domain(name)
-            .set_domain_owner(owner.map(str::to_string))
-            .send()
-            .await;
-        let res = res.map_err(|e| AwsError::from_sdk("DescribeDomain", e));
-        match self.record("DescribeDomain", res) {
-            Ok(out) => Ok(out.domain().map(domain_from)),
-            Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+            .set_domain_owner(own(owner));
+        let out = self.call("DescribeDomain", req.send()).await;
+        not_found_is_none(out.map(|o| o.domain().map(domain_from)))
     }
 
     /// CreateDomain in the caller's account.
@@ -91,41 +91,29 @@ impl CodeArtifact {
         encryption_key: Option<&str>,
         tags: &BTreeMap<String, String>,
     ) -> Result<Domain> {
-        let res = self
-            .client
-            .create_domain()
-            .domain(name)
+        let req = self.client.create_domain().domain(name);
+        let req = req
             .set_encryption_key(encryption_key.map(str::to_string))
-            .set_tags(Some(to_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateDomain", e));
-        let out = self.record("CreateDomain", res)?;
-        Ok(out.domain().map(domain_from).unwrap_or_else(|| Domain {
-            name: name.to_string(),
-            owner: String::new(),
-            arn: String::new(),
-            repository_count: 0,
-        }))
+            .set_tags(Some(to_tags(tags)));
+        let out = self.call("CreateDomain", req.send()).await?;
+        out.domain()
+            .map(domain_from)
+            .ok_or_else(|| malformed("CreateDomain", "no domain"))
     }
 
     /// DeleteDomain; a domain that is already gone counts as deleted.
     pub async fn delete_domain(&self, name: &str, owner: Option<&str>) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .delete_domain()
             .domain(name)
-            .set_domain_owner(owner.map(str::to_string))
-            .send()
-            .await;
-        match self.record(
-            "DeleteDomain",
-            res.map_err(|e| AwsError::from_sdk("DeleteDomain", e)),
-        ) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind == AwsErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+            .set_domain_owner(own(owner));
+        not_found_is_none(
+            self.call("DeleteDomain", req.send())
+                .await
+                .map(|_| Some(())),
+        )
+        .map(|_| ())
     }
 
     /// DescribeRepository; `None` when it does not exist.
@@ -135,20 +123,15 @@ impl CodeArtifact {
         owner: Option<&str>,
         repo: &str,
     ) -> Result<Option<Repository>> {
-        let res = self
+        let req = self
             .client
             .describe_repository()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeRepository", e));
-        match self.record("DescribeRepository", res) {
-            Ok(out) => Ok(out.repository().map(repository_from)),
-            Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+            .set_domain_owner(own(owner));
+        let out = self
+            .call("DescribeRepository", req.repository(repo).send())
+            .await;
+        not_found_is_none(out.map(|o| o.repository().map(repository_from)))
     }
 
     /// CreateRepository with its description, upstreams and tags in one call.
@@ -159,31 +142,21 @@ impl CodeArtifact {
         repo: &str,
         settings: &RepositorySettings,
     ) -> Result<Repository> {
-        let res = self
+        let description = (!settings.description.is_empty()).then(|| settings.description.clone());
+        let req = self
             .client
             .create_repository()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
-            .set_description(
-                (!settings.description.is_empty()).then(|| settings.description.clone()),
-            )
+            .set_domain_owner(own(owner))
+            .repository(repo);
+        let req = req
+            .set_description(description)
             .set_upstreams(Some(to_upstreams(&settings.upstreams)))
-            .set_tags(Some(to_tags(&settings.tags)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("CreateRepository", e));
-        let out = self.record("CreateRepository", res)?;
-        Ok(out
-            .repository()
+            .set_tags(Some(to_tags(&settings.tags)));
+        let out = self.call("CreateRepository", req.send()).await?;
+        out.repository()
             .map(repository_from)
-            .unwrap_or_else(|| Repository {
-                name: repo.to_string(),
-                arn: String::new(),
-                description: settings.description.clone(),
-                upstreams: settings.upstreams.clone(),
-                external_connections: vec![],
-            }))
+            .ok_or_else(|| malformed("CreateRepository", "no repository"))
     }
 
     /// UpdateRepository: description and the complete upstream list.
@@ -195,18 +168,16 @@ impl CodeArtifact {
         description: &str,
         upstreams: &[String],
     ) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .update_repository()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
+            .set_domain_owner(own(owner))
+            .repository(repo);
+        let req = req
             .description(description)
-            .set_upstreams(Some(to_upstreams(upstreams)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UpdateRepository", e));
-        self.record("UpdateRepository", res).map(|_| ())
+            .set_upstreams(Some(to_upstreams(upstreams)));
+        self.call("UpdateRepository", req.send()).await.map(|_| ())
     }
 
     /// DeleteRepository; a repository that is already gone counts as deleted.
@@ -216,20 +187,18 @@ impl CodeArtifact {
         owner: Option<&str>,
         repo: &str,
     ) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .delete_repository()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DeleteRepository", e));
-        match self.record("DeleteRepository", res) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind == AwsErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+            .set_domain_owner(own(owner))
+            .repository(repo);
+        not_found_is_none(
+            self.call("DeleteRepository", req.send())
+                .await
+                .map(|_| Some(())),
+        )
+        .map(|_| ())
     }
 
     /// Connects the repository to public PyPI.
@@ -239,17 +208,15 @@ impl CodeArtifact {
         owner: Option<&str>,
         repo: &str,
     ) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .associate_external_connection()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
-            .external_connection(PUBLIC_PYPI)
-            .send()
+            .set_domain_owner(own(owner));
+        let req = req.repository(repo).external_connection(PUBLIC_PYPI);
+        self.call("AssociateExternalConnection", req.send())
             .await
-            .map_err(|e| AwsError::from_sdk("AssociateExternalConnection", e));
-        self.record("AssociateExternalConnection", res).map(|_| ())
+            .map(|_| ())
     }
 
     /// Disconnects the repository from public PyPI.
@@ -259,17 +226,14 @@ impl CodeArtifact {
         owner: Option<&str>,
         repo: &str,
     ) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .disassociate_external_connection()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
-            .external_connection(PUBLIC_PYPI)
-            .send()
+            .set_domain_owner(own(owner));
+        let req = req.repository(repo).external_connection(PUBLIC_PYPI);
+        self.call("DisassociateExternalConnection", req.send())
             .await
-            .map_err(|e| AwsError::from_sdk("DisassociateExternalConnection", e));
-        self.record("DisassociateExternalConnection", res)
             .map(|_| ())
     }
 
@@ -281,23 +245,22 @@ impl CodeArtifact {
         duration_seconds: i64,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken> {
-        let res = self
+        let op = "GetAuthorizationToken";
+        let req = self
             .client
             .get_authorization_token()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .duration_seconds(duration_seconds)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetAuthorizationToken", e));
-        let out = self.record("GetAuthorizationToken", res)?;
+            .set_domain_owner(own(owner));
+        let out = self
+            .call(op, req.duration_seconds(duration_seconds).send())
+            .await?;
         let token = out
             .authorization_token()
-            .ok_or_else(|| malformed("GetAuthorizationToken", "no authorizationToken"))?;
+            .ok_or_else(|| malformed(op, "no authorizationToken"))?;
         let expires_at = out
             .expiration()
             .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
-            .ok_or_else(|| malformed("GetAuthorizationToken", "no expiration"))?;
+            .ok_or_else(|| malformed(op, "no expiration"))?;
         Ok(IssuedToken {
             token: AuthToken::new(token),
             issued_at: now,
@@ -312,32 +275,24 @@ impl CodeArtifact {
         owner: Option<&str>,
         repo: &str,
     ) -> Result<String> {
-        let res = self
+        let op = "GetRepositoryEndpoint";
+        let req = self
             .client
             .get_repository_endpoint()
             .domain(domain)
-            .set_domain_owner(owner.map(str::to_string))
-            .repository(repo)
-            .format(PackageFormat::Pypi)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("GetRepositoryEndpoint", e));
-        let out = self.record("GetRepositoryEndpoint", res)?;
+            .set_domain_owner(own(owner));
+        let out = self
+            .call(op, req.repository(repo).format(PackageFormat::Pypi).send())
+            .await?;
         out.repository_endpoint()
             .map(str::to_string)
-            .ok_or_else(|| malformed("GetRepositoryEndpoint", "no repositoryEndpoint"))
+            .ok_or_else(|| malformed(op, "no repositoryEndpoint"))
     }
 
     /// ListTagsForResource.
     pub async fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
-        let res = self
-            .client
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ListTagsForResource", e));
-        let out = self.record("ListTagsForResource", res)?;
+        let req = self.client.list_tags_for_resource().resource_arn(arn);
+        let out = self.call("ListTagsForResource", req.send()).await?;
         Ok(out
             .tags()
             .iter()
@@ -347,28 +302,34 @@ impl CodeArtifact {
 
     /// TagResource: adds or overwrites these tags.
     pub async fn tag_resource(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .tag_resource()
             .resource_arn(arn)
-            .set_tags(Some(to_tags(tags)))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("TagResource", e));
-        self.record("TagResource", res).map(|_| ())
+            .set_tags(Some(to_tags(tags)));
+        self.call("TagResource", req.send()).await.map(|_| ())
     }
 
     /// UntagResource: removes these tag keys.
     pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<()> {
-        let res = self
+        let req = self
             .client
             .untag_resource()
             .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("UntagResource", e));
-        self.record("UntagResource", res).map(|_| ())
+            .set_tag_keys(Some(keys.to_vec()));
+        self.call("UntagResource", req.send()).await.map(|_| ())
+    }
+}
+
+fn own(owner: Option<&str>) -> Option<String> {
+    owner.map(str::to_string)
+}
+
+/// Turns "not found" into `None`: for describe calls an answer, for deletes success.
+fn not_found_is_none<T>(result: Result<Option<T>>) -> Result<Option<T>> {
+    match result {
+        Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
+        other => other,
     }
 }
 

@@ -21,14 +21,34 @@ fn make_demo_runs_start_to_finish_and_cleans_up() {
             .expect("run make")
     };
     let out = run(&["--no-print-directory", "demo"]);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let down = run(&["--no-print-directory", "demo-down"]);
     let cp_down = run(&["--no-print-directory", "control-plane-down"]);
     assert!(out.status.success(), "make demo failed:\n{text}");
-    assert!(text.contains("[9/9]") && text.contains("imported demo_hello 1.0.0"), "{text}");
-    assert!(text.contains("index-url = http://aws:****@"), "the token is masked: {text}");
-    let token = std::fs::read_to_string(demo_dir.join("secret/token")).expect("the demo kept the Secret's files");
-    assert!(!token.is_empty() && !text.contains(token.trim()), "the demo output must not show the token");
-    assert!(down.status.success() && cp_down.status.success(), "cleanup failed");
-    assert!(!cp_dir.join("pids").exists() || !Path::new(&cp_dir).exists(), "control plane folder left behind");
+    assert!(
+        text.contains("[9/9]") && text.contains("imported demo_hello 1.0.0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("index-url = http://aws:****@"),
+        "the token is masked: {text}"
+    );
+    let token = std::fs::read_to_string(demo_dir.join("secret/token"))
+        .expect("the demo kept the Secret's files");
+    assert!(
+        !token.is_empty() && !text.contains(token.trim()),
+        "the demo output must not show the token"
+    );
+    assert!(
+        down.status.success() && cp_down.status.success(),
+        "cleanup failed"
+    );
+    assert!(
+        !cp_dir.join("pids").exists() || !Path::new(&cp_dir).exists(),
+        "control plane folder left behind"
+    );
 }

@@ -9,14 +9,21 @@ fn venv() -> PathBuf {
     let dir = std::env::var("CODEARTIFACT_TEST_VENV")
         .unwrap_or_else(|_| panic!("CODEARTIFACT_TEST_VENV is not set: run the tests through `make test` (or `make pytools` and export it)"));
     let dir = PathBuf::from(dir);
-    assert!(dir.join("bin/pip").exists() && dir.join("bin/twine").exists(), "{} has no pip and twine: run `make pytools`", dir.display());
+    assert!(
+        dir.join("bin/pip").exists() && dir.join("bin/twine").exists(),
+        "{} has no pip and twine: run `make pytools`",
+        dir.display()
+    );
     dir
 }
 
 fn tool(name: &str) -> Command {
     let mut c = Command::new(venv().join("bin").join(name));
     // Only what the Secret provides may configure pip: no user or global config, no cache.
-    c.env_remove("PIP_INDEX_URL").env("PIP_DISABLE_PIP_VERSION_CHECK", "1").env("PIP_NO_CACHE_DIR", "1").env("HOME", std::env::temp_dir());
+    c.env_remove("PIP_INDEX_URL")
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env("PIP_NO_CACHE_DIR", "1")
+        .env("HOME", std::env::temp_dir());
     c
 }
 
@@ -41,7 +48,10 @@ pub fn project_secret(data: &BTreeMap<String, String>, dir: &Path) {
 
 /// `pip install --target <dir>/site NAME` with only `PIP_CONFIG_FILE=<dir>/pip.conf` configuring it.
 pub fn pip_install(secret_dir: &Path, requirement: &str) -> Output {
-    let target = secret_dir.join(format!("site-{}", requirement.replace(['=', '<', '>'], "_")));
+    let target = secret_dir.join(format!(
+        "site-{}",
+        requirement.replace(['=', '<', '>'], "_")
+    ));
     tool("pip")
         .env("PIP_CONFIG_FILE", secret_dir.join("pip.conf"))
         .args(["install", "--no-input", "--quiet", "--target"])
@@ -57,7 +67,12 @@ pub fn twine_upload(secret_dir: &Path, files: &[PathBuf]) -> Output {
         .arg("upload")
         .arg("--config-file")
         .arg(secret_dir.join(".pypirc"))
-        .args(["--repository", "codeartifact", "--non-interactive", "--disable-progress-bar"])
+        .args([
+            "--repository",
+            "codeartifact",
+            "--non-interactive",
+            "--disable-progress-bar",
+        ])
         .args(files)
         .output()
         .expect("run twine")

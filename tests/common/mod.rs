@@ -53,7 +53,11 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            operator_args: vec!["--resync-interval=5s".into(), "--backoff-base=200ms".into(), "--backoff-max=3s".into()],
+            operator_args: vec![
+                "--resync-interval=5s".into(),
+                "--backoff-base=200ms".into(),
+                "--backoff-max=3s".into(),
+            ],
             clock_speed: 1.0,
         }
     }
@@ -71,9 +75,18 @@ pub async fn setup(prefix: &str, opts: Options) -> Env {
     config.public_pypi_dir = Some(public);
     config.clock_speed = opts.clock_speed;
     let emulator = Emulator::start(config).await.expect("start the emulator");
-    let ns = TempNamespace::create(cp, prefix).await.expect("create namespace");
+    let ns = TempNamespace::create(cp, prefix)
+        .await
+        .expect("create namespace");
     let operator = Operator::start(cp, &emulator, ns.name(), tmp.path(), &opts.operator_args);
-    Env { cp, client, ns, emulator, operator, tmp }
+    Env {
+        cp,
+        client,
+        ns,
+        emulator,
+        operator,
+        tmp,
+    }
 }
 
 /// Applies the CRD from `crds/` once per test binary and waits until it is Established.
@@ -81,16 +94,30 @@ fn install_crd(cp: &ControlPlane) {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-        run(cp.kubectl(["apply", "--server-side", "--force-conflicts", "-f"]).arg(&crds));
-        run(&mut cp.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/pypirepositories.codeartifact-operator.dev"]));
+        run(cp
+            .kubectl(["apply", "--server-side", "--force-conflicts", "-f"])
+            .arg(&crds));
+        run(&mut cp.kubectl([
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/pypirepositories.codeartifact-operator.dev",
+        ]));
     });
 }
 
 /// Runs a command and panics with its output when it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{cmd:?} failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -107,7 +134,13 @@ pub struct Operator {
 
 impl Operator {
     /// Starts the operator, watching only `namespace`.
-    pub fn start(cp: &ControlPlane, emulator: &Emulator, namespace: &str, dir: &Path, extra: &[String]) -> Self {
+    pub fn start(
+        cp: &ControlPlane,
+        emulator: &Emulator,
+        namespace: &str,
+        dir: &Path,
+        extra: &[String],
+    ) -> Self {
         let port = free_port();
         let mut args = vec![
             "run".to_string(),
@@ -118,21 +151,40 @@ impl Operator {
         ];
         args.extend(extra.iter().cloned());
         let env = vec![
-            ("KUBECONFIG".to_string(), cp.kubeconfig_path().display().to_string()),
+            (
+                "KUBECONFIG".to_string(),
+                cp.kubeconfig_path().display().to_string(),
+            ),
             ("AWS_ACCESS_KEY_ID".to_string(), ACCESS_KEY.to_string()),
             ("AWS_SECRET_ACCESS_KEY".to_string(), SECRET_KEY.to_string()),
             ("AWS_REGION".to_string(), emulator.region().to_string()),
-            ("AWS_ENDPOINT_URL_CODEARTIFACT".to_string(), emulator.base_url()),
+            (
+                "AWS_ENDPOINT_URL_CODEARTIFACT".to_string(),
+                emulator.base_url(),
+            ),
             ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
-            ("RUST_LOG".to_string(), "info,codeartifact_operator=debug".to_string()),
+            (
+                "RUST_LOG".to_string(),
+                "info,codeartifact_operator=debug".to_string(),
+            ),
         ];
-        let mut op = Self { child: None, args, env, log: dir.join(format!("operator-{port}.log")), port };
+        let mut op = Self {
+            child: None,
+            args,
+            env,
+            log: dir.join(format!("operator-{port}.log")),
+            port,
+        };
         op.spawn();
         op
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("operator log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("operator log");
         let child = Command::new(env!("CARGO_BIN_EXE_codeartifact-operator"))
             .args(&self.args)
             .env_clear()
@@ -168,7 +220,12 @@ impl Operator {
     /// The /metrics text.
     pub async fn metrics(&self) -> String {
         let url = format!("http://127.0.0.1:{}/metrics", self.port);
-        reqwest::get(url).await.expect("GET /metrics").text().await.expect("metrics body")
+        reqwest::get(url)
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
     }
 }
 
@@ -183,7 +240,13 @@ impl Drop for Operator {
 fn watchdog(pid: u32) {
     let script = "while kill -0 \"$1\" 2>/dev/null && kill -0 \"$2\" 2>/dev/null; do sleep 1; done; kill -9 \"$2\" 2>/dev/null; true";
     let _ = Command::new("bash")
-        .args(["-c", script, "watchdog", &std::process::id().to_string(), &pid.to_string()])
+        .args([
+            "-c",
+            script,
+            "watchdog",
+            &std::process::id().to_string(),
+            &pid.to_string(),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -191,7 +254,10 @@ fn watchdog(pid: u32) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 impl Env {
@@ -209,60 +275,105 @@ impl Env {
     pub async fn create(&self, manifest: &str) -> PypiRepository {
         let mut obj: PypiRepository = serde_saphyr::from_str(manifest).expect("manifest parses");
         obj.metadata.namespace = Some(self.ns.name().to_string());
-        self.repos().create(&PostParams::default(), &obj).await.expect("create PypiRepository")
+        self.repos()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create PypiRepository")
     }
 
     /// Merge-patches a PypiRepository's spec.
     pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
         let patch = serde_json::json!({ "spec": spec });
-        self.repos().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("patch spec");
+        self.repos()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("patch spec");
     }
 
     /// Deletes a PypiRepository.
     pub async fn delete(&self, name: &str) {
-        self.repos().delete(name, &DeleteParams::default()).await.expect("delete PypiRepository");
+        self.repos()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete PypiRepository");
     }
 
     /// Waits until `name` satisfies `check`, and returns it; panics with the
     /// object and the operator's log tail on timeout.
-    pub async fn wait_until(&self, name: &str, timeout: Duration, check: impl Fn(&PypiRepository) -> bool) -> PypiRepository {
+    pub async fn wait_until(
+        &self,
+        name: &str,
+        timeout: Duration,
+        check: impl Fn(&PypiRepository) -> bool,
+    ) -> PypiRepository {
         let api = self.repos();
-        let ok = testenv::wait_for(timeout, || async { api.get_opt(name).await.ok().flatten().is_some_and(|o| check(&o)) }).await;
+        let ok = testenv::wait_for(timeout, || async {
+            api.get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|o| check(&o))
+        })
+        .await;
         let current = api.get_opt(name).await.ok().flatten();
         if ok.is_err() {
             let logs = self.operator.logs();
             let tail: Vec<&str> = logs.lines().rev().take(40).collect();
-            panic!("{name} did not reach the expected state in {timeout:?}; now: {current:#?}\noperator log tail:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            panic!(
+                "{name} did not reach the expected state in {timeout:?}; now: {current:#?}\noperator log tail:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
         current.expect("object exists")
     }
 
     /// Waits for Ready=True on the current generation.
     pub async fn wait_ready(&self, name: &str) -> PypiRepository {
-        self.wait_until(name, Duration::from_secs(60), |o| condition(o, "Ready").is_some_and(|(s, _, _)| s == "True") && observed_current(o)).await
+        self.wait_until(name, Duration::from_secs(60), |o| {
+            condition(o, "Ready").is_some_and(|(s, _, _)| s == "True") && observed_current(o)
+        })
+        .await
     }
 
     /// Waits until `name` is gone.
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
         let api = self.repos();
-        testenv::wait_for(timeout, || async { matches!(api.get_opt(name).await, Ok(None)) })
-            .await
-            .unwrap_or_else(|_| panic!("{name} was not deleted in {timeout:?}\n{}", self.operator.logs()));
+        testenv::wait_for(timeout, || async {
+            matches!(api.get_opt(name).await, Ok(None))
+        })
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{name} was not deleted in {timeout:?}\n{}",
+                self.operator.logs()
+            )
+        });
     }
 
     /// The Secret's data as strings.
     pub async fn secret_data(&self, name: &str) -> std::collections::BTreeMap<String, String> {
         let s = self.secrets().get(name).await.expect("Secret exists");
-        s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8(v.0).expect("utf-8"))).collect()
+        s.data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v.0).expect("utf-8")))
+            .collect()
     }
 
     /// Events in the namespace as `(type, reason, note)`.
     pub async fn events(&self) -> Vec<(String, String, String)> {
-        let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.client.clone(), self.ns.name());
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), self.ns.name());
         let list = api.list(&Default::default()).await.expect("list Events");
         list.items
             .into_iter()
-            .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+            .map(|e| {
+                (
+                    e.type_.unwrap_or_default(),
+                    e.reason.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
+                )
+            })
             .collect()
     }
 
@@ -273,11 +384,24 @@ impl Env {
         let tokens = self.emulator.issued_tokens();
         assert!(!tokens.is_empty(), "the scenario should have minted tokens");
         let events = format!("{:?}", self.events().await);
-        let objects = serde_json::to_string(&self.repos().list(&Default::default()).await.expect("list").items).unwrap_or_default();
+        let objects = serde_json::to_string(
+            &self
+                .repos()
+                .list(&Default::default())
+                .await
+                .expect("list")
+                .items,
+        )
+        .unwrap_or_default();
         let metrics = self.operator.metrics().await;
         let logs = self.operator.logs();
         for t in &tokens {
-            for (what, text) in [("operator log", &logs), ("Events", &events), ("PypiRepository objects", &objects), ("metrics", &metrics)] {
+            for (what, text) in [
+                ("operator log", &logs),
+                ("Events", &events),
+                ("PypiRepository objects", &objects),
+                ("metrics", &metrics),
+            ] {
                 assert!(!text.contains(t.as_str()), "a token leaked into the {what}");
             }
         }
@@ -286,7 +410,12 @@ impl Env {
 
 /// `(status, reason, message)` of a condition.
 pub fn condition(o: &PypiRepository, type_: &str) -> Option<(String, String, String)> {
-    let c = o.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)?;
+    let c = o
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)?;
     Some((c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 

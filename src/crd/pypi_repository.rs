@@ -55,9 +55,11 @@ pub struct PypiRepositorySpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.repositoryName is immutable"))]
     pub repository_name: Option<String>,
 
-    /// Description of the repository, shown in the AWS console. At most 1000 characters.
+    /// Description of the repository, shown in the AWS console. At most 1000
+    /// characters, on one line: CodeArtifact refuses control characters such
+    /// as the newline a YAML block scalar (`|`) leaves at the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 1000))]
+    #[schemars(length(max = 1000), regex(pattern = r"^\P{C}*$"))]
     pub description: Option<String>,
 
     /// Connect the repository to the public PyPI index (`public:pypi`), so
@@ -82,7 +84,7 @@ pub struct PypiRepositorySpec {
     /// Tags for the repository. Keys up to 128 characters, values up to 256.
     /// Keys starting with "aws:" or "codeartifact-operator.dev/" are reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 40))]
+    #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"}))]
     #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
     pub tags: BTreeMap<String, String>,
 
@@ -103,6 +105,10 @@ pub struct PypiRepositorySpec {
     pub secret: SecretSpec,
 }
 
+// NB: tag values get a pattern in the schema (CodeArtifact's TagValue is
+// `\P{C}*`: no control characters, such as the newline a YAML block scalar
+// leaves). The same check on keys would need a regex in the CEL rule below,
+// which the apiserver refuses as too costly, so keys are left to CodeArtifact.
 const TAGS_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256 && !k.startsWith('aws:') && !k.startsWith('codeartifact-operator.dev/'))";
 const TAGS_MESSAGE: &str = "tag keys must be 1 to 128 characters and not start with 'aws:' or 'codeartifact-operator.dev/'; values at most 256 characters";
 
@@ -141,7 +147,7 @@ pub struct DomainSpec {
     /// Tags for the domain, applied when the operator creates it. Same rules
     /// as spec.tags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 40))]
+    #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"}))]
     #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
     pub tags: BTreeMap<String, String>,
 }
@@ -172,7 +178,12 @@ pub struct TokenSpec {
     /// that read the mounted Secret pick the new token up within about a
     /// minute, so keep this well above that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
+    // The pattern (a Go duration) rejects text that is not a duration before
+    // the rules below run, which would fail on it with a type-conversion error.
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
+    )]
     #[x_kube(validation = Rule::new("duration(self) >= duration('1m')").message("spec.token.refreshBefore must be a duration of at least 1m, such as 30m or 3h"))]
     pub refresh_before: Option<String>,
 }
@@ -305,5 +316,28 @@ impl PypiRepository {
         r.sort();
         r.dedup();
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    #[test]
+    fn schema_refuses_what_codeartifact_refuses_and_admits_every_go_duration() {
+        let crd = crate::crd::crd_yaml();
+        // Description and tag values: CodeArtifact's `\P{C}*`, so a YAML block scalar's newline fails at apply time.
+        assert_eq!(
+            crd.matches(r"pattern: ^\P{C}*$").count(),
+            3,
+            "description and both tag maps"
+        );
+        // refreshBefore: a Go duration; every form the pattern admits must parse for the controller.
+        assert!(crd.contains(r"pattern: ^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"));
+        for ok in [
+            "90m", "1h30m", "1.5h", "14m59s", "11h59m", "100000ms", "2h0.5m", "1h0m0s",
+        ] {
+            assert!(kube::core::Duration::from_str(ok).is_ok(), "{ok}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod python;
+pub mod reliability;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

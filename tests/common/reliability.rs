@@ -1,0 +1,338 @@
+//! Helpers for the reliability tests (tests/reliability_*.rs): set-ups on any
+//! control plane and over several namespaces, more operators, CodeArtifact
+//! access behind the operator's back, and token-leak scans that span several
+//! operators and namespaces.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_codeartifact as ca;
+use codeartifact_emulator::{Config as EmulatorConfig, Emulator};
+use codeartifact_operator::crd::PypiRepository;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+use testenv::{ControlPlane, TempNamespace};
+
+use super::{Env, Operator, Options, install_crd, python};
+
+/// Like [`super::setup`], on any control plane (a private one from
+/// [`ControlPlane::start`], leaked to `'static` by the caller, for tests that
+/// disrupt it), with `extra_namespaces` more namespaces that the one operator
+/// also watches. The Env's namespace comes first in the watch list.
+pub async fn setup_on(
+    cp: &'static ControlPlane,
+    prefix: &str,
+    opts: Options,
+    extra_namespaces: usize,
+) -> (Env, Vec<TempNamespace>) {
+    install_crd(cp);
+    let client = cp.client().await;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let emulator = start_emulator(tmp.path(), opts.clock_speed).await;
+    let ns = TempNamespace::create(cp, prefix)
+        .await
+        .expect("create namespace");
+    let mut extra = Vec::new();
+    for i in 0..extra_namespaces {
+        extra.push(
+            TempNamespace::create(cp, &format!("{prefix}{i}"))
+                .await
+                .expect("create namespace"),
+        );
+    }
+    let watched: Vec<&str> = std::iter::once(ns.name())
+        .chain(extra.iter().map(TempNamespace::name))
+        .collect();
+    let operator = Operator::start(
+        cp,
+        &emulator,
+        &watched.join(","),
+        tmp.path(),
+        &opts.operator_args,
+    );
+    (
+        Env {
+            cp,
+            client,
+            ns,
+            emulator,
+            operator,
+            tmp,
+        },
+        extra,
+    )
+}
+
+/// Installs the CRD from `crds/` (once per test binary) and waits until it is Established.
+pub fn install_crd_on(cp: &ControlPlane) {
+    install_crd(cp);
+}
+
+/// The emulator as [`super::setup`] configures it: test accounts, one public wheel.
+async fn start_emulator(dir: &Path, clock_speed: f64) -> Emulator {
+    let public = dir.join("public-pypi");
+    python::make_dist("requests-lite", "2.0.0", &public, true);
+    let mut config = EmulatorConfig::for_tests();
+    config.public_pypi_dir = Some(public);
+    config.clock_speed = clock_speed;
+    Emulator::start(config).await.expect("start the emulator")
+}
+
+impl Env {
+    /// One more operator on the same emulator and control plane, watching
+    /// `namespaces` (comma-separated) with `args` (the Options defaults are not added).
+    pub fn another_operator(&self, namespaces: &str, args: &[String]) -> Operator {
+        Operator::start(self.cp, &self.emulator, namespaces, self.tmp.path(), args)
+    }
+
+    /// An operator that talks to Kubernetes through `kubeconfig` instead of
+    /// the admin one, e.g. as a ServiceAccount with only the chart's RBAC.
+    /// Same flags and environment as [`Operator::start`] otherwise.
+    pub fn operator_with_kubeconfig(
+        &self,
+        kubeconfig: &Path,
+        namespaces: &str,
+        extra: &[String],
+    ) -> Operator {
+        let port = super::free_port();
+        let mut args = vec![
+            "run".to_string(),
+            format!("--listen=127.0.0.1:{port}"),
+            format!("--watch-namespaces={namespaces}"),
+            "--cluster-name=e2e".to_string(),
+            "--log-format=json".to_string(),
+        ];
+        args.extend(extra.iter().cloned());
+        let env = [
+            ("KUBECONFIG", kubeconfig.display().to_string()),
+            ("AWS_ACCESS_KEY_ID", super::ACCESS_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", super::SECRET_KEY.to_string()),
+            ("AWS_REGION", self.emulator.region().to_string()),
+            ("AWS_ENDPOINT_URL_CODEARTIFACT", self.emulator.base_url()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            ("RUST_LOG", "info,codeartifact_operator=debug".to_string()),
+        ];
+        let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let log = self.tmp.path().join(format!("operator-{port}.log"));
+        let mut op = Operator {
+            child: None,
+            args,
+            env,
+            log,
+            port,
+        };
+        op.spawn();
+        op
+    }
+}
+
+impl Operator {
+    /// The PID of the running process, if any.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
+    /// Whether the process is still running (it has not exited by itself).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Starts it again after [`Operator::kill`], with the same flags.
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn();
+        }
+    }
+
+    /// A counter or gauge from /metrics (summed over label sets), or 0 when
+    /// absent or the endpoint does not answer.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.port);
+        let Ok(resp) = reqwest::get(url).await else {
+            return 0.0;
+        };
+        let text = resp.text().await.unwrap_or_default();
+        metric_value(&text, name)
+    }
+}
+
+/// The sum of every sample of `name` (with or without labels) in a Prometheus text page.
+pub fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// An SDK client signed with `access_key` (the operator's or the second
+/// account's), for creating resources behind the operator's back.
+pub fn sdk(emulator: &Emulator, access_key: &str) -> ca::Client {
+    let secret = if access_key == super::ACCESS_KEY {
+        super::SECRET_KEY
+    } else {
+        "other-secret"
+    };
+    let conf = ca::Config::builder()
+        .behavior_version(ca::config::BehaviorVersion::latest())
+        .region(ca::config::Region::new(emulator.region().to_string()))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            access_key,
+            secret,
+            None,
+            None,
+            "reliability-test",
+        ))
+        .endpoint_url(emulator.base_url())
+        .build();
+    ca::Client::from_conf(conf)
+}
+
+/// The second test account's access key (account 444455556666).
+pub const OTHER_ACCESS_KEY: &str = "AKIDOTHER";
+/// The second test account.
+pub const OTHER_ACCOUNT: &str = "444455556666";
+
+/// Asserts that no token the emulator issued appears in any operator's log
+/// or metrics, or in the Events or PypiRepository objects (status included)
+/// of any of `namespaces`. Returns how many tokens were checked.
+pub async fn assert_no_leaks(
+    client: &Client,
+    emulator: &Emulator,
+    namespaces: &[&str],
+    operators: &[&Operator],
+) -> usize {
+    let tokens = emulator.issued_tokens();
+    assert!(!tokens.is_empty(), "the scenario should have minted tokens");
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for (i, op) in operators.iter().enumerate() {
+        texts.push((format!("operator {i} log"), op.logs()));
+        let url = format!("http://127.0.0.1:{}/metrics", op.port);
+        // A killed operator has no metrics to leak; its log is still scanned.
+        if let Ok(resp) = reqwest::get(url).await {
+            texts.push((
+                format!("operator {i} metrics"),
+                resp.text().await.unwrap_or_default(),
+            ));
+        }
+    }
+    for ns in namespaces {
+        let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
+        let list = events.list(&Default::default()).await.expect("list Events");
+        texts.push((
+            format!("Events in {ns}"),
+            serde_json::to_string(&list.items).unwrap_or_default(),
+        ));
+        let repos: Api<PypiRepository> = Api::namespaced(client.clone(), ns);
+        let list = repos
+            .list(&Default::default())
+            .await
+            .expect("list PypiRepositories");
+        texts.push((
+            format!("PypiRepositories in {ns}"),
+            serde_json::to_string(&list.items).unwrap_or_default(),
+        ));
+    }
+    for t in &tokens {
+        for (what, text) in &texts {
+            assert!(!text.contains(t.as_str()), "a token leaked into the {what}");
+        }
+    }
+    tokens.len()
+}
+
+/// Token expiry per Secret (`namespace/name` → `expiresAt`) of the operator's
+/// Secrets in `namespaces`.
+pub async fn secret_expiries(
+    client: &Client,
+    namespaces: &[&str],
+) -> BTreeMap<String, (String, chrono::DateTime<chrono::Utc>)> {
+    let mut out = BTreeMap::new();
+    for ns in namespaces {
+        let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+        let lp = kube::api::ListParams::default()
+            .labels("app.kubernetes.io/managed-by=codeartifact-operator");
+        let Ok(list) = api.list(&lp).await else {
+            continue;
+        };
+        for s in list.items {
+            let data = s.data.unwrap_or_default();
+            let (Some(token), Some(expires)) = (data.get("token"), data.get("expiresAt")) else {
+                continue;
+            };
+            let expires = String::from_utf8_lossy(&expires.0).to_string();
+            let Ok(at) = chrono::DateTime::parse_from_rfc3339(&expires) else {
+                continue;
+            };
+            let name = format!("{ns}/{}", s.metadata.name.unwrap_or_default());
+            out.insert(
+                name,
+                (
+                    String::from_utf8_lossy(&token.0).to_string(),
+                    at.with_timezone(&chrono::Utc),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Waits until `check` holds for every PypiRepository in `namespaces`
+/// (and there are `expected` of them); panics with the laggards on timeout.
+pub async fn wait_all(
+    client: &Client,
+    namespaces: &[&str],
+    expected: usize,
+    timeout: Duration,
+    check: impl Fn(&PypiRepository) -> bool,
+) {
+    let list_all = || async {
+        let mut all = Vec::new();
+        for ns in namespaces {
+            let api: Api<PypiRepository> = Api::namespaced(client.clone(), ns);
+            all.extend(
+                api.list(&Default::default())
+                    .await
+                    .map(|l| l.items)
+                    .unwrap_or_default(),
+            );
+        }
+        all
+    };
+    let ok = testenv::wait_for(timeout, || async {
+        let all = list_all().await;
+        all.len() == expected && all.iter().all(&check)
+    })
+    .await;
+    if ok.is_err() {
+        let all = list_all().await;
+        let laggards: Vec<String> = all
+            .iter()
+            .filter(|o| !check(o))
+            .map(|o| {
+                format!(
+                    "{}/{}: {:?}",
+                    o.metadata.namespace.as_deref().unwrap_or(""),
+                    o.metadata.name.as_deref().unwrap_or(""),
+                    o.status
+                )
+            })
+            .collect();
+        panic!(
+            "{} of {expected} objects; not there yet after {timeout:?}:\n{}",
+            all.len(),
+            laggards.join("\n")
+        );
+    }
+}
+
+/// Ready=True for the current generation.
+pub fn is_ready(o: &PypiRepository) -> bool {
+    super::condition(o, "Ready").is_some_and(|(s, _, _)| s == "True") && super::observed_current(o)
+}

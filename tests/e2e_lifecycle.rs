@@ -233,3 +233,63 @@ async fn every_example_is_accepted_and_reconciled() {
 
     env.assert_no_token_leaks().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_repository_out_deletes_the_shared_domain() {
+    let env = setup("last-out", Options::default()).await;
+    let names: Vec<String> = (0..5).map(|i| format!("member-{i}")).collect();
+    for n in &names {
+        let manifest = format!(
+            "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {n}\nspec:\n  domain:\n    name: shared-domain\n  deletionPolicy: Delete\n"
+        );
+        env.create(&manifest).await;
+    }
+    for n in &names {
+        env.wait_ready(n).await;
+    }
+    assert_eq!(env.emulator.call_count("CreateDomain"), 1);
+    let minted: Vec<String> = env
+        .operator
+        .logs()
+        .lines()
+        .filter(|l| l.contains("minted") || l.contains("GetAuthorizationToken"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        env.emulator.call_count("GetAuthorizationToken"),
+        1,
+        "one token serves the five: {minted:#?}"
+    );
+
+    for (i, n) in names.iter().enumerate() {
+        env.delete(n).await;
+        env.wait_gone(n, Duration::from_secs(60)).await;
+        let left = env
+            .emulator
+            .repositories()
+            .iter()
+            .filter(|r| r.domain == "shared-domain")
+            .count();
+        assert_eq!(left, names.len() - i - 1, "{n}'s repository is deleted");
+        let domain_exists = env
+            .emulator
+            .domains()
+            .iter()
+            .any(|d| d.name == "shared-domain");
+        assert_eq!(
+            domain_exists,
+            left > 0,
+            "the domain goes with the last repository, not before"
+        );
+    }
+    let events = env.events().await;
+    let kept = events.iter().filter(|(_, r, _)| r == "DomainKept").count();
+    assert_eq!(kept, names.len() - 1, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|(_, r, note)| r == "DomainKept" && note.contains("still holds")),
+        "{events:?}"
+    );
+    env.assert_no_token_leaks().await;
+}

@@ -51,6 +51,9 @@ pub struct ControllerConfig {
     pub instance: Option<String>,
 }
 
+/// A domain known to exist, shared by the reconciles of its repositories.
+pub type DomainSlot = Arc<tokio::sync::Mutex<Option<Domain>>>;
+
 /// Everything a reconcile needs.
 pub struct Context {
     /// Kubernetes client.
@@ -72,7 +75,7 @@ pub struct Context {
     /// the status the operator just wrote.
     pub synced: Mutex<HashMap<String, repository::SyncRecord>>,
     /// Domains known to exist, by name and spec owner.
-    pub domains: Mutex<HashMap<(String, Option<String>), Domain>>,
+    pub domains: Mutex<HashMap<(String, Option<String>), DomainSlot>>,
 }
 
 impl Context {
@@ -98,6 +101,17 @@ impl Context {
             synced: Mutex::new(HashMap::new()),
             domains: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The cache slot of a domain; holding its lock serialises lookups of that domain.
+    pub fn domain_slot(&self, name: &str, owner: Option<&str>) -> DomainSlot {
+        let key = (name.to_string(), owner.map(str::to_string));
+        self.domains
+            .lock()
+            .expect("domain cache lock")
+            .entry(key)
+            .or_default()
+            .clone()
     }
 
     /// Forgets that a domain exists, after it was deleted or went missing.

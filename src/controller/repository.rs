@@ -129,23 +129,18 @@ fn recent(
 }
 
 /// The domain, created in the operator's account when it does not exist.
-/// Domains are shared, so a found domain is remembered: a thousand
-/// PypiRepositories on ten domains cost ten DescribeDomain calls.
+/// Domains are shared, so a found domain is remembered, and concurrent
+/// reconciles of one domain wait for a single lookup: a thousand
+/// PypiRepositories on ten domains cost ten DescribeDomain calls and no
+/// duplicate CreateDomain.
 async fn ensure_domain(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Domain> {
-    let cache_key = (d.domain.clone(), d.owner.clone());
-    if let Some(known) = ctx
-        .domains
-        .lock()
-        .expect("domain cache lock")
-        .get(&cache_key)
-    {
-        return Ok(known.clone());
+    let slot = ctx.domain_slot(&d.domain, d.owner.as_deref());
+    let mut known = slot.lock().await;
+    if let Some(domain) = known.as_ref() {
+        return Ok(domain.clone());
     }
     let domain = find_or_create_domain(obj, ctx, d).await?;
-    ctx.domains
-        .lock()
-        .expect("domain cache lock")
-        .insert(cache_key, domain.clone());
+    *known = Some(domain.clone());
     Ok(domain)
 }
 

@@ -17,6 +17,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
@@ -76,6 +77,9 @@ pub struct Context {
     pub synced: Mutex<HashMap<String, repository::SyncRecord>>,
     /// Domains known to exist, by name and spec owner.
     pub domains: Mutex<HashMap<(String, Option<String>), DomainSlot>>,
+    /// When the token in each object's Secret must next be replaced (by uid),
+    /// so that an object whose reconciles fail is still retried in time.
+    pub token_due: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl Context {
@@ -100,7 +104,22 @@ impl Context {
             attempts: Attempts::default(),
             synced: Mutex::new(HashMap::new()),
             domains: Mutex::new(HashMap::new()),
+            token_due: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records when the token in `uid`'s Secret must next be replaced.
+    pub fn note_token_due(&self, uid: &str, at: DateTime<Utc>) {
+        self.token_due
+            .lock()
+            .expect("token due lock")
+            .insert(uid.to_string(), at);
+    }
+
+    /// How long until the token in `uid`'s Secret must be replaced, if that is still ahead.
+    fn until_token_due(&self, uid: &str, now: DateTime<Utc>) -> Option<Duration> {
+        let due = *self.token_due.lock().expect("token due lock").get(uid)?;
+        (due - now).to_std().ok()
     }
 
     /// The cache slot of a domain; holding its lock serialises lookups of that domain.
@@ -191,21 +210,28 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
 
 /// Decides when a failed object is retried: transient errors back off
 /// quickly, errors that need a fix back off slowly, and a spec that cannot
-/// work waits for a change. Status and the Warning Event were already
-/// written by the reconcile itself.
+/// work waits for a change. Either way the object comes back no later than
+/// its Secret's token is due, since a failing reconcile still refreshes the
+/// token of a repository that exists. Status and the Warning Event were
+/// already written by the reconcile itself.
 pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed(err.category());
     let class = err.retry_class();
     let key = obj.uid().unwrap_or_default();
     let attempt = ctx.attempts.failed(&key);
+    // At least a second, so a token due right now cannot cause a busy loop.
+    let token_due = ctx
+        .until_token_due(&key, Utc::now())
+        .map(|d| d.max(Duration::from_secs(1)));
     if class == RetryClass::Permanent {
         tracing::warn!(object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err.report(), "waiting for a spec change");
-        return Action::await_change();
+        return token_due.map_or_else(Action::await_change, Action::requeue);
     }
     let delay = backoff::jitter(
         backoff::delay(ctx.config.backoff, class, attempt),
         rand::random::<f64>(),
     );
+    let delay = token_due.map_or(delay, |due| delay.min(due));
     tracing::warn!(
         object = %obj.name_any(),
         namespace = obj.namespace().unwrap_or_default(),
@@ -222,6 +248,7 @@ fn forget(ctx: &Context, obj: &PypiRepository) {
     let uid = obj.uid().unwrap_or_default();
     ctx.attempts.succeeded(&uid);
     ctx.synced.lock().expect("synced lock").remove(&uid);
+    ctx.token_due.lock().expect("token due lock").remove(&uid);
     ctx.metrics
         .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
 }

@@ -159,13 +159,15 @@ impl Operator {
     }
 }
 
-/// The sum of every sample of `name` (with or without labels) in a Prometheus text page.
+/// The sum of every sample of `name` in a Prometheus text page: all label
+/// sets for a bare name, or one label set for `name{label="value",...}`.
 pub fn metric_value(text: &str, name: &str) -> f64 {
+    let labelled = name.contains('{');
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| {
             l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+                .is_some_and(|rest| rest.starts_with(' ') || (!labelled && rest.starts_with('{')))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()

@@ -95,11 +95,11 @@ async fn watch_tokens(
                         .push(format!("{name} expired {:.1} s before {asked_at}", -left));
                 }
                 let margin = chrono::TimeDelta::seconds((REFRESH_BEFORE_SECS / CLOCK_SPEED) as i64);
-                if let Some((old, old_expiry)) = w.current.get(&name).cloned() {
-                    if old != token {
-                        let late = (asked_at - (old_expiry - margin)).as_seconds_f64();
-                        w.max_late = w.max_late.max(late);
-                    }
+                if let Some((old, old_expiry)) = w.current.get(&name).cloned()
+                    && old != token
+                {
+                    let late = (asked_at - (old_expiry - margin)).as_seconds_f64();
+                    w.max_late = w.max_late.max(late);
                 }
                 w.current.insert(name.clone(), (token.clone(), expires));
                 w.tokens.entry(name).or_default().insert(token);

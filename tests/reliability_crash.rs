@@ -25,6 +25,8 @@ const KEEP: usize = 16;
 /// Objects in the domain that goes (all Delete; all are deleted).
 const GONE: usize = 8;
 const SPEC_CHANGES: usize = 30;
+/// Operations made while the operator is down after the last kill.
+const TAIL: usize = 6;
 
 /// One step of the storm.
 #[derive(Clone, Debug)]
@@ -178,56 +180,56 @@ fn manifest(name: &str, domain: &str, policy: &str) -> PypiRepository {
 async fn storm(api: Api<PypiRepository>, ops: Vec<Op>, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5707);
     for op in ops {
-        match op {
-            Op::Create {
-                name,
-                domain,
-                policy,
-            } => {
-                api.create(&PostParams::default(), &manifest(&name, domain, policy))
-                    .await
-                    .expect("create");
-            }
-            Op::Patch { name, spec } => {
-                api.patch(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({ "spec": spec })),
-                )
-                .await
-                .expect("patch");
-            }
-            Op::Delete { name, when_ready } => {
-                if when_ready {
-                    let ready = testenv::wait_for(Duration::from_secs(120), || async {
-                        api.get(&name).await.is_ok_and(|o| is_ready(&o))
-                    })
-                    .await;
-                    ready.unwrap_or_else(|_| panic!("{name} never became Ready during the storm"));
-                }
-                api.delete(&name, &DeleteParams::default())
-                    .await
-                    .expect("delete");
-            }
-        }
+        run_op(&api, op, true).await;
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
     }
 }
 
-/// SIGKILLs the operator `KILLS` times at random moments, restarting it
-/// after a random pause each time.
-async fn killer(op: &mut common::Operator, seed: u64) -> Vec<f64> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x4b11);
-    let started = Instant::now();
-    let mut at = Vec::new();
-    for _ in 0..KILLS {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(300..2000))).await;
-        op.kill();
-        at.push(started.elapsed().as_secs_f64());
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..500))).await;
-        op.start_again();
+/// One operation; a `when_ready` delete first waits for Ready if `wait`.
+async fn run_op(api: &Api<PypiRepository>, op: Op, wait: bool) {
+    match op {
+        Op::Create {
+            name,
+            domain,
+            policy,
+        } => {
+            api.create(&PostParams::default(), &manifest(&name, domain, policy))
+                .await
+                .expect("create");
+        }
+        Op::Patch { name, spec } => {
+            api.patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": spec })),
+            )
+            .await
+            .expect("patch");
+        }
+        Op::Delete { name, when_ready } => {
+            if when_ready && wait {
+                wait_ready(api, &name).await;
+            }
+            api.delete(&name, &DeleteParams::default())
+                .await
+                .expect("delete");
+        }
     }
-    at
+}
+
+async fn wait_ready(api: &Api<PypiRepository>, name: &str) {
+    let ready = testenv::wait_for(Duration::from_secs(120), || async {
+        api.get(name).await.is_ok_and(|o| is_ready(&o))
+    })
+    .await;
+    ready.unwrap_or_else(|_| panic!("{name} never became Ready during the storm"));
+}
+
+/// SIGKILLs the operator and starts it again after a random pause.
+async fn kill_and_restart(op: &mut common::Operator, rng: &mut StdRng) {
+    op.kill();
+    tokio::time::sleep(Duration::from_millis(rng.random_range(0..500))).await;
+    op.start_again();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -237,18 +239,40 @@ async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
-    let (ops, expected) = plan(&mut StdRng::seed_from_u64(seed));
+    let (mut ops, expected) = plan(&mut StdRng::seed_from_u64(seed));
     let counts = count_ops(&ops);
     eprintln!("crash seed {seed} (rerun with CRASH_SEED={seed}): {ops:?}");
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x4b11);
     let started = Instant::now();
+    // The last TAIL operations happen while the operator is dead (after the
+    // last kill), so the last restart has work left.
+    let tail = ops.split_off(ops.len() - TAIL);
     let storm_task = tokio::spawn(storm(env.repos(), ops, seed));
-    let kills = killer(&mut env.operator, seed).await;
+    let mut kills = Vec::new();
+    for _ in 1..KILLS {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..2000))).await;
+        kills.push(started.elapsed().as_secs_f64());
+        kill_and_restart(&mut env.operator, &mut rng).await;
+    }
     storm_task.await.expect("the storm ran to the end");
+    let api = env.repos();
+    for op in &tail {
+        if let Op::Delete {
+            name,
+            when_ready: true,
+        } = op
+        {
+            wait_ready(&api, name).await;
+        }
+    }
+    kills.push(started.elapsed().as_secs_f64());
+    env.operator.kill();
+    for op in tail {
+        run_op(&api, op, false).await;
+    }
     let storm_secs = started.elapsed().as_secs_f64();
-    // The operator is running again (killer ends with a start); from here it must converge.
-    let restarted = Instant::now();
-    converge(&env, &expected).await;
-    let converged = restarted.elapsed().as_secs_f64();
+    env.operator.start_again();
+    let (converged, collected) = converge(&env, &expected).await;
     check_codeartifact(&env, &expected);
     let tokens = assert_no_leaks(
         &env.client,
@@ -258,7 +282,7 @@ async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
     )
     .await;
     println!(
-        "SUMMARY crash: {} SIGKILLs (at {:.1}..{:.1} s) during {storm_secs:.0} s of {} creates, {} spec changes, {} deletes (seed {seed}); converged {converged:.1} s after the storm; {} objects Ready, {} gone, 0 finalizers stuck; CodeArtifact: {} repositories ({} retained after delete), domain crash-gone removed; 0 of {tokens} tokens leaked",
+        "SUMMARY crash: {} SIGKILLs (at {:.1}..{:.1} s) during {storm_secs:.0} s of {} creates, {} spec changes, {} deletes (the last {TAIL} while it was down; seed {seed}); converged {converged:.1} s after the last restart ({} objects Ready, {} gone, 0 finalizers stuck), deleted objects' Secrets garbage-collected after {collected:.1} s; CodeArtifact: {} repositories ({} retained after delete), domain crash-gone removed; 0 of {tokens} tokens leaked",
         kills.len(),
         kills.first().copied().unwrap_or_default(),
         kills.last().copied().unwrap_or_default(),
@@ -282,10 +306,13 @@ fn count_ops(ops: &[Op]) -> (usize, usize, usize) {
 }
 
 /// Waits until Kubernetes holds exactly the live objects, all Ready for
-/// their latest generation, with their Secrets, and nothing of the deleted ones.
-async fn converge(env: &Env, expected: &Expected) {
+/// their latest generation, and then until the Secrets are exactly theirs
+/// (the deleted objects' Secrets go by garbage collection, which is
+/// kube-controller-manager's work, not the operator's). Returns the seconds
+/// each took.
+async fn converge(env: &Env, expected: &Expected) -> (f64, f64) {
+    let started = Instant::now();
     let api = env.repos();
-    let secrets = env.secrets();
     let live: BTreeSet<String> = expected.live.keys().cloned().collect();
     let ok = testenv::wait_for(Duration::from_secs(180), || async {
         let Ok(objects) = api.list(&Default::default()).await else {
@@ -296,17 +323,7 @@ async fn converge(env: &Env, expected: &Expected) {
             .iter()
             .filter_map(|o| o.metadata.name.clone())
             .collect();
-        let Ok(secret_list) = secrets.list(&Default::default()).await else {
-            return false;
-        };
-        let secret_names: BTreeSet<String> = secret_list
-            .items
-            .iter()
-            .filter_map(|s| s.metadata.name.clone())
-            .filter(|n| n.ends_with("-pypi"))
-            .collect();
-        let want_secrets: BTreeSet<String> = live.iter().map(|n| format!("{n}-pypi")).collect();
-        names == live && objects.items.iter().all(is_ready) && secret_names == want_secrets
+        names == live && objects.items.iter().all(is_ready)
     })
     .await;
     if ok.is_err() {
@@ -335,6 +352,26 @@ async fn converge(env: &Env, expected: &Expected) {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
+    let objects_done = started.elapsed().as_secs_f64();
+    let secrets = env.secrets();
+    let want: BTreeSet<String> = live.iter().map(|n| format!("{n}-pypi")).collect();
+    let names = || async {
+        let list = secrets
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        list.into_iter()
+            .filter_map(|s| s.metadata.name)
+            .filter(|n| n.ends_with("-pypi"))
+            .collect::<BTreeSet<String>>()
+    };
+    let gc = testenv::wait_for(Duration::from_secs(120), || async { names().await == want }).await;
+    assert!(
+        gc.is_ok(),
+        "Secrets: want {want:?}, have {:?}",
+        names().await
+    );
     // Spec changes made it to CodeArtifact.
     for (name, (description, round)) in &expected.live {
         if description.is_empty() {
@@ -353,6 +390,7 @@ async fn converge(env: &Env, expected: &Expected) {
         );
         assert_eq!(repo.tags.get("round"), Some(round), "{name}");
     }
+    (objects_done, started.elapsed().as_secs_f64())
 }
 
 /// CodeArtifact holds the live and retained repositories and nothing else;

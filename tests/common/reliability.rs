@@ -338,3 +338,33 @@ pub async fn wait_all(
 pub fn is_ready(o: &PypiRepository) -> bool {
     super::condition(o, "Ready").is_some_and(|(s, _, _)| s == "True") && super::observed_current(o)
 }
+
+/// Like [`super::setup`] on the shared control plane, but with no operator
+/// running yet: the test starts its own with [`Env::operator_with_kubeconfig`]
+/// (for example with only the chart's RBAC) and puts it in `env.operator`.
+pub async fn setup_without_operator(prefix: &str, opts: Options) -> Env {
+    let cp = ControlPlane::shared();
+    install_crd(cp);
+    let client = cp.client().await;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let emulator = start_emulator(tmp.path(), opts.clock_speed).await;
+    let ns = TempNamespace::create(cp, prefix)
+        .await
+        .expect("create namespace");
+    let log = tmp.path().join("operator-not-started.log");
+    let operator = Operator {
+        child: None,
+        args: Vec::new(),
+        env: Vec::new(),
+        log,
+        port: 0,
+    };
+    Env {
+        cp,
+        client,
+        ns,
+        emulator,
+        operator,
+        tmp,
+    }
+}

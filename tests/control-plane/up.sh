@@ -14,6 +14,8 @@
 #!     Stops kube-apiserver and starts it again on the same port; waits until ready.
 #!
 #! DIR holds kubeconfig (admin), pids ("NAME PID START" lines), *.log, certificates.
+#! With TESTENV_AUDIT_LOG=1, kube-apiserver also writes DIR/audit.log: one JSON line
+#! (Metadata level, stage ResponseComplete) per create, update, patch or delete request.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,7 +32,7 @@ KCM_TIMEOUT=60
 # A port clash makes the component exit at once; retrying with new ports is enough.
 PORT_ATTEMPTS=5
 
-usage() { sed -n 's/^#! \{0,1\}//p' "$0" | sed -n '7,16p' >&2; exit 2; }
+usage() { sed -n 's/^#! \{0,1\}//p' "$0" | sed -n '7,18p' >&2; exit 2; }
 
 etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
 
@@ -72,6 +74,27 @@ write_apiserver_args() {
 --allow-privileged=true
 --enable-priority-and-fairness=false
 --profiling=false
+EOF
+  [[ ${TESTENV_AUDIT_LOG:-} != 1 ]] || write_audit_args
+}
+
+# Opt-in (TESTENV_AUDIT_LOG=1, used by `make bench`): an audit log of every write
+# request, no-op ones included, so a benchmark can count what a client writes.
+# Reads are not logged: they would dominate the file and cost the server time.
+write_audit_args() {
+  cat >"$CP_DIR/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+EOF
+  cat >>"$CP_DIR/apiserver.args" <<EOF
+--audit-policy-file=$CP_DIR/audit-policy.yaml
+--audit-log-path=$CP_DIR/audit.log
+--audit-log-format=json
 EOF
 }
 

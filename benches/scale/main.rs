@@ -1,0 +1,221 @@
+//! `make bench` (issue 7): 1,000 PypiRepositories in 100 namespaces over 10
+//! domains on the real control plane, against the in-process CodeArtifact
+//! emulator and the release operator binary. Measures creation, an idle
+//! window, one token refresh cycle and the drain; prints the summary table
+//! and writes bench/results/<date>.md.
+//!
+//! Not a test: `cargo test` does not run bench targets. Optional knobs for
+//! quick runs: BENCH_NAMESPACES (100), BENCH_PER_NAMESPACE (10),
+//! BENCH_DOMAINS (10), BENCH_IDLE_SECONDS (300), BENCH_CLOCK_SPEED (derived
+//! from the idle window), BENCH_OPERATOR_LOG (the operator's RUST_LOG, e.g.
+//! `debug` to profile). A run with other sizes or a shorter idle window
+//! writes target/bench/<date>.md instead, so it cannot pass for the
+//! committed figures.
+
+mod audit;
+mod cluster;
+mod machine;
+mod operator;
+mod phase;
+mod phases;
+mod procfs;
+mod report;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use codeartifact_emulator::{Config as EmulatorConfig, Emulator};
+use testenv::ControlPlane;
+
+use crate::audit::AuditLog;
+use crate::operator::Operator;
+use crate::phase::Probe;
+use crate::phases::World;
+use crate::workload::{Fleet, Tracker};
+
+/// The shortest token CodeArtifact issues, so the test clock needs the least speed-up.
+const TOKEN_SECONDS: i64 = 900;
+/// Time planned for creating everything before the idle window starts; the
+/// clock speed is chosen so the first refresh falls after both.
+const CREATE_BUDGET: Duration = Duration::from_secs(150);
+
+/// The run's parameters.
+pub struct Settings {
+    pub namespaces: usize,
+    pub per_namespace: usize,
+    pub domains: usize,
+    pub idle: Duration,
+    pub token_seconds: i64,
+    pub clock_speed: f64,
+    pub rust_log: Option<String>,
+}
+
+fn env_or<T: FromStr>(key: &str, default: T) -> Result<T> {
+    match std::env::var(key) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{key}={v:?} is not a valid value")),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Settings {
+    fn from_env() -> Result<Self> {
+        let idle = Duration::from_secs(env_or("BENCH_IDLE_SECONDS", 300)?);
+        // A quarter of the lifetime before expiry: 0.75 × 900 emulated seconds
+        // should last CREATE_BUDGET + idle real seconds.
+        let derived = 0.75 * TOKEN_SECONDS as f64 / (CREATE_BUDGET + idle).as_secs_f64();
+        Ok(Self {
+            namespaces: env_or("BENCH_NAMESPACES", 100)?,
+            per_namespace: env_or("BENCH_PER_NAMESPACE", 10)?,
+            domains: env_or("BENCH_DOMAINS", 10)?,
+            idle,
+            token_seconds: TOKEN_SECONDS,
+            clock_speed: env_or("BENCH_CLOCK_SPEED", derived)?,
+            rust_log: std::env::var("BENCH_OPERATOR_LOG")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// How long a token lasts in real time under the emulator's clock.
+    pub fn real_token_lifetime(&self) -> Duration {
+        Duration::from_secs_f64(self.token_seconds as f64 / self.clock_speed)
+    }
+
+    /// Whether this is the configuration the issue asks for.
+    fn is_reference(&self) -> bool {
+        (
+            self.namespaces,
+            self.per_namespace,
+            self.domains,
+            self.idle.as_secs(),
+        ) == (100, 10, 10, 300)
+    }
+}
+
+fn main() -> Result<()> {
+    // up.sh turns the audit log on from the environment. Edition 2024 makes
+    // set_var unsafe and this crate forbids unsafe code, so the benchmark
+    // runs itself again with the variable set instead.
+    if std::env::var("TESTENV_AUDIT_LOG").as_deref() != Ok("1") {
+        let status = Command::new(std::env::current_exe()?)
+            .args(std::env::args_os().skip(1))
+            .env("TESTENV_AUDIT_LOG", "1")
+            .status()?;
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    let settings = Settings::from_env()?;
+    // Two workers like the operator's machine share: the emulator and the
+    // watch must not take more than their part.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run(&settings))
+}
+
+async fn run(settings: &Settings) -> Result<()> {
+    let machine = machine::Machine::describe();
+    let date = Utc::now().format("%Y-%m-%d").to_string();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let scratch = root.join("target/bench");
+    std::fs::create_dir_all(&scratch)?;
+    eprintln!("bench: starting a control plane with an audit log");
+    let cp = tokio::task::spawn_blocking(ControlPlane::start).await??;
+    let client = cluster::client(&cp).await?;
+    let fleet = Fleet::new(
+        settings.namespaces,
+        settings.per_namespace,
+        settings.domains,
+    );
+    let emulator = prepare(&cp, &client, &fleet, settings).await?;
+    let log = scratch.join(format!("operator-{date}.log"));
+    let bin = Path::new(env!("CARGO_BIN_EXE_codeartifact-operator"));
+    let mut operator = Operator::start(
+        bin,
+        &cp,
+        &emulator,
+        log.clone(),
+        settings.rust_log.as_deref(),
+    )?;
+    operator.wait_ready(Duration::from_secs(120)).await?;
+    let tracker = Tracker::spawn(client.clone());
+    let audit = AuditLog::open(cp.dir().join("audit.log"))?;
+    let mut probe = Probe::new(
+        &emulator,
+        &operator,
+        audit,
+        cluster::control_plane_pids(&cp)?,
+    );
+    let world = World {
+        client: &client,
+        fleet: &fleet,
+        tracker: &tracker,
+        emulator: &emulator,
+        token_seconds: settings.token_seconds,
+    };
+
+    let steps = phases::all(
+        &world,
+        &mut probe,
+        settings.idle,
+        settings.real_token_lifetime(),
+    )
+    .await?;
+    // Kept for profiling: every write with its time, user and resource.
+    std::fs::copy(
+        cp.dir().join("audit.log"),
+        scratch.join(format!("audit-{date}.log")),
+    )?;
+    let run = report::Run {
+        settings,
+        machine,
+        steps,
+        peak_rss_kib: probe.lifetime_peak_kib(),
+        operator_cpu: probe.lifetime_cpu(),
+        operator_log: log.strip_prefix(root).unwrap_or(&log).display().to_string(),
+    };
+    write_report(root, &scratch, settings, &run, &date)
+}
+
+/// The CRD, the namespaces (not measured) and the emulator on its test clock.
+async fn prepare(
+    cp: &ControlPlane,
+    client: &kube::Client,
+    fleet: &Fleet,
+    settings: &Settings,
+) -> Result<Emulator> {
+    cluster::install_crd(cp)?;
+    cluster::create_namespaces(client, &fleet.namespaces).await?;
+    let mut config = EmulatorConfig::for_tests();
+    config.clock_speed = settings.clock_speed;
+    Emulator::start(config).await
+}
+
+fn write_report(
+    root: &Path,
+    scratch: &Path,
+    settings: &Settings,
+    run: &report::Run,
+    date: &str,
+) -> Result<()> {
+    let dir: PathBuf = if settings.is_reference() {
+        root.join("bench/results")
+    } else {
+        scratch.to_path_buf()
+    };
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{date}.md"));
+    std::fs::write(&path, run.markdown(date))
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("\n{}", run.summary());
+    println!("Report: {}", path.display());
+    Ok(())
+}

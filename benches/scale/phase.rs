@@ -1,0 +1,203 @@
+//! Measuring one phase of the run: the counters before and after (emulator
+//! calls, CPU of every process involved, operator metrics), the audit-log
+//! writes made in between, and the operator's largest RSS meanwhile.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use codeartifact_emulator::Emulator;
+
+use crate::audit::{self, Actor, AuditLog, Write};
+use crate::operator::Operator;
+use crate::procfs::{self, Peaks, Sampler};
+
+/// Process names in CPU tables, in display order.
+pub const OPERATOR: &str = "operator";
+pub const BENCH: &str = "bench + emulator";
+/// Everything else running on the (shared) machine meanwhile.
+pub const OTHERS: &str = "other processes";
+
+/// What one phase cost.
+#[derive(Clone, Debug)]
+pub struct PhaseResult {
+    pub name: &'static str,
+    pub elapsed: Duration,
+    /// Emulator requests by operation (retries count once per attempt).
+    pub aws_calls: BTreeMap<String, u64>,
+    /// Every write request kube-apiserver received, by anyone.
+    pub writes: Vec<Write>,
+    /// CPU seconds by process.
+    pub cpu: Vec<(String, f64)>,
+    /// Reconciles the operator started, and how many failed.
+    pub reconciles: u64,
+    pub failures: u64,
+    /// Largest VmRSS and number of open sockets of the operator seen.
+    pub peaks: Peaks,
+}
+
+impl PhaseResult {
+    pub fn aws_total(&self) -> u64 {
+        self.aws_calls.values().sum()
+    }
+
+    pub fn aws(&self, operation: &str) -> u64 {
+        self.aws_calls.get(operation).copied().unwrap_or(0)
+    }
+
+    /// The operator's writes by resource.
+    pub fn operator_writes(&self) -> BTreeMap<String, u64> {
+        audit::by_resource(&self.writes)
+    }
+
+    pub fn operator_write_total(&self) -> u64 {
+        self.writes
+            .iter()
+            .filter(|w| w.actor == Actor::Operator)
+            .count() as u64
+    }
+
+    pub fn cpu_of(&self, process: &str) -> f64 {
+        self.cpu
+            .iter()
+            .find(|(p, _)| p == process)
+            .map_or(0.0, |(_, s)| *s)
+    }
+}
+
+/// Counters at the start of a phase.
+pub struct Start {
+    at: Instant,
+    calls: BTreeMap<String, u64>,
+    cpu: Vec<(String, f64)>,
+    reconciles: f64,
+    failures: f64,
+}
+
+/// Everything needed to measure phases.
+pub struct Probe<'a> {
+    emulator: &'a Emulator,
+    operator: &'a Operator,
+    audit: AuditLog,
+    /// `(name, pid)` of every process whose CPU is reported.
+    processes: Vec<(String, String)>,
+    sampler: Sampler,
+    ticks: f64,
+}
+
+impl<'a> Probe<'a> {
+    pub fn new(
+        emulator: &'a Emulator,
+        operator: &'a Operator,
+        audit: AuditLog,
+        control_plane: Vec<(String, String)>,
+    ) -> Self {
+        let mut processes = vec![(OPERATOR.to_string(), operator.pid().to_string())];
+        processes.extend(control_plane);
+        processes.push((BENCH.to_string(), "self".to_string()));
+        Self {
+            emulator,
+            operator,
+            audit,
+            processes,
+            sampler: Sampler::spawn(operator.pid()),
+            ticks: procfs::clock_ticks(),
+        }
+    }
+
+    /// CPU seconds so far of each process, then of the whole machine.
+    fn cpu(&self) -> Vec<(String, f64)> {
+        let mut out: Vec<(String, f64)> = self
+            .processes
+            .iter()
+            .map(|(name, pid)| (name.clone(), procfs::cpu_seconds(pid, self.ticks)))
+            .collect();
+        out.push((OTHERS.to_string(), procfs::machine_busy_seconds(self.ticks)));
+        out
+    }
+
+    /// Starts a phase: drops writes made before it and resets the sampler's window.
+    pub async fn start(&mut self) -> Result<Start> {
+        self.audit.take()?;
+        self.sampler.take();
+        Ok(Start {
+            at: Instant::now(),
+            calls: self.emulator.calls(),
+            cpu: self.cpu(),
+            reconciles: self
+                .operator
+                .metric("codeartifact_operator_reconciles_total")
+                .await,
+            failures: self
+                .operator
+                .metric("codeartifact_operator_reconcile_failures_total")
+                .await,
+        })
+    }
+
+    /// Waits until the operator has made no write for `quiet` (at most
+    /// `limit`), so a phase also counts the writes that trail its end condition.
+    pub async fn settle(&mut self, quiet: Duration, limit: Duration) -> Result<()> {
+        let started = Instant::now();
+        let mut last = Instant::now();
+        while last.elapsed() < quiet && started.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if self.audit.poll()? > 0 {
+                last = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a phase begun with `start`.
+    pub async fn finish(&mut self, name: &'static str, start: Start) -> Result<PhaseResult> {
+        let elapsed = start.at.elapsed();
+        let calls = self.emulator.calls();
+        let aws_calls = calls
+            .iter()
+            .map(|(op, n)| (op.clone(), n - start.calls.get(op).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let mut cpu: Vec<(String, f64)> = self
+            .cpu()
+            .into_iter()
+            .zip(&start.cpu)
+            .map(|((p, now), (_, before))| (p, now - before))
+            .collect();
+        // The machine's total minus the processes listed is what others used.
+        let listed: f64 = cpu[..cpu.len() - 1].iter().map(|(_, s)| s).sum();
+        if let Some((_, machine)) = cpu.last_mut() {
+            *machine = (*machine - listed).max(0.0);
+        }
+        let reconciles = self
+            .operator
+            .metric("codeartifact_operator_reconciles_total")
+            .await
+            - start.reconciles;
+        let failures = self
+            .operator
+            .metric("codeartifact_operator_reconcile_failures_total")
+            .await
+            - start.failures;
+        Ok(PhaseResult {
+            name,
+            elapsed,
+            aws_calls,
+            writes: self.audit.take()?,
+            cpu,
+            reconciles: reconciles.max(0.0) as u64,
+            failures: failures.max(0.0) as u64,
+            peaks: self.sampler.take(),
+        })
+    }
+
+    /// The operator's peak RSS over its whole life (VmHWM), KiB.
+    pub fn lifetime_peak_kib(&self) -> u64 {
+        procfs::status_kib(&self.operator.pid().to_string(), "VmHWM")
+    }
+
+    /// The operator's CPU seconds over its whole life.
+    pub fn lifetime_cpu(&self) -> f64 {
+        procfs::cpu_seconds(&self.operator.pid().to_string(), self.ticks)
+    }
+}

@@ -332,7 +332,7 @@ async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_settings_error_on_a_working_repository_never_lets_its_token_expire() {
-    // 60x clock: a 900 s token lives 15 s and is due 3.75 s before expiry.
+    // 60x clock: a 900 s token lives 15 s and is due 7 s (refreshBefore 7m) before expiry.
     let env = setup(
         "keep-fresh",
         Options {
@@ -341,7 +341,7 @@ async fn a_settings_error_on_a_working_repository_never_lets_its_token_expire() 
         },
     )
     .await;
-    let token = "  token:\n    durationSeconds: 900\n";
+    let token = "  token:\n    durationSeconds: 900\n    refreshBefore: 7m\n";
     for name in ["needs-fix", "permanent"] {
         env.create(&yaml(name, &format!("  domain:\n    name: fresh\n{token}")))
             .await;
@@ -397,7 +397,7 @@ async fn a_settings_error_on_a_working_repository_never_lets_its_token_expire() 
     }
     let tokens = assert_no_leaks(&env.client, &env.emulator, &ns, &[&env.operator]).await;
     println!(
-        "SUMMARY settings errors: 2 failing PypiRepositories (missing upstream, refused tag key) kept fresh tokens for 45 s (3 lifetimes), {} refreshes each at least, least time left {min_left:.1} s of a 3.75 s margin; 0 of {tokens} tokens leaked",
+        "SUMMARY settings errors: 2 failing PypiRepositories (missing upstream, refused tag key) kept fresh tokens for 45 s (3 lifetimes), {} refreshes each at least, least time left {min_left:.1} s of a 7 s margin; 0 of {tokens} tokens leaked",
         seen.values().map(|t| t.len() - 1).min().unwrap_or(0)
     );
 }

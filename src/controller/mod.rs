@@ -27,7 +27,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 
 use crate::aws::{CodeArtifact, Domain};
-use crate::crd::PypiRepository;
+use crate::crd::{PypiRepository, PypiRepositoryStatus};
 use crate::error::{Error, RetryClass};
 use crate::metrics::Metrics;
 use crate::token::TokenCache;
@@ -80,6 +80,11 @@ pub struct Context {
     /// When the token in each object's Secret must next be replaced (by uid),
     /// so that an object whose reconciles fail is still retried in time.
     pub token_due: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// The status the operator last wrote for each object (by uid). The
+    /// operator is the only writer of status, so this is the newest one even
+    /// when the watch cache has not caught up; reconciles start from it,
+    /// which avoids repeating writes and resetting transition times.
+    pub written: Mutex<HashMap<String, PypiRepositoryStatus>>,
 }
 
 impl Context {
@@ -105,6 +110,7 @@ impl Context {
             synced: Mutex::new(HashMap::new()),
             domains: Mutex::new(HashMap::new()),
             token_due: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         }
     }
 
@@ -131,6 +137,25 @@ impl Context {
             .entry(key)
             .or_default()
             .clone()
+    }
+
+    /// The object with the newest status this operator wrote for it.
+    pub fn with_latest_status(&self, obj: Arc<PypiRepository>) -> Arc<PypiRepository> {
+        let uid = obj.uid().unwrap_or_default();
+        let written = self
+            .written
+            .lock()
+            .expect("written lock")
+            .get(&uid)
+            .cloned();
+        match written {
+            Some(status) if obj.status.as_ref() != Some(&status) => {
+                let mut newer = (*obj).clone();
+                newer.status = Some(status);
+                Arc::new(newer)
+            }
+            _ => obj,
+        }
     }
 
     /// Forgets that a domain exists, after it was deleted or went missing.
@@ -249,6 +274,7 @@ fn forget(ctx: &Context, obj: &PypiRepository) {
     ctx.attempts.succeeded(&uid);
     ctx.synced.lock().expect("synced lock").remove(&uid);
     ctx.token_due.lock().expect("token due lock").remove(&uid);
+    ctx.written.lock().expect("written lock").remove(&uid);
     ctx.metrics
         .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
 }

@@ -20,6 +20,7 @@ pub async fn reconcile(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Ac
         .ok_or_else(|| Error::InvalidSpec("a PypiRepository must be namespaced".into()))?;
     let uid = obj.uid().unwrap_or_default();
     let api: Api<PypiRepository> = Api::namespaced(ctx.client.clone(), &namespace);
+    let obj = ctx.with_latest_status(obj);
     let action = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Event::Apply(o) => apply::apply(o, ctx.clone()).await,

@@ -66,6 +66,11 @@ pub async fn write_status(
         &Patch::Merge(&patch),
     )
     .await?;
+    let uid = obj.uid().unwrap_or_default();
+    ctx.written
+        .lock()
+        .expect("written lock")
+        .insert(uid, status);
     Ok(())
 }
 

@@ -60,6 +60,7 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
         namespaces: args.namespaces(),
         reporter: "codeartifact-operator".into(),
         instance: args.instance.clone(),
+        concurrency: args.max_concurrent_reconciles,
     };
     let ctx = Arc::new(Context::new(client.clone(), aws, metrics, config));
     let leadership = if args.leader_elect {

@@ -181,3 +181,55 @@ async fn existing_resources_are_adopted_and_never_deleted() {
     );
     env.assert_no_token_leaks().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_or_edited_secret_is_restored_at_once() {
+    // A long resync: only the watch on owned Secrets can bring them back this fast.
+    let opts = Options {
+        operator_args: vec!["--resync-interval=10m".into()],
+        ..Options::default()
+    };
+    let env = setup("secret-watch", opts).await;
+    env.create("apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: watched\nspec:\n  domain:\n    name: watch\n").await;
+    env.wait_ready("watched").await;
+    let original = env.secret_data("watched-pypi").await;
+
+    env.secrets()
+        .delete("watched-pypi", &Default::default())
+        .await
+        .expect("delete the Secret");
+    let secrets = env.secrets();
+    testenv::wait_for(Duration::from_secs(15), || async {
+        matches!(secrets.get_opt("watched-pypi").await, Ok(Some(_)))
+    })
+    .await
+    .expect("the Secret is recreated");
+    assert_eq!(
+        env.secret_data("watched-pypi").await["token"],
+        original["token"],
+        "the fresh token is reused, not re-minted"
+    );
+    assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 1);
+
+    let patch = serde_json::json!({"stringData": {"pip.conf": "tampered"}});
+    env.secrets()
+        .patch(
+            "watched-pypi",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("edit");
+    testenv::wait_for(Duration::from_secs(15), || async {
+        secrets.get("watched-pypi").await.is_ok_and(|s| {
+            s.data
+                .unwrap_or_default()
+                .get("pip.conf")
+                .map(|v| v.0.as_slice())
+                == original.get("pip.conf").map(|v| v.as_bytes())
+        })
+    })
+    .await
+    .expect("an edited Secret is rewritten");
+    env.assert_no_token_leaks().await;
+}

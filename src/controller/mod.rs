@@ -20,7 +20,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::controller::{Action, Controller};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -50,6 +51,8 @@ pub struct ControllerConfig {
     pub reporter: String,
     /// Pod name or host name, to tell replicas apart in Events.
     pub instance: Option<String>,
+    /// At most this many reconciles run at once (0: no limit).
+    pub concurrency: u16,
 }
 
 /// A domain known to exist, shared by the reconciles of its repositories.
@@ -189,7 +192,7 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
     let mut controllers = Vec::new();
     let mut stores = Vec::new();
     for ns in namespaces {
-        let (api, secrets): (Api<PypiRepository>, Api<Secret>) = match &ns {
+        let (api, secrets): (Api<PypiRepository>, Api<PartialObjectMeta<Secret>>) = match &ns {
             Some(ns) => (
                 Api::namespaced(ctx.client.clone(), ns),
                 Api::namespaced(ctx.client.clone(), ns),
@@ -203,11 +206,16 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
             .applied_objects()
             .predicate_filter(spec_or_lifecycle_change, Default::default());
         stores.push(reader.clone());
-        // Only the operator's own Secrets matter; the label selector keeps the cache small.
+        // Only the operator's own Secrets matter, and only their owner references:
+        // a label-selected metadata watch never holds token data in memory.
         let secret_watch =
             watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
+        let secret_events = watcher(secrets, secret_watch)
+            .default_backoff()
+            .touched_objects();
         let controller = Controller::for_stream(trigger, reader)
-            .owns(secrets, secret_watch)
+            .owns_stream(secret_events)
+            .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
             .shutdown_on_signal()
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|res| async move {

@@ -7,11 +7,14 @@ mod common;
 
 use std::io::Write;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use codeartifact_operator::crd::PypiRepository;
-use common::reliability::{OTHER_ACCESS_KEY, OTHER_ACCOUNT, assert_no_leaks, is_ready, sdk};
-use common::{ACCESS_KEY, Options, condition, setup};
+use common::reliability::{
+    OTHER_ACCESS_KEY, OTHER_ACCOUNT, assert_no_leaks, is_ready, manifest_yaml as yaml, not_ready,
+    sdk,
+};
+use common::{ACCESS_KEY, Env, Options, setup};
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -221,32 +224,9 @@ async fn immutable_updates(client: &Client, ns: &str, cases: &[Value]) -> Vec<St
     problems
 }
 
-fn yaml(name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n{spec}"
-    )
-}
-
-/// Waits for Ready=False with `reason` and returns the message.
-async fn not_ready(env: &common::Env, name: &str, reason: &str) -> String {
-    let obj = env
-        .wait_until(name, Duration::from_secs(90), |o| {
-            condition(o, "Ready").is_some_and(|(s, r, _)| s == "False" && r == reason)
-        })
-        .await;
-    condition(&obj, "Ready").expect("Ready").2
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
-    let env = setup("runtime-invalid", Options::default()).await;
-    let started = Instant::now();
-    env.create(&yaml("fine", "  domain:\n    name: mine\n"))
-        .await;
-    env.wait_ready("fine").await;
-
-    // A domain in another account whose policy does not let the operator in
-    // (the emulator's deny rule stands in for the missing domain policy).
+/// A domain in another account whose policy does not let the operator in
+/// (the emulator's deny rule stands in for the missing domain policy).
+async fn other_account_without_permission(env: &Env) -> String {
     let other = sdk(&env.emulator, OTHER_ACCESS_KEY);
     other
         .create_domain()
@@ -257,25 +237,31 @@ async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
     env.emulator.deny(ACCESS_KEY, "DescribeDomain");
     let borrowed = format!("  domain:\n    name: theirs\n    owner: \"{OTHER_ACCOUNT}\"\n");
     env.create(&yaml("borrowed", &borrowed)).await;
-    let denied = not_ready(&env, "borrowed", "AccessDenied").await;
+    let denied = not_ready(env, "borrowed", "AccessDenied").await;
     assert!(
         denied.contains("codeartifact:DescribeDomain") && denied.contains("not authorized"),
         "{denied}"
     );
+    denied
+}
 
-    // An upstream that does not exist (yet).
+/// An upstream that does not exist (yet).
+async fn missing_upstream(env: &Env) -> String {
     env.create(&yaml(
         "orphan",
         "  domain:\n    name: mine\n  upstreams: [parent]\n",
     ))
     .await;
-    let missing = not_ready(&env, "orphan", "UpstreamNotFound").await;
+    let missing = not_ready(env, "orphan", "UpstreamNotFound").await;
     assert!(
         missing.contains("spec.upstreams") && missing.contains("mine"),
         "{missing}"
     );
+    missing
+}
 
-    // An upstream cycle, made by an update.
+/// An upstream cycle, made by an update.
+async fn upstream_cycle(env: &Env) -> String {
     env.create(&yaml("ring-a", "  domain:\n    name: mine\n"))
         .await;
     env.create(&yaml(
@@ -287,20 +273,39 @@ async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
     env.wait_ready("ring-b").await;
     env.patch_spec("ring-a", json!({"upstreams": ["ring-b"]}))
         .await;
-    let cycle = not_ready(&env, "ring-a", "InvalidSpec").await;
+    let cycle = not_ready(env, "ring-a", "InvalidSpec").await;
     assert!(
         cycle.contains("upstream") && cycle.contains("cycle"),
         "{cycle}"
     );
+    cycle
+}
 
-    // A tag key with a control character, which only CodeArtifact checks.
+/// A tag key with a control character, which only CodeArtifact checks.
+async fn control_character_in_a_tag_key(env: &Env) -> String {
     env.create(&yaml(
         "tabbed",
         "  domain:\n    name: mine\n  tags:\n    \"cost\\tcenter\": x\n",
     ))
     .await;
-    let tabbed = not_ready(&env, "tabbed", "InvalidSpec").await;
+    let tabbed = not_ready(env, "tabbed", "InvalidSpec").await;
     assert!(tabbed.contains("tags"), "{tabbed}");
+    tabbed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
+    let env = setup("runtime-invalid", Options::default()).await;
+    let started = Instant::now();
+    env.create(&yaml("fine", "  domain:\n    name: mine\n"))
+        .await;
+    env.wait_ready("fine").await;
+    let messages = [
+        other_account_without_permission(&env).await,
+        missing_upstream(&env).await,
+        upstream_cycle(&env).await,
+        control_character_in_a_tag_key(&env).await,
+    ];
 
     // Bad objects do not hold up good ones, and fixing the cause heals them.
     assert!(is_ready(&env.repos().get("fine").await.expect("fine")));
@@ -327,77 +332,5 @@ async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
         "SUMMARY runtime-invalid: 4 mistakes (other account's domain without permission, missing upstream, upstream cycle, control character in a tag key) ended Ready=False with an actionable message, all 4 Ready after the fix, {:.1} s; 0 of {tokens} tokens leaked",
         started.elapsed().as_secs_f64()
     );
-    eprintln!("messages:\n  {denied}\n  {missing}\n  {cycle}\n  {tabbed}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_settings_error_on_a_working_repository_never_lets_its_token_expire() {
-    // 60x clock: a 900 s token lives 15 s and is due 7 s (refreshBefore 7m) before expiry.
-    let env = setup(
-        "keep-fresh",
-        Options {
-            clock_speed: 60.0,
-            ..Options::default()
-        },
-    )
-    .await;
-    let token = "  token:\n    durationSeconds: 900\n    refreshBefore: 7m\n";
-    for name in ["needs-fix", "permanent"] {
-        env.create(&yaml(name, &format!("  domain:\n    name: fresh\n{token}")))
-            .await;
-        env.wait_ready(name).await;
-    }
-    // A missing upstream (retried until fixed) and a tag key CodeArtifact refuses (waits for a spec change).
-    env.patch_spec("needs-fix", json!({"upstreams": ["missing"]}))
-        .await;
-    env.patch_spec("permanent", json!({"tags": {"cost\tcenter": "x"}}))
-        .await;
-    not_ready(&env, "needs-fix", "UpstreamNotFound").await;
-    not_ready(&env, "permanent", "InvalidSpec").await;
-
-    // Three token lifetimes: every Secret must keep a valid token throughout.
-    let ns = [env.ns.name()];
-    let started = Instant::now();
-    let mut seen: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
-        Default::default();
-    let mut min_left = f64::MAX;
-    while started.elapsed() < Duration::from_secs(45) {
-        let asked_at = chrono::Utc::now();
-        for (name, (token, expires)) in common::reliability::secret_expiries(&env.client, &ns).await
-        {
-            let left = (expires - asked_at).as_seconds_f64();
-            min_left = min_left.min(left);
-            assert!(
-                left > 0.0,
-                "{name} holds a token that expired {:.1} s ago\n{}",
-                -left,
-                env.operator.logs()
-            );
-            seen.entry(name).or_default().insert(token);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    for (name, tokens) in &seen {
-        assert!(
-            tokens.len() >= 3,
-            "{name} was refreshed only {} times",
-            tokens.len() - 1
-        );
-    }
-    for (name, reason) in [
-        ("needs-fix", "UpstreamNotFound"),
-        ("permanent", "InvalidSpec"),
-    ] {
-        let obj = env.repos().get(name).await.expect("object");
-        assert_eq!(
-            condition(&obj, "Ready").map(|c| c.1),
-            Some(reason.to_string()),
-            "still reported"
-        );
-    }
-    let tokens = assert_no_leaks(&env.client, &env.emulator, &ns, &[&env.operator]).await;
-    println!(
-        "SUMMARY settings errors: 2 failing PypiRepositories (missing upstream, refused tag key) kept fresh tokens for 45 s (3 lifetimes), {} refreshes each at least, least time left {min_left:.1} s of a 7 s margin; 0 of {tokens} tokens leaked",
-        seen.values().map(|t| t.len() - 1).min().unwrap_or(0)
-    );
+    eprintln!("messages:\n  {}", messages.join("\n  "));
 }

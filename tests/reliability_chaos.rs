@@ -121,6 +121,51 @@ impl TokenWatch {
     }
 }
 
+/// Creates every object, in each namespace in turn; returns the expected
+/// `(domain, repository)` pairs.
+async fn create_all(env: &Env, ns: &[&str]) -> BTreeSet<(String, String)> {
+    let mut expected = BTreeSet::new();
+    for (i, namespace) in ns.iter().enumerate() {
+        for j in 0..PER_NAMESPACE {
+            let (name, domain, manifest) = object(i, j);
+            create_in(env, namespace, &manifest).await;
+            expected.insert((domain.to_string(), name));
+        }
+    }
+    expected
+}
+
+/// Watches every Secret until each has been seen with `TOKENS_PER_SECRET`
+/// tokens (two refreshes), then stops the watcher and returns what it saw.
+async fn until_rotated(client: Client, namespaces: Vec<String>, total: usize) -> TokenWatch {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watch = Arc::new(Mutex::new(TokenWatch {
+        min_left: f64::MAX,
+        ..TokenWatch::default()
+    }));
+    let watcher = tokio::spawn(watch_tokens(
+        client,
+        namespaces,
+        watch.clone(),
+        stop.clone(),
+    ));
+    let rotated = testenv::wait_for(Duration::from_secs(300), || async {
+        watch.lock().expect("watch lock").fewest_tokens(total) >= TOKENS_PER_SECRET
+            || watcher.is_finished()
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    watcher.await.expect("the token watcher does not panic");
+    let watch = std::mem::take(&mut *watch.lock().expect("watch lock"));
+    let rotations = watch.fewest_tokens(total);
+    assert!(
+        rotated.is_ok() && rotations >= TOKENS_PER_SECRET,
+        "tokens did not rotate {TOKENS_PER_SECRET} times: {:?}",
+        watch.tokens
+    );
+    watch
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_repositories_converge_under_throttling_errors_and_latency() {
     let args = [
@@ -145,50 +190,19 @@ async fn fifty_repositories_converge_under_throttling_errors_and_latency() {
     };
     env.emulator.set_fault("*", fault);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let watch = Arc::new(Mutex::new(TokenWatch {
-        min_left: f64::MAX,
-        ..TokenWatch::default()
-    }));
-    let watcher = tokio::spawn(watch_tokens(
-        env.client.clone(),
-        namespaces.clone(),
-        watch.clone(),
-        stop.clone(),
-    ));
+    // The Secrets are watched from the start, while the objects are created.
     let started = Instant::now();
-    let mut expected = BTreeSet::new();
-    for (i, namespace) in ns.iter().enumerate() {
-        for j in 0..PER_NAMESPACE {
-            let (name, domain, manifest) = object(i, j);
-            create_in(&env, namespace, &manifest).await;
-            expected.insert((domain.to_string(), name));
-        }
-    }
-    let total = expected.len();
+    let total = NAMESPACES * PER_NAMESPACE;
+    let watching = tokio::spawn(until_rotated(env.client.clone(), namespaces.clone(), total));
+    let expected = create_all(&env, &ns).await;
     wait_all(&env.client, &ns, total, Duration::from_secs(300), is_ready).await;
     let ready_after = started.elapsed().as_secs_f64();
-
-    // Keep the faults on until every Secret has had its token replaced twice.
-    let rotated = testenv::wait_for(Duration::from_secs(240), || async {
-        watch.lock().expect("watch lock").fewest_tokens(total) >= TOKENS_PER_SECRET
-            || watcher.is_finished()
-    })
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    watcher.await.expect("the token watcher does not panic");
-    let watch = std::mem::take(&mut *watch.lock().expect("watch lock"));
-    let min_tokens = watch.fewest_tokens(total);
-    assert!(
-        rotated.is_ok() && min_tokens >= TOKENS_PER_SECRET,
-        "tokens did not rotate {TOKENS_PER_SECRET} times: {:?}",
-        watch.tokens
-    );
+    // The faults stay on until every Secret has had its token replaced twice.
+    let watch = watching.await.expect("the token watch ran to the end");
     let elapsed = started.elapsed().as_secs_f64();
     let requests: u64 = env.emulator.calls().values().sum();
     env.emulator.clear_faults();
 
-    let _ = std::fs::copy(&env.operator.log, "/tmp/chaos-operator.log");
     assert!(
         watch.expired.is_empty(),
         "Secrets held expired tokens:\n{}",
@@ -203,7 +217,7 @@ async fn fifty_repositories_converge_under_throttling_errors_and_latency() {
         expected.len(),
         DOMAINS.len(),
         DOMAINS.len(),
-        min_tokens - 1,
+        watch.fewest_tokens(total) - 1,
         watch.max_late,
         watch.min_left,
         REFRESH_BEFORE_SECS / CLOCK_SPEED,
@@ -275,24 +289,29 @@ async fn check_codeartifact(env: &Env, expected: &BTreeSet<(String, String)>) ->
         };
         assert_eq!(r.upstreams, want, "{r:?}");
     }
-    let metrics = env.operator.metrics().await;
-    let created = metric_value(
-        &metrics,
-        "codeartifact_operator_aws_calls_total{operation=\"CreateRepository\",outcome=\"success\"}",
-    );
-    let domains_created = metric_value(
-        &metrics,
-        "codeartifact_operator_aws_calls_total{operation=\"CreateDomain\",outcome=\"success\"}",
-    );
+    created_once(&env.operator.metrics().await, expected.len())
+}
+
+/// The operator's own count of successful creations equals the resources:
+/// nothing was created twice. Returns the surplus (0).
+fn created_once(metrics: &str, repositories: usize) -> u64 {
+    let count = |op: &str| {
+        metric_value(
+            metrics,
+            &format!(
+                "codeartifact_operator_aws_calls_total{{operation=\"{op}\",outcome=\"success\"}}"
+            ),
+        ) as usize
+    };
+    let (created, domains_created) = (count("CreateRepository"), count("CreateDomain"));
     assert_eq!(
-        created as usize,
-        expected.len(),
+        created, repositories,
         "one successful CreateRepository per object"
     );
     assert_eq!(
-        domains_created as usize,
+        domains_created,
         DOMAINS.len(),
         "one successful CreateDomain per domain"
     );
-    (created as u64 - expected.len() as u64) + (domains_created as u64 - DOMAINS.len() as u64)
+    (created - repositories + domains_created - DOMAINS.len()) as u64
 }

@@ -6,167 +6,23 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+const KILLS: usize = 20;
+
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+
+#[path = "reliability_crash/plan.rs"]
+mod plan;
 
 use codeartifact_operator::crd::PypiRepository;
 use common::reliability::{assert_no_leaks, is_ready};
 use common::{Env, Options, setup};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use plan::{Expected, Op, TAIL, count_ops, plan};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-
-const KILLS: usize = 20;
-/// Objects in the domain that stays (mixed policies; half are deleted).
-const KEEP: usize = 16;
-/// Objects in the domain that goes (all Delete; all are deleted).
-const GONE: usize = 8;
-const SPEC_CHANGES: usize = 30;
-/// Operations made while the operator is down after the last kill.
-const TAIL: usize = 6;
-
-/// One step of the storm.
-#[derive(Clone, Debug)]
-enum Op {
-    Create {
-        name: String,
-        domain: &'static str,
-        policy: &'static str,
-    },
-    Patch {
-        name: String,
-        spec: serde_json::Value,
-    },
-    /// Delete once the object has been Ready (so its repository exists), or at once.
-    Delete { name: String, when_ready: bool },
-}
-
-/// What must exist at the end.
-#[derive(Default, Debug)]
-struct Expected {
-    /// Live objects and their final spec changes (description, tags).
-    live: BTreeMap<String, (String, String)>,
-    /// Deleted objects.
-    deleted: BTreeSet<String>,
-    /// Repositories left in CodeArtifact (domain, name).
-    repositories: BTreeSet<(String, String)>,
-}
-
-/// The storm and what it must lead to, from `rng`.
-fn plan(rng: &mut StdRng) -> (Vec<Op>, Expected) {
-    let mut ops = Vec::new();
-    let mut policy = BTreeMap::new();
-    for i in 0..KEEP + GONE {
-        let (domain, p) = if i < KEEP {
-            (
-                "crash-keep",
-                if rng.random_bool(0.5) {
-                    "Delete"
-                } else {
-                    "Retain"
-                },
-            )
-        } else {
-            ("crash-gone", "Delete")
-        };
-        policy.insert(format!("k{i}"), p);
-        ops.push(Op::Create {
-            name: format!("k{i}"),
-            domain,
-            policy: p,
-        });
-    }
-    ops.shuffle(rng);
-    // Three objects of the domain that goes are deleted right after they are created.
-    for i in KEEP..KEEP + 3 {
-        let at = ops
-            .iter()
-            .position(|o| matches!(o, Op::Create { name, .. } if *name == format!("k{i}")))
-            .expect("created");
-        ops.insert(
-            at + 1,
-            Op::Delete {
-                name: format!("k{i}"),
-                when_ready: false,
-            },
-        );
-    }
-    // About half of the other domain's objects and the rest of the doomed domain's go once Ready.
-    let keep_doomed = (1..KEEP).filter(|_| rng.random_bool(0.5));
-    let mut doomed: Vec<String> = keep_doomed
-        .chain(KEEP + 3..KEEP + GONE)
-        .map(|i| format!("k{i}"))
-        .collect();
-    doomed.shuffle(rng);
-    let alive: Vec<String> = (0..KEEP)
-        .map(|i| format!("k{i}"))
-        .filter(|n| !doomed.contains(n))
-        .collect();
-    let mut changes = BTreeMap::new();
-    let mut tail: Vec<Op> = Vec::new();
-    for round in 0..SPEC_CHANGES {
-        let name = if rng.random_bool(0.6) || doomed.is_empty() {
-            alive[rng.random_range(0..alive.len())].clone()
-        } else {
-            doomed[rng.random_range(0..doomed.len())].clone()
-        };
-        let mut spec =
-            json!({"description": format!("round {round}"), "tags": {"round": round.to_string()}});
-        if name[1..].parse::<usize>().expect("index") < KEEP && rng.random_bool(0.3) {
-            let flipped = if policy[&name] == "Delete" {
-                "Retain"
-            } else {
-                "Delete"
-            };
-            policy.insert(name.clone(), flipped);
-            spec["deletionPolicy"] = json!(flipped);
-        }
-        changes.insert(name.clone(), (format!("round {round}"), round.to_string()));
-        tail.push(Op::Patch { name, spec });
-    }
-    // Deletes go to random places after every patch of their object.
-    for name in &doomed {
-        let last_patch = tail
-            .iter()
-            .rposition(|o| matches!(o, Op::Patch { name: n, .. } if n == name))
-            .map_or(0, |p| p + 1);
-        let at = rng.random_range(last_patch..=tail.len());
-        tail.insert(
-            at,
-            Op::Delete {
-                name: name.clone(),
-                when_ready: true,
-            },
-        );
-    }
-    ops.extend(tail);
-    let mut expected = Expected::default();
-    for (name, p) in &policy {
-        let domain = if name[1..].parse::<usize>().expect("index") < KEEP {
-            "crash-keep"
-        } else {
-            "crash-gone"
-        };
-        if alive.contains(name) {
-            let change = changes.get(name).cloned().unwrap_or_default();
-            expected.live.insert(name.clone(), change);
-            expected
-                .repositories
-                .insert((domain.to_string(), name.clone()));
-        } else {
-            expected.deleted.insert(name.clone());
-            if *p == "Retain" {
-                expected
-                    .repositories
-                    .insert((domain.to_string(), name.clone()));
-            }
-        }
-    }
-    (ops, expected)
-}
 
 fn manifest(name: &str, domain: &str, policy: &str) -> PypiRepository {
     serde_json::from_value(json!({
@@ -232,16 +88,10 @@ async fn kill_and_restart(op: &mut common::Operator, rng: &mut StdRng) {
     op.start_again();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
-    let mut env = setup("crash", Options::default()).await;
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    let (mut ops, expected) = plan(&mut StdRng::seed_from_u64(seed));
-    let counts = count_ops(&ops);
-    eprintln!("crash seed {seed} (rerun with CRASH_SEED={seed}): {ops:?}");
+/// Runs the storm while SIGKILLing the operator `KILLS - 1` times; then kills
+/// it once more, makes the last `TAIL` operations while it is down, and
+/// starts it again. Returns the kill times and the storm's duration.
+async fn storm_with_kills(env: &mut Env, mut ops: Vec<Op>, seed: u64) -> (Vec<f64>, f64) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x4b11);
     let started = Instant::now();
     // The last TAIL operations happen while the operator is dead (after the
@@ -272,6 +122,20 @@ async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
     }
     let storm_secs = started.elapsed().as_secs_f64();
     env.operator.start_again();
+    (kills, storm_secs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
+    let mut env = setup("crash", Options::default()).await;
+    let seed: u64 = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let (ops, expected) = plan(&mut StdRng::seed_from_u64(seed));
+    let counts = count_ops(&ops);
+    eprintln!("crash seed {seed} (rerun with CRASH_SEED={seed}): {ops:?}");
+    let (kills, storm_secs) = storm_with_kills(&mut env, ops, seed).await;
     let (converged, collected) = converge(&env, &expected).await;
     check_codeartifact(&env, &expected);
     let tokens = assert_no_leaks(
@@ -296,13 +160,38 @@ async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
     );
 }
 
-fn count_ops(ops: &[Op]) -> (usize, usize, usize) {
-    let c = ops
+/// Every object's finalizers, deletion and readiness, and the operator's log tail.
+async fn state(env: &Env) -> String {
+    let objects = env
+        .repos()
+        .list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let mut out: Vec<String> = objects
         .iter()
-        .filter(|o| matches!(o, Op::Create { .. }))
-        .count();
-    let p = ops.iter().filter(|o| matches!(o, Op::Patch { .. })).count();
-    (c, p, ops.len() - c - p)
+        .map(|o| {
+            let name = o.metadata.name.as_deref().unwrap_or("");
+            let deleting = o.metadata.deletion_timestamp.is_some();
+            format!(
+                "{name} finalizers={:?} deleting={deleting} ready={}",
+                o.metadata.finalizers,
+                is_ready(o)
+            )
+        })
+        .collect();
+    let logs = env.operator.logs();
+    out.push("operator log tail:".into());
+    out.extend(
+        logs.lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(String::from),
+    );
+    out.join("\n")
 }
 
 /// Waits until Kubernetes holds exactly the live objects, all Ready for
@@ -327,30 +216,7 @@ async fn converge(env: &Env, expected: &Expected) -> (f64, f64) {
     })
     .await;
     if ok.is_err() {
-        let objects = api
-            .list(&Default::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default();
-        let state: Vec<String> = objects
-            .iter()
-            .map(|o| {
-                format!(
-                    "{} finalizers={:?} deleting={} ready={}",
-                    o.metadata.name.as_deref().unwrap_or(""),
-                    o.metadata.finalizers,
-                    o.metadata.deletion_timestamp.is_some(),
-                    is_ready(o)
-                )
-            })
-            .collect();
-        let logs = env.operator.logs();
-        let tail: Vec<&str> = logs.lines().rev().take(40).collect();
-        panic!(
-            "no convergence: want live {live:?}\nhave:\n{}\noperator log tail:\n{}",
-            state.join("\n"),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
+        panic!("no convergence: want live {live:?}\n{}", state(env).await);
     }
     let objects_done = started.elapsed().as_secs_f64();
     let secrets = env.secrets();
@@ -372,7 +238,13 @@ async fn converge(env: &Env, expected: &Expected) -> (f64, f64) {
         "Secrets: want {want:?}, have {:?}",
         names().await
     );
-    // Spec changes made it to CodeArtifact.
+    (objects_done, started.elapsed().as_secs_f64())
+}
+
+/// CodeArtifact holds the live and retained repositories and nothing else;
+/// the domain whose objects were all deleted with Delete is gone.
+fn check_codeartifact(env: &Env, expected: &Expected) {
+    // The last spec change of each live object made it to CodeArtifact.
     for (name, (description, round)) in &expected.live {
         if description.is_empty() {
             continue;
@@ -390,12 +262,7 @@ async fn converge(env: &Env, expected: &Expected) -> (f64, f64) {
         );
         assert_eq!(repo.tags.get("round"), Some(round), "{name}");
     }
-    (objects_done, started.elapsed().as_secs_f64())
-}
 
-/// CodeArtifact holds the live and retained repositories and nothing else;
-/// the domain whose objects were all deleted with Delete is gone.
-fn check_codeartifact(env: &Env, expected: &Expected) {
     let found: BTreeSet<(String, String)> = env
         .emulator
         .repositories()

@@ -136,6 +136,38 @@ fn objects() -> Vec<(
     out
 }
 
+/// Deletes every PypiRepository at once and SIGKILLs the operator 0.3 s
+/// later; returns the seconds until all of them are gone.
+async fn delete_everything_during_a_kill(env: &mut Env) -> f64 {
+    let started = Instant::now();
+    let api = env.repos();
+    api.delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await
+        .expect("delete all");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.operator.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.operator.start_again();
+    let gone = testenv::wait_for(Duration::from_secs(120), || async {
+        api.list(&Default::default())
+            .await
+            .is_ok_and(|l| l.items.is_empty())
+    })
+    .await;
+    let left = api.list(&Default::default()).await.map(|l| {
+        l.items
+            .into_iter()
+            .map(|o| o.metadata.name)
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        gone.is_ok(),
+        "finalizers stuck: {left:?}\n{}",
+        env.operator.logs()
+    );
+    started.elapsed().as_secs_f64()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_storm_removes_only_what_the_operator_owns_and_may_delete() {
     let mut env = setup("ownership", Options::default()).await;
@@ -157,34 +189,7 @@ async fn a_deletion_storm_removes_only_what_the_operator_owns_and_may_delete() {
         .map(|r| (r.name, r.tags))
         .collect();
 
-    // Everything at once, and the operator killed in the middle of it.
-    let started = Instant::now();
-    env.repos()
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await
-        .expect("delete all");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    env.operator.kill();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    env.operator.start_again();
-    let api = env.repos();
-    let gone = testenv::wait_for(Duration::from_secs(120), || async {
-        api.list(&Default::default())
-            .await
-            .is_ok_and(|l| l.items.is_empty())
-    })
-    .await;
-    assert!(
-        gone.is_ok(),
-        "finalizers stuck: {:?}\n{}",
-        api.list(&Default::default()).await.map(|l| l
-            .items
-            .into_iter()
-            .map(|o| o.metadata.name)
-            .collect::<Vec<_>>()),
-        env.operator.logs()
-    );
-    let storm = started.elapsed().as_secs_f64();
+    let storm = delete_everything_during_a_kill(&mut env).await;
 
     let (kept, removed) = check_survivors(&env, &objects, &before);
     let events = env.events().await;

@@ -132,20 +132,9 @@ fn listing(env: &Env) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_operator_works_with_only_the_charts_rbac_and_nothing_more() {
-    let mut env = setup_without_operator("rbac", Options::default()).await;
-    let ns = env.ns.name().to_string();
-    install_rbac(&env, &ns);
-    let kubeconfig = service_account_kubeconfig(&env, &ns);
-    let mut args = Options::default().operator_args;
-    args.extend([
-        "--leader-elect".to_string(),
-        format!("--lease-namespace={ns}"),
-    ]);
-    env.operator = env.operator_with_kubeconfig(&kubeconfig, &ns, &args);
-
-    // It reconciles, publishes Events, and deletes through the finalizer.
+/// It reconciles to Ready, writes the Secret, publishes Events and deletes
+/// through the finalizer, without any permission error.
+async fn works_end_to_end(env: &Env) {
     let manifest = "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: least\nspec:\n  domain:\n    name: rbac\n  deletionPolicy: Delete\n";
     env.create(manifest).await;
     env.wait_ready("least").await;
@@ -174,9 +163,12 @@ async fn the_operator_works_with_only_the_charts_rbac_and_nothing_more() {
         !logs.to_lowercase().contains("forbidden"),
         "the operator hit a permission error:\n{logs}"
     );
+}
 
-    // What it may do is exactly the allow-list.
-    let actual = listing(&env);
+/// What the ServiceAccount may do is exactly the allow-list; returns the
+/// number of rows naming resources (the rest are discovery URLs every account may read).
+fn matches_the_allow_list(env: &Env) -> usize {
+    let actual = listing(env);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ALLOW_LIST);
     if std::env::var_os("UPDATE_RBAC_ALLOW_LIST").is_some() {
         std::fs::write(&path, &actual).expect("write the allow-list");
@@ -186,31 +178,38 @@ async fn the_operator_works_with_only_the_charts_rbac_and_nothing_more() {
         actual, committed,
         "the ServiceAccount's permissions differ from {ALLOW_LIST}"
     );
+    actual
+        .lines()
+        .filter(|l| !l.starts_with(['#', '[']) && !l.starts_with("Resources"))
+        .count()
+}
 
-    // And nothing else: a few things an operator must not be able to do.
+/// A few things an operator must not be able to do, asked with `can-i` and
+/// two of them tried for real with the token; returns how many were asked.
+fn refuses_the_rest(env: &Env, kubeconfig: &Path, ns: &str) -> usize {
     let refused = [
-        ("delete", "secrets", ns.as_str()),
-        ("list", "configmaps", ns.as_str()),
-        ("get", "pods", ns.as_str()),
+        ("delete", "secrets", ns),
+        ("list", "configmaps", ns),
+        ("get", "pods", ns),
         ("create", "leases", "default"),
-        ("update", "pypirepositories", ns.as_str()),
-        ("delete", "pypirepositories", ns.as_str()),
-        ("create", "clusterrolebindings", ns.as_str()),
+        ("update", "pypirepositories", ns),
+        ("delete", "pypirepositories", ns),
+        ("create", "clusterrolebindings", ns),
     ];
     for (verb, resource, namespace) in refused {
         assert!(
-            !can_i(&env, verb, resource, namespace),
+            !can_i(env, verb, resource, namespace),
             "the ServiceAccount may {verb} {resource} in {namespace}"
         );
     }
     let kubectl = env.cp.bin_dir().join("kubectl");
     for attempt in [
-        vec!["get", "configmaps", "-n", &ns],
-        vec!["delete", "secret", "anything", "-n", &ns],
+        vec!["get", "configmaps", "-n", ns],
+        vec!["delete", "secret", "anything", "-n", ns],
     ] {
         let out = Command::new(&kubectl)
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(kubeconfig)
             .args(&attempt)
             .output()
             .expect("kubectl");
@@ -220,14 +219,26 @@ async fn the_operator_works_with_only_the_charts_rbac_and_nothing_more() {
             "{attempt:?} was not refused: {err}"
         );
     }
+    refused.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_works_with_only_the_charts_rbac_and_nothing_more() {
+    let mut env = setup_without_operator("rbac", Options::default()).await;
+    let ns = env.ns.name().to_string();
+    install_rbac(&env, &ns);
+    let kubeconfig = service_account_kubeconfig(&env, &ns);
+    let mut args = Options::default().operator_args;
+    args.extend([
+        "--leader-elect".to_string(),
+        format!("--lease-namespace={ns}"),
+    ]);
+    env.operator = env.operator_with_kubeconfig(&kubeconfig, &ns, &args);
+    works_end_to_end(&env).await;
+    let rules = matches_the_allow_list(&env);
+    let refused = refuses_the_rest(&env, &kubeconfig, &ns);
     let tokens = assert_no_leaks(&env.client, &env.emulator, &[&ns], &[&env.operator]).await;
-    // Rows naming resources (the rest are the discovery URLs every account may read).
-    let rules = actual
-        .lines()
-        .filter(|l| !l.starts_with(['#', '[']) && !l.starts_with("Resources"))
-        .count();
     println!(
-        "SUMMARY rbac: the operator ran as {SERVICE_ACCOUNT} with only the chart's RBAC (TokenRequest token): Ready, Events, Secret and Delete cleanup all worked with no permission error; `kubectl auth can-i --list` matches the allow-list ({rules} resource rules over the release namespace and any other, plus discovery URLs); {} actions outside it refused (2 tried for real: Forbidden); 0 of {tokens} tokens leaked",
-        refused.len()
+        "SUMMARY rbac: the operator ran as {SERVICE_ACCOUNT} with only the chart's RBAC (TokenRequest token): Ready, Events, Secret and Delete cleanup all worked with no permission error; `kubectl auth can-i --list` matches the allow-list ({rules} resource rules over the release namespace and any other, plus discovery URLs); {refused} actions outside it refused (2 tried for real: Forbidden); 0 of {tokens} tokens leaked"
     );
 }

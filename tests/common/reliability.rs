@@ -368,3 +368,19 @@ pub async fn setup_without_operator(prefix: &str, opts: Options) -> Env {
         tmp,
     }
 }
+
+/// A PypiRepository manifest with `spec` (YAML lines indented by two spaces).
+pub fn manifest_yaml(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n{spec}"
+    )
+}
+
+/// Waits for Ready=False with `reason` and returns the condition's message.
+pub async fn not_ready(env: &Env, name: &str, reason: &str) -> String {
+    let wanted = |o: &PypiRepository| {
+        super::condition(o, "Ready").is_some_and(|(s, r, _)| s == "False" && r == reason)
+    };
+    let obj = env.wait_until(name, Duration::from_secs(90), wanted).await;
+    super::condition(&obj, "Ready").expect("Ready").2
+}

@@ -128,7 +128,7 @@ impl Context {
     /// How long until the token in `uid`'s Secret must be replaced, if that is still ahead.
     fn until_token_due(&self, uid: &str, now: DateTime<Utc>) -> Option<Duration> {
         let due = *self.token_due.lock().expect("token due lock").get(uid)?;
-        (due - now).to_std().ok()
+        until(due, now)
     }
 
     /// The cache slot of a domain; holding its lock serialises lookups of that domain.
@@ -252,13 +252,10 @@ pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) ->
     let class = err.retry_class();
     let key = obj.uid().unwrap_or_default();
     let attempt = ctx.attempts.failed(&key);
-    // At least a second, so a token due right now cannot cause a busy loop.
-    let token_due = ctx
-        .until_token_due(&key, Utc::now())
-        .map(|d| d.max(Duration::from_secs(1)));
+    let token_due = ctx.until_token_due(&key, Utc::now());
     if class == RetryClass::Permanent {
         tracing::warn!(object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err.report(), "waiting for a spec change");
-        return token_due.map_or_else(Action::await_change, Action::requeue);
+        return retry(None, token_due);
     }
     let delay = backoff::jitter(
         backoff::delay(ctx.config.backoff, class, attempt),
@@ -276,6 +273,25 @@ pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) ->
     Action::requeue(delay)
 }
 
+/// How long until `due`: at least a second, so that a token due right now
+/// cannot cause a busy loop; `None` once it has passed.
+fn until(due: DateTime<Utc>, now: DateTime<Utc>) -> Option<Duration> {
+    (due - now)
+        .to_std()
+        .ok()
+        .map(|d| d.max(Duration::from_secs(1)))
+}
+
+/// After `backoff` (`None`: wait for a spec change), but never later than
+/// the Secret's token is due.
+fn retry(backoff: Option<Duration>, token_due: Option<Duration>) -> Action {
+    match (backoff, token_due) {
+        (Some(b), Some(t)) => Action::requeue(b.min(t)),
+        (Some(d), None) | (None, Some(d)) => Action::requeue(d),
+        (None, None) => Action::await_change(),
+    }
+}
+
 /// Forgets per-object state of a PypiRepository that is gone.
 fn forget(ctx: &Context, obj: &PypiRepository) {
     let uid = obj.uid().unwrap_or_default();
@@ -285,4 +301,44 @@ fn forget(ctx: &Context, obj: &PypiRepository) {
     ctx.written.lock().expect("written lock").remove(&uid);
     ctx.metrics
         .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_object_is_retried_no_later_than_its_token_is_due() {
+        let (s, min) = (Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(
+            retry(None, None),
+            Action::await_change(),
+            "nothing due: wait for a spec change"
+        );
+        assert_eq!(
+            retry(None, Some(min)),
+            Action::requeue(min),
+            "a spec error still comes back for the token"
+        );
+        assert_eq!(
+            retry(Some(5 * min), Some(min)),
+            Action::requeue(min),
+            "a long backoff is cut short"
+        );
+        assert_eq!(retry(Some(s), Some(min)), Action::requeue(s));
+    }
+
+    #[test]
+    fn a_token_due_now_waits_a_second_and_a_past_one_does_not_count() {
+        let now = Utc::now();
+        assert_eq!(
+            until(now + chrono::TimeDelta::milliseconds(100), now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            until(now + chrono::TimeDelta::minutes(10), now),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(until(now - chrono::TimeDelta::seconds(1), now), None);
+    }
 }

@@ -134,9 +134,21 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts the operator, watching only `namespace`.
+    /// Starts the operator as admin, watching only `namespace` (or a comma-separated list).
     pub fn start(
         cp: &ControlPlane,
+        emulator: &Emulator,
+        namespace: &str,
+        dir: &Path,
+        extra: &[String],
+    ) -> Self {
+        Self::start_with_kubeconfig(cp.kubeconfig_path(), emulator, namespace, dir, extra)
+    }
+
+    /// Starts the operator talking to Kubernetes through `kubeconfig`, e.g. as
+    /// a ServiceAccount with only the chart's RBAC.
+    pub fn start_with_kubeconfig(
+        kubeconfig: &Path,
         emulator: &Emulator,
         namespace: &str,
         dir: &Path,
@@ -151,29 +163,22 @@ impl Operator {
             "--log-format=json".to_string(),
         ];
         args.extend(extra.iter().cloned());
-        let env = vec![
-            (
-                "KUBECONFIG".to_string(),
-                cp.kubeconfig_path().display().to_string(),
-            ),
-            ("AWS_ACCESS_KEY_ID".to_string(), ACCESS_KEY.to_string()),
-            ("AWS_SECRET_ACCESS_KEY".to_string(), SECRET_KEY.to_string()),
-            ("AWS_REGION".to_string(), emulator.region().to_string()),
-            (
-                "AWS_ENDPOINT_URL_CODEARTIFACT".to_string(),
-                emulator.base_url(),
-            ),
-            ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
-            (
-                "RUST_LOG".to_string(),
-                "info,codeartifact_operator=debug".to_string(),
-            ),
+        let env = [
+            ("KUBECONFIG", kubeconfig.display().to_string()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_string()),
+            ("AWS_REGION", emulator.region().to_string()),
+            ("AWS_ENDPOINT_URL_CODEARTIFACT", emulator.base_url()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            ("RUST_LOG", "info,codeartifact_operator=debug".to_string()),
         ];
+        let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let log = dir.join(format!("operator-{port}.log"));
         let mut op = Self {
             child: None,
             args,
             env,
-            log: dir.join(format!("operator-{port}.log")),
+            log,
             port,
         };
         op.spawn();

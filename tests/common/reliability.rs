@@ -95,35 +95,13 @@ impl Env {
         namespaces: &str,
         extra: &[String],
     ) -> Operator {
-        let port = super::free_port();
-        let mut args = vec![
-            "run".to_string(),
-            format!("--listen=127.0.0.1:{port}"),
-            format!("--watch-namespaces={namespaces}"),
-            "--cluster-name=e2e".to_string(),
-            "--log-format=json".to_string(),
-        ];
-        args.extend(extra.iter().cloned());
-        let env = [
-            ("KUBECONFIG", kubeconfig.display().to_string()),
-            ("AWS_ACCESS_KEY_ID", super::ACCESS_KEY.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", super::SECRET_KEY.to_string()),
-            ("AWS_REGION", self.emulator.region().to_string()),
-            ("AWS_ENDPOINT_URL_CODEARTIFACT", self.emulator.base_url()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-            ("RUST_LOG", "info,codeartifact_operator=debug".to_string()),
-        ];
-        let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        let log = self.tmp.path().join(format!("operator-{port}.log"));
-        let mut op = Operator {
-            child: None,
-            args,
-            env,
-            log,
-            port,
-        };
-        op.spawn();
-        op
+        Operator::start_with_kubeconfig(
+            kubeconfig,
+            &self.emulator,
+            namespaces,
+            self.tmp.path(),
+            extra,
+        )
     }
 }
 

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use codeartifact_emulator::{Config as EmulatorConfig, Emulator};
+use codeartifact_emulator::Emulator;
 use codeartifact_operator::crd::PypiRepository;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -67,27 +67,7 @@ impl Default for Options {
 /// Starts everything for one test.
 pub async fn setup(prefix: &str, opts: Options) -> Env {
     let cp = ControlPlane::shared();
-    install_crd(cp);
-    let client = cp.client().await;
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let public = tmp.path().join("public-pypi");
-    python::make_dist("requests-lite", "2.0.0", &public, true);
-    let mut config = EmulatorConfig::for_tests();
-    config.public_pypi_dir = Some(public);
-    config.clock_speed = opts.clock_speed;
-    let emulator = Emulator::start(config).await.expect("start the emulator");
-    let ns = TempNamespace::create(cp, prefix)
-        .await
-        .expect("create namespace");
-    let operator = Operator::start(cp, &emulator, ns.name(), tmp.path(), &opts.operator_args);
-    Env {
-        cp,
-        client,
-        ns,
-        emulator,
-        operator,
-        tmp,
-    }
+    reliability::setup_on(cp, prefix, opts, 0).await.0
 }
 
 /// Applies the CRD from `crds/` once per test binary and waits until it is Established.

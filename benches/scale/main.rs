@@ -8,7 +8,8 @@
 //! quick runs: BENCH_NAMESPACES (100), BENCH_PER_NAMESPACE (10),
 //! BENCH_DOMAINS (10), BENCH_IDLE_SECONDS (300), BENCH_CLOCK_SPEED (derived
 //! from the idle window), BENCH_OPERATOR_LOG (the operator's RUST_LOG, e.g.
-//! `debug` to profile). A run with other sizes or a shorter idle window
+//! `debug` to profile), BENCH_OPERATOR_BIN (another operator build to
+//! measure, such as a candidate fix). A run with other sizes or a shorter idle window
 //! writes target/bench/<date>.md instead, so it cannot pass for the
 //! committed figures.
 
@@ -53,6 +54,8 @@ pub struct Settings {
     pub token_seconds: i64,
     pub clock_speed: f64,
     pub rust_log: Option<String>,
+    /// Another build to measure (say, a candidate fix) instead of this tree's.
+    pub other_bin: Option<PathBuf>,
 }
 
 fn env_or<T: FromStr>(key: &str, default: T) -> Result<T> {
@@ -81,6 +84,7 @@ impl Settings {
             rust_log: std::env::var("BENCH_OPERATOR_LOG")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            other_bin: std::env::var_os("BENCH_OPERATOR_BIN").map(PathBuf::from),
         })
     }
 
@@ -89,7 +93,14 @@ impl Settings {
         Duration::from_secs_f64(self.token_seconds as f64 / self.clock_speed)
     }
 
-    /// Whether this is the configuration the issue asks for.
+    /// The operator binary under test.
+    pub fn operator_bin(&self) -> PathBuf {
+        self.other_bin
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_codeartifact-operator")))
+    }
+
+    /// Whether this is the configuration the issue asks for, with this tree's build at default log level.
     fn is_reference(&self) -> bool {
         (
             self.namespaces,
@@ -97,6 +108,8 @@ impl Settings {
             self.domains,
             self.idle.as_secs(),
         ) == (100, 10, 10, 300)
+            && self.rust_log.is_none()
+            && self.other_bin.is_none()
     }
 }
 
@@ -137,15 +150,17 @@ async fn run(settings: &Settings) -> Result<()> {
     );
     let emulator = prepare(&cp, &client, &fleet, settings).await?;
     let log = scratch.join(format!("operator-{date}.log"));
-    let bin = Path::new(env!("CARGO_BIN_EXE_codeartifact-operator"));
+    let bin = settings.operator_bin();
     let mut operator = Operator::start(
-        bin,
+        &bin,
         &cp,
         &emulator,
         log.clone(),
         settings.rust_log.as_deref(),
     )?;
     operator.wait_ready(Duration::from_secs(120)).await?;
+    // The operator's footprint with its caches synced and nothing to manage.
+    let rss_start_kib = procfs::status_kib(&operator.pid().to_string(), "VmRSS");
     let tracker = Tracker::spawn(client.clone());
     let audit = AuditLog::open(cp.dir().join("audit.log"))?;
     let mut probe = Probe::new(
@@ -178,6 +193,7 @@ async fn run(settings: &Settings) -> Result<()> {
         settings,
         machine,
         steps,
+        rss_start_kib,
         peak_rss_kib: probe.lifetime_peak_kib(),
         operator_cpu: probe.lifetime_cpu(),
         operator_log: log.strip_prefix(root).unwrap_or(&log).display().to_string(),

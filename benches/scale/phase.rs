@@ -34,6 +34,8 @@ pub struct PhaseResult {
     pub failures: u64,
     /// Largest VmRSS and number of open sockets of the operator seen.
     pub peaks: Peaks,
+    /// VmRSS of the operator when the phase ended, KiB.
+    pub rss_end_kib: u64,
 }
 
 impl PhaseResult {
@@ -188,6 +190,7 @@ impl<'a> Probe<'a> {
             reconciles: reconciles.max(0.0) as u64,
             failures: failures.max(0.0) as u64,
             peaks: self.sampler.take(),
+            rss_end_kib: procfs::status_kib(&self.operator.pid().to_string(), "VmRSS"),
         })
     }
 

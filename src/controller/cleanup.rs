@@ -91,16 +91,18 @@ async fn delete_domain_if_empty(obj: &PypiRepository, ctx: &Context, d: &Desired
         ctx.forget_domain(&d.domain, owner);
         return Ok(());
     };
-    let tags = ctx.aws.list_tags(&domain.arn).await?;
-    if !owns_domain(&tags, &d.owner_marker) {
-        return Ok(());
-    }
+    // A domain that still holds repositories stays whoever made it; checking
+    // that first spares every PypiRepository but the last a ListTags call.
     if domain.repository_count > 0 {
         let note = format!(
             "Domain {} still holds {} repositories, so it is kept",
             d.domain, domain.repository_count
         );
         report::normal(ctx, obj, "DomainKept", "Delete", note).await;
+        return Ok(());
+    }
+    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    if !owns_domain(&tags, &d.owner_marker) {
         return Ok(());
     }
     match ctx.aws.delete_domain(&d.domain, owner).await {

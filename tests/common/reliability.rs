@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use testenv::{ControlPlane, LeakScan, OTHER_KEY, TempNamespace, TestKey};
 
+#[allow(unused_imports)] // only some test binaries read metrics
 pub use testenv::metric_value;
 
 use super::{Env, Operator, Options, install_crd, python};

@@ -209,9 +209,11 @@ async fn converge(env: &Env, expected: &Expected) -> (f64, f64) {
         names == live && objects.items.iter().all(is_ready)
     })
     .await;
-    if ok.is_err() {
-        panic!("no convergence: want live {live:?}\n{}", state(env).await);
-    }
+    assert!(
+        ok.is_ok(),
+        "no convergence: want live {live:?}\n{}",
+        state(env).await
+    );
     let objects_done = started.elapsed().as_secs_f64();
     let secrets = env.secrets();
     let want: BTreeSet<String> = live.iter().map(|n| format!("{n}-pypi")).collect();

@@ -259,12 +259,7 @@ fn check_codeartifact(env: &Env, expected: &Expected) {
         assert_eq!(repo.tags.get("round"), Some(round), "{name}");
     }
 
-    let found: BTreeSet<(String, String)> = env
-        .emulator
-        .repositories()
-        .into_iter()
-        .map(|r| (r.domain, r.name))
-        .collect();
+    let found = env.emulator_repositories();
     assert_eq!(found, expected.repositories, "CodeArtifact repositories");
     let domains: Vec<String> = env.emulator.domains().into_iter().map(|d| d.name).collect();
     assert_eq!(

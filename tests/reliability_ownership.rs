@@ -224,12 +224,7 @@ fn check_survivors(
         .map(|(n, d, _, r, _)| (d.to_string(), r.unwrap_or(n).to_string()))
         .collect();
     want.insert(("ours".into(), "seed".into()));
-    let found: BTreeSet<(String, String)> = env
-        .emulator
-        .repositories()
-        .into_iter()
-        .map(|r| (r.domain, r.name))
-        .collect();
+    let found = env.emulator_repositories();
     assert_eq!(found, want, "repositories after the storm");
     let domains: BTreeSet<String> = env.emulator.domains().into_iter().map(|d| d.name).collect();
     let want_domains: BTreeSet<String> = [

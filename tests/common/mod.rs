@@ -232,6 +232,15 @@ impl Env {
             });
     }
 
+    /// `(domain, repository)` of every repository in the test's CodeArtifact.
+    pub fn emulator_repositories(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.emulator
+            .repositories()
+            .into_iter()
+            .map(|r| (r.domain, r.name))
+            .collect()
+    }
+
     /// The Secret's data as strings.
     pub async fn secret_data(&self, name: &str) -> std::collections::BTreeMap<String, String> {
         let s = self.secrets().get(name).await.expect("Secret exists");

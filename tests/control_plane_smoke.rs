@@ -16,7 +16,7 @@ use kube::api::{
 };
 use kube::{Api, Client};
 use serde_json::{Value, json};
-use testenv::{ControlPlane, TempNamespace, pinned_version, wait_for};
+use testenv::{ControlPlane, TempNamespace, pinned_version, wait_for, wait_gone};
 
 /// CRDs are usually Established within a second; a loaded machine gets slack.
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,13 +137,6 @@ async fn rejection(api: &Api<DynamicObject>, object: &DynamicObject) -> Result<S
     }
 }
 
-async fn is_gone<K>(api: &Api<K>, name: &str) -> bool
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    matches!(api.get(name).await, Err(kube::Error::Api(s)) if s.code == 404)
-}
-
 fn config_map(name: &str) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
@@ -261,7 +254,7 @@ async fn secret_is_garbage_collected_when_its_owner_is_deleted() -> Result<()> {
     config_maps
         .delete("owner", &DeleteParams::default())
         .await?;
-    wait_for(GC_TIMEOUT, || is_gone(&secrets, "owned"))
+    wait_gone(&secrets, "owned", GC_TIMEOUT)
         .await
         .context("the garbage collector did not delete the owned Secret")?;
     ensure!(
@@ -288,7 +281,7 @@ async fn deleting_a_namespace_removes_what_was_in_it() -> Result<()> {
 
     ns.delete().await?;
     let namespaces: Api<Namespace> = Api::all(client);
-    wait_for(NAMESPACE_TIMEOUT, || is_gone(&namespaces, &name))
+    wait_gone(&namespaces, &name, NAMESPACE_TIMEOUT)
         .await
         .context("the namespace controller did not finish deleting the namespace")?;
     ensure!(

@@ -11,19 +11,7 @@ use common::{Env, Options, setup};
 
 /// An SDK client with the operator's own credentials, for changes behind its back.
 fn sdk(emulator: &Emulator) -> ca::Client {
-    let conf = ca::Config::builder()
-        .behavior_version(ca::config::BehaviorVersion::latest())
-        .region(ca::config::Region::new(emulator.region().to_string()))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            common::ACCESS_KEY,
-            "emulator-secret",
-            None,
-            None,
-            "test",
-        ))
-        .endpoint_url(emulator.base_url())
-        .build();
-    ca::Client::from_conf(conf)
+    testenv::OPERATOR_KEY.sdk(emulator)
 }
 
 async fn wait_repo(

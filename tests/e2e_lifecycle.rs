@@ -197,11 +197,9 @@ async fn every_example_is_accepted_and_reconciled() {
             .any(|d| d.name == "acme-scratch")
     );
     let secrets = env.secrets();
-    testenv::wait_for(Duration::from_secs(120), || async {
-        matches!(secrets.get_opt("scratch-pypi").await, Ok(None))
-    })
-    .await
-    .expect("the Secret is garbage-collected with its PypiRepository");
+    testenv::wait_gone(&secrets, "scratch-pypi", Duration::from_secs(120))
+        .await
+        .expect("the Secret is garbage-collected with its PypiRepository");
 
     // Retain (the default): CodeArtifact is untouched.
     env.delete("private-packages").await;

@@ -132,6 +132,16 @@ async fn five_repositories_share_one_token_which_is_refreshed_before_expiry() {
     env.assert_no_token_leaks().await;
 }
 
+/// The Secret's resourceVersion: it changes with every write.
+async fn resource_version(env: &Env, secret: &str) -> Option<String> {
+    env.secrets()
+        .get(secret)
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_reuses_the_fresh_token_in_the_secrets() {
     let env = setup("restart", Options::default()).await;
@@ -141,13 +151,7 @@ async fn restart_reuses_the_fresh_token_in_the_secrets() {
         env.wait_ready(n).await;
     }
     assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 1);
-    let before = env
-        .secrets()
-        .get("one-pypi")
-        .await
-        .unwrap()
-        .metadata
-        .resource_version;
+    let before = resource_version(&env, "one-pypi").await;
 
     env.operator.restart();
     // Wait until the restarted operator has looked at both Secrets.
@@ -177,13 +181,7 @@ async fn restart_reuses_the_fresh_token_in_the_secrets() {
         token_of(&env, "three-pypi").await.0,
         token_of(&env, "one-pypi").await.0
     );
-    let after = env
-        .secrets()
-        .get("one-pypi")
-        .await
-        .unwrap()
-        .metadata
-        .resource_version;
+    let after = resource_version(&env, "one-pypi").await;
     assert_eq!(before, after, "a restart does not rewrite a fresh Secret");
     env.assert_no_token_leaks().await;
 }

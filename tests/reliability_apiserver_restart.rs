@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::reliability::{assert_no_leaks, is_ready, setup_on};
+use common::reliability::{is_ready, setup_on};
 use common::{Env, Options};
 use serde_json::json;
 use testenv::ControlPlane;
@@ -110,13 +110,7 @@ async fn the_same_operator_process_recovers_from_a_kube_apiserver_restart() {
     );
     // NB: a generous bound for two busy cores; the figure itself is the point.
     assert!(recovery < 60.0, "recovered after {recovery:.1} s");
-    let tokens = assert_no_leaks(
-        &env.client,
-        &env.emulator,
-        &[env.ns.name()],
-        &[&env.operator],
-    )
-    .await;
+    let tokens = env.assert_no_token_leaks().await;
     println!(
         "SUMMARY apiserver restart: kube-apiserver restarted in {outage:.1} s; the same operator process (PID {pid}, never restarted) reconciled a spec change in {changed:.1} s, a new object in {created:.1} s and a deletion in {removed:.1} s after the apiserver was back; 0 of {tokens} tokens leaked"
     );

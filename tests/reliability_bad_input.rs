@@ -11,8 +11,7 @@ use std::time::Instant;
 
 use codeartifact_operator::crd::PypiRepository;
 use common::reliability::{
-    OTHER_ACCESS_KEY, OTHER_ACCOUNT, assert_no_leaks, is_ready, manifest_yaml as yaml, not_ready,
-    sdk,
+    OTHER_ACCESS_KEY, OTHER_ACCOUNT, is_ready, manifest_yaml as yaml, not_ready, sdk,
 };
 use common::{ACCESS_KEY, Env, Options, setup};
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -321,13 +320,7 @@ async fn mistakes_the_schema_cannot_see_end_not_ready_with_what_to_fix() {
     for name in ["borrowed", "orphan", "ring-a", "tabbed"] {
         env.wait_ready(name).await;
     }
-    let tokens = assert_no_leaks(
-        &env.client,
-        &env.emulator,
-        &[env.ns.name()],
-        &[&env.operator],
-    )
-    .await;
+    let tokens = env.assert_no_token_leaks().await;
     println!(
         "SUMMARY runtime-invalid: 4 mistakes (other account's domain without permission, missing upstream, upstream cycle, control character in a tag key) ended Ready=False with an actionable message, all 4 Ready after the fix, {:.1} s; 0 of {tokens} tokens leaked",
         started.elapsed().as_secs_f64()

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod plan;
 
 use codeartifact_operator::crd::PypiRepository;
-use common::reliability::{assert_no_leaks, is_ready};
+use common::reliability::is_ready;
 use common::{Env, Options, setup};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -138,13 +138,7 @@ async fn twenty_sigkills_during_a_storm_leave_exactly_the_expected_state() {
     let (kills, storm_secs) = storm_with_kills(&mut env, ops, seed).await;
     let (converged, collected) = converge(&env, &expected).await;
     check_codeartifact(&env, &expected);
-    let tokens = assert_no_leaks(
-        &env.client,
-        &env.emulator,
-        &[env.ns.name()],
-        &[&env.operator],
-    )
-    .await;
+    let tokens = env.assert_no_token_leaks().await;
     println!(
         "SUMMARY crash: {} SIGKILLs (at {:.1}..{:.1} s) during {storm_secs:.0} s of {} creates, {} spec changes, {} deletes (the last {TAIL} while it was down; seed {seed}); converged {converged:.1} s after the last restart ({} objects Ready, {} gone, 0 finalizers stuck), deleted objects' Secrets garbage-collected after {collected:.1} s; CodeArtifact: {} repositories ({} retained after delete), domain crash-gone removed; 0 of {tokens} tokens leaked",
         kills.len(),
@@ -215,9 +209,11 @@ async fn converge(env: &Env, expected: &Expected) -> (f64, f64) {
         names == live && objects.items.iter().all(is_ready)
     })
     .await;
-    if ok.is_err() {
-        panic!("no convergence: want live {live:?}\n{}", state(env).await);
-    }
+    assert!(
+        ok.is_ok(),
+        "no convergence: want live {live:?}\n{}",
+        state(env).await
+    );
     let objects_done = started.elapsed().as_secs_f64();
     let secrets = env.secrets();
     let want: BTreeSet<String> = live.iter().map(|n| format!("{n}-pypi")).collect();
@@ -263,12 +259,7 @@ fn check_codeartifact(env: &Env, expected: &Expected) {
         assert_eq!(repo.tags.get("round"), Some(round), "{name}");
     }
 
-    let found: BTreeSet<(String, String)> = env
-        .emulator
-        .repositories()
-        .into_iter()
-        .map(|r| (r.domain, r.name))
-        .collect();
+    let found = env.emulator_repositories();
     assert_eq!(found, expected.repositories, "CodeArtifact repositories");
     let domains: Vec<String> = env.emulator.domains().into_iter().map(|d| d.name).collect();
     assert_eq!(

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_codeartifact::types::Tag;
-use common::reliability::{assert_no_leaks, sdk};
+use common::reliability::sdk;
 use common::{ACCESS_KEY, Env, Options, setup};
 use kube::api::{DeleteParams, ListParams};
 
@@ -204,13 +204,7 @@ async fn a_deletion_storm_removes_only_what_the_operator_owns_and_may_delete() {
             .any(|(_, reason, note)| reason == "RepositoryKept" && note.contains(repository));
         assert!(said, "an Event says {repository} was kept: {events:?}");
     }
-    let tokens = assert_no_leaks(
-        &env.client,
-        &env.emulator,
-        &[env.ns.name()],
-        &[&env.operator],
-    )
-    .await;
+    let tokens = env.assert_no_token_leaks().await;
     println!(
         "SUMMARY ownership: {} PypiRepositories deleted at once (one SIGKILL during it), all gone in {storm:.1} s; {removed} owned Delete repositories and 1 emptied own domain removed; kept: {kept} repositories (4 adopted without our marker, {} Retain) and 5 domains (2 made by hand, 1 of another cluster, 2 of ours still in use); 0 of {tokens} tokens leaked",
         objects.len() + 1,
@@ -230,12 +224,7 @@ fn check_survivors(
         .map(|(n, d, _, r, _)| (d.to_string(), r.unwrap_or(n).to_string()))
         .collect();
     want.insert(("ours".into(), "seed".into()));
-    let found: BTreeSet<(String, String)> = env
-        .emulator
-        .repositories()
-        .into_iter()
-        .map(|r| (r.domain, r.name))
-        .collect();
+    let found = env.emulator_repositories();
     assert_eq!(found, want, "repositories after the storm");
     let domains: BTreeSet<String> = env.emulator.domains().into_iter().map(|d| d.name).collect();
     let want_domains: BTreeSet<String> = [

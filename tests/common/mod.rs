@@ -2,15 +2,19 @@
 //! (one per test binary), an in-process CodeArtifact emulator per test, the
 //! real operator binary as a child process restricted to the test's
 //! namespace, and the real pip and twine from the test venv.
+//!
+//! The machinery (control plane, operator process, watchdog, CRD install,
+//! metrics parsing, test keys, leak scans) lives in the `testenv` crate, shared
+//! with the benchmark; this module adds what is specific to the tests: the
+//! operator's test flags, PypiRepository helpers and the names tests import.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod python;
 pub mod reliability;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::time::Duration;
 
 use codeartifact_emulator::Emulator;
@@ -18,13 +22,14 @@ use codeartifact_operator::crd::PypiRepository;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use testenv::{ControlPlane, TempNamespace};
+use testenv::{ControlPlane, Launch, OPERATOR_KEY, OperatorProcess, TempNamespace};
+
+pub use testenv::run;
 
 /// The access key the operator uses against the emulator.
-pub const ACCESS_KEY: &str = "AKIDEMULATOR";
-const SECRET_KEY: &str = "emulator-secret";
+pub const ACCESS_KEY: &str = OPERATOR_KEY.access_key_id;
 /// The account of [`ACCESS_KEY`].
-pub const ACCOUNT: &str = "111122223333";
+pub const ACCOUNT: &str = OPERATOR_KEY.account;
 
 /// One test's world.
 pub struct Env {
@@ -70,48 +75,16 @@ pub async fn setup(prefix: &str, opts: Options) -> Env {
     reliability::setup_on(cp, prefix, opts, 0).await.0
 }
 
-/// Applies the CRD from `crds/` once per test binary and waits until it is Established.
+/// Applies the CRDs from `crds/` (once per control plane) and waits until they are Established.
 fn install_crd(cp: &ControlPlane) {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-        run(cp
-            .kubectl(["apply", "--server-side", "--force-conflicts", "-f"])
-            .arg(&crds));
-        run(&mut cp.kubectl([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/pypirepositories.codeartifact-operator.dev",
-        ]));
-    });
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    cp.install_crds(&crds)
+        .unwrap_or_else(|e| panic!("installing the CRDs: {e:#}"));
 }
 
-/// Runs a command and panics with its output when it fails.
-pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// The operator binary, running as a child process.
-pub struct Operator {
-    child: Option<Child>,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    /// Where its stdout and stderr go (appended across restarts).
-    pub log: PathBuf,
-    /// Port of /metrics, /livez and /readyz.
-    pub port: u16,
-}
+/// The operator binary, running as a child process with the tests' flags;
+/// everything else (kill, restart, logs, metrics, pid) is [`OperatorProcess`]'s.
+pub struct Operator(OperatorProcess);
 
 impl Operator {
     /// Starts the operator as admin, watching only `namespace` (or a comma-separated list).
@@ -134,116 +107,42 @@ impl Operator {
         dir: &Path,
         extra: &[String],
     ) -> Self {
-        let port = free_port();
-        let mut args = vec![
-            "run".to_string(),
-            format!("--listen=127.0.0.1:{port}"),
+        let bin = Path::new(env!("CARGO_BIN_EXE_codeartifact-operator"));
+        let mut launch = Launch::new(bin, kubeconfig, emulator, dir);
+        launch.args = vec![
             format!("--watch-namespaces={namespace}"),
             "--cluster-name=e2e".to_string(),
             "--log-format=json".to_string(),
         ];
-        args.extend(extra.iter().cloned());
-        let env = [
-            ("KUBECONFIG", kubeconfig.display().to_string()),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_string()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_string()),
-            ("AWS_REGION", emulator.region().to_string()),
-            ("AWS_ENDPOINT_URL_CODEARTIFACT", emulator.base_url()),
-            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-            ("RUST_LOG", "info,codeartifact_operator=debug".to_string()),
-        ];
-        let env = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        let log = dir.join(format!("operator-{port}.log"));
-        let mut op = Self {
-            child: None,
-            args,
-            env,
-            log,
-            port,
-        };
-        op.spawn();
-        op
+        launch.args.extend(extra.iter().cloned());
+        launch.rust_log = Some("info,codeartifact_operator=debug".to_string());
+        Self(OperatorProcess::start(launch).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("operator log");
-        let child = Command::new(env!("CARGO_BIN_EXE_codeartifact-operator"))
-            .args(&self.args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(self.env.iter().cloned())
-            .stdout(Stdio::from(log.try_clone().expect("log handle")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("start codeartifact-operator");
-        watchdog(child.id());
-        self.child = Some(child);
+    /// A placeholder for a test that starts its own operator later.
+    fn not_started(dir: &Path) -> Self {
+        Self(OperatorProcess::not_started(
+            dir.join("operator-not-started.log"),
+        ))
     }
 
-    /// SIGKILLs the operator (no clean shutdown).
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Kills and starts it again with the same flags.
-    pub fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
-    /// Everything it logged so far.
-    pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The /metrics text.
-    pub async fn metrics(&self) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.port);
-        reqwest::get(url)
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics body")
+    /// The harness's process, for helpers that take several operators.
+    pub fn process(&self) -> &OperatorProcess {
+        &self.0
     }
 }
 
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.kill();
+impl Deref for Operator {
+    type Target = OperatorProcess;
+    fn deref(&self) -> &OperatorProcess {
+        &self.0
     }
 }
 
-/// Kills `pid` once this test process is gone, even after SIGKILL, so no
-/// operator outlives its test.
-fn watchdog(pid: u32) {
-    let script = "while kill -0 \"$1\" 2>/dev/null && kill -0 \"$2\" 2>/dev/null; do sleep 1; done; kill -9 \"$2\" 2>/dev/null; true";
-    let _ = Command::new("bash")
-        .args([
-            "-c",
-            script,
-            "watchdog",
-            &std::process::id().to_string(),
-            &pid.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+impl DerefMut for Operator {
+    fn deref_mut(&mut self) -> &mut OperatorProcess {
+        &mut self.0
+    }
 }
 
 impl Env {
@@ -323,17 +222,23 @@ impl Env {
 
     /// Waits until `name` is gone.
     pub async fn wait_gone(&self, name: &str, timeout: Duration) {
-        let api = self.repos();
-        testenv::wait_for(timeout, || async {
-            matches!(api.get_opt(name).await, Ok(None))
-        })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "{name} was not deleted in {timeout:?}\n{}",
-                self.operator.logs()
-            )
-        });
+        testenv::wait_gone(&self.repos(), name, timeout)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{name} was not deleted in {timeout:?}\n{}",
+                    self.operator.logs()
+                )
+            });
+    }
+
+    /// `(domain, repository)` of every repository in the test's CodeArtifact.
+    pub fn emulator_repositories(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.emulator
+            .repositories()
+            .into_iter()
+            .map(|r| (r.domain, r.name))
+            .collect()
     }
 
     /// The Secret's data as strings.
@@ -364,33 +269,16 @@ impl Env {
     }
 
     /// Asserts that no token the emulator ever issued appears in the
-    /// operator's logs, the namespace's Events, any PypiRepository (status
-    /// included) or the metrics.
-    pub async fn assert_no_token_leaks(&self) {
-        let tokens = self.emulator.issued_tokens();
-        assert!(!tokens.is_empty(), "the scenario should have minted tokens");
-        let events = format!("{:?}", self.events().await);
-        let objects = serde_json::to_string(
-            &self
-                .repos()
-                .list(&Default::default())
-                .await
-                .expect("list")
-                .items,
+    /// operator's logs or metrics, the namespace's Events, or any
+    /// PypiRepository (status included); returns how many tokens were checked.
+    pub async fn assert_no_token_leaks(&self) -> usize {
+        reliability::assert_no_leaks(
+            &self.client,
+            &self.emulator,
+            &[self.ns.name()],
+            &[&self.operator],
         )
-        .unwrap_or_default();
-        let metrics = self.operator.metrics().await;
-        let logs = self.operator.logs();
-        for t in &tokens {
-            for (what, text) in [
-                ("operator log", &logs),
-                ("Events", &events),
-                ("PypiRepository objects", &objects),
-                ("metrics", &metrics),
-            ] {
-                assert!(!text.contains(t.as_str()), "a token leaked into the {what}");
-            }
-        }
+        .await
     }
 }
 

@@ -12,7 +12,10 @@ use codeartifact_emulator::{Config as EmulatorConfig, Emulator};
 use codeartifact_operator::crd::PypiRepository;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
-use testenv::{ControlPlane, TempNamespace};
+use testenv::{ControlPlane, LeakScan, OTHER_KEY, TempNamespace, TestKey};
+
+#[allow(unused_imports)] // only some test binaries read metrics
+pub use testenv::metric_value;
 
 use super::{Env, Operator, Options, install_crd, python};
 
@@ -26,13 +29,7 @@ pub async fn setup_on(
     opts: Options,
     extra_namespaces: usize,
 ) -> (Env, Vec<TempNamespace>) {
-    install_crd(cp);
-    let client = cp.client().await;
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let emulator = start_emulator(tmp.path(), opts.clock_speed).await;
-    let ns = TempNamespace::create(cp, prefix)
-        .await
-        .expect("create namespace");
+    let mut env = setup_without_operator_on(cp, prefix, &opts).await;
     let mut extra = Vec::new();
     for i in 0..extra_namespaces {
         extra.push(
@@ -41,27 +38,17 @@ pub async fn setup_on(
                 .expect("create namespace"),
         );
     }
-    let watched: Vec<&str> = std::iter::once(ns.name())
+    let watched: Vec<&str> = std::iter::once(env.ns.name())
         .chain(extra.iter().map(TempNamespace::name))
         .collect();
-    let operator = Operator::start(
+    env.operator = Operator::start(
         cp,
-        &emulator,
+        &env.emulator,
         &watched.join(","),
-        tmp.path(),
+        env.tmp.path(),
         &opts.operator_args,
     );
-    (
-        Env {
-            cp,
-            client,
-            ns,
-            emulator,
-            operator,
-            tmp,
-        },
-        extra,
-    )
+    (env, extra)
 }
 
 /// Installs the CRD from `crds/` (once per test binary) and waits until it is Established.
@@ -105,79 +92,16 @@ impl Env {
     }
 }
 
-impl Operator {
-    /// The PID of the running process, if any.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(std::process::Child::id)
-    }
-
-    /// Whether the process is still running (it has not exited by itself).
-    pub fn is_running(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// Starts it again after [`Operator::kill`], with the same flags.
-    pub fn start_again(&mut self) {
-        if self.child.is_none() {
-            self.spawn();
-        }
-    }
-
-    /// A counter or gauge from /metrics (summed over label sets), or 0 when
-    /// absent or the endpoint does not answer.
-    pub async fn metric(&self, name: &str) -> f64 {
-        let url = format!("http://127.0.0.1:{}/metrics", self.port);
-        let Ok(resp) = reqwest::get(url).await else {
-            return 0.0;
-        };
-        let text = resp.text().await.unwrap_or_default();
-        metric_value(&text, name)
-    }
-}
-
-/// The sum of every sample of `name` in a Prometheus text page: all label
-/// sets for a bare name, or one label set for `name{label="value",...}`.
-pub fn metric_value(text: &str, name: &str) -> f64 {
-    let labelled = name.contains('{');
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(' ') || (!labelled && rest.starts_with('{')))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// An SDK client signed with `access_key` (the operator's or the second
 /// account's), for creating resources behind the operator's back.
 pub fn sdk(emulator: &Emulator, access_key: &str) -> ca::Client {
-    let secret = if access_key == super::ACCESS_KEY {
-        super::SECRET_KEY
-    } else {
-        "other-secret"
-    };
-    let conf = ca::Config::builder()
-        .behavior_version(ca::config::BehaviorVersion::latest())
-        .region(ca::config::Region::new(emulator.region().to_string()))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            access_key,
-            secret,
-            None,
-            None,
-            "reliability-test",
-        ))
-        .endpoint_url(emulator.base_url())
-        .build();
-    ca::Client::from_conf(conf)
+    TestKey::by_access_key(access_key).sdk(emulator)
 }
 
 /// The second test account's access key (account 444455556666).
-pub const OTHER_ACCESS_KEY: &str = "AKIDOTHER";
+pub const OTHER_ACCESS_KEY: &str = OTHER_KEY.access_key_id;
 /// The second test account.
-pub const OTHER_ACCOUNT: &str = "444455556666";
+pub const OTHER_ACCOUNT: &str = OTHER_KEY.account;
 
 /// Asserts that no token the emulator issued appears in any operator's log
 /// or metrics, or in the Events or PypiRepository objects (status included)
@@ -190,41 +114,16 @@ pub async fn assert_no_leaks(
 ) -> usize {
     let tokens = emulator.issued_tokens();
     assert!(!tokens.is_empty(), "the scenario should have minted tokens");
-    let mut texts: Vec<(String, String)> = Vec::new();
+    let mut scan = LeakScan::new();
     for (i, op) in operators.iter().enumerate() {
-        texts.push((format!("operator {i} log"), op.logs()));
-        let url = format!("http://127.0.0.1:{}/metrics", op.port);
-        // A killed operator has no metrics to leak; its log is still scanned.
-        if let Ok(resp) = reqwest::get(url).await {
-            texts.push((
-                format!("operator {i} metrics"),
-                resp.text().await.unwrap_or_default(),
-            ));
-        }
+        scan.operator(&format!("operator {i}"), op.process()).await;
     }
     for ns in namespaces {
-        let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
-        let list = events.list(&Default::default()).await.expect("list Events");
-        texts.push((
-            format!("Events in {ns}"),
-            serde_json::to_string(&list.items).unwrap_or_default(),
-        ));
-        let repos: Api<PypiRepository> = Api::namespaced(client.clone(), ns);
-        let list = repos
-            .list(&Default::default())
-            .await
-            .expect("list PypiRepositories");
-        texts.push((
-            format!("PypiRepositories in {ns}"),
-            serde_json::to_string(&list.items).unwrap_or_default(),
-        ));
+        scan.events(client, ns).await;
+        scan.objects::<PypiRepository>(client, ns, "PypiRepositories")
+            .await;
     }
-    for t in &tokens {
-        for (what, text) in &texts {
-            assert!(!text.contains(t.as_str()), "a token leaked into the {what}");
-        }
-    }
-    tokens.len()
+    scan.assert_clean(&tokens)
 }
 
 /// Token expiry per Secret (`namespace/name` → `expiresAt`) of the operator's
@@ -321,7 +220,10 @@ pub fn is_ready(o: &PypiRepository) -> bool {
 /// running yet: the test starts its own with [`Env::operator_with_kubeconfig`]
 /// (for example with only the chart's RBAC) and puts it in `env.operator`.
 pub async fn setup_without_operator(prefix: &str, opts: Options) -> Env {
-    let cp = ControlPlane::shared();
+    setup_without_operator_on(ControlPlane::shared(), prefix, &opts).await
+}
+
+async fn setup_without_operator_on(cp: &'static ControlPlane, prefix: &str, opts: &Options) -> Env {
     install_crd(cp);
     let client = cp.client().await;
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -329,14 +231,7 @@ pub async fn setup_without_operator(prefix: &str, opts: Options) -> Env {
     let ns = TempNamespace::create(cp, prefix)
         .await
         .expect("create namespace");
-    let log = tmp.path().join("operator-not-started.log");
-    let operator = Operator {
-        child: None,
-        args: Vec::new(),
-        env: Vec::new(),
-        log,
-        port: 0,
-    };
+    let operator = Operator::not_started(tmp.path());
     Env {
         cp,
         client,

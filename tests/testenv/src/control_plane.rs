@@ -103,6 +103,27 @@ impl ControlPlane {
         })
     }
 
+    /// The admin client's configuration, for a client that needs more (say,
+    /// its own User-Agent) before [`kube::Client::try_from`].
+    pub async fn client_config(&self) -> Result<kube::Config> {
+        config_from(&self.kubeconfig).await
+    }
+
+    /// `(name, PID)` of each process up.sh started (etcd, kube-apiserver,
+    /// kube-controller-manager ...), from its `pids` file ("NAME PID START" lines).
+    pub fn pids(&self) -> Result<Vec<(String, u32)>> {
+        let text = std::fs::read_to_string(self.dir.join("pids"))?;
+        text.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let mut parts = line.split_whitespace();
+                let name = parts.next().context("blank line in pids")?;
+                let pid = parts.next().context("pids line without a PID")?;
+                Ok((name.to_string(), pid.parse()?))
+            })
+            .collect()
+    }
+
     /// `kubectl ARGS` talking to this control plane as admin. Its discovery
     /// cache stays inside the control plane's folder, not in `~/.kube`.
     /// For async code, `tokio::process::Command::from` converts it.
@@ -147,17 +168,15 @@ impl ControlPlane {
 
 /// A kube-rs client from the kubeconfig file at `path`.
 pub(crate) async fn client_from(path: &Path) -> Result<kube::Client> {
-    // NB: if any crate in a test binary enables a second rustls provider,
-    // rustls cannot choose by itself and panics; pin aws-lc-rs (the one kube
-    // and the AWS SDK use here) unless the process has chosen already.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // An Err only means another thread installed one first: fine.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    }
+    Ok(kube::Client::try_from(config_from(path).await?)?)
+}
+
+/// The kube-rs configuration of the kubeconfig file at `path`, with the
+/// process's TLS provider chosen.
+async fn config_from(path: &Path) -> Result<kube::Config> {
+    crate::tls::install_provider();
     let kubeconfig = Kubeconfig::read_from(path)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
 }
 
 impl Drop for ControlPlane {

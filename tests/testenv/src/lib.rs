@@ -36,13 +36,25 @@
 //! reuses its cache and builds (for many minutes) only on a cold machine.
 
 mod control_plane;
+mod crd;
+mod keys;
+mod leaks;
+mod metrics;
 mod namespace;
+mod operator;
+mod process;
 mod scripts;
+pub mod tls;
 mod wait;
 
 pub use control_plane::ControlPlane;
+pub use keys::{OPERATOR_KEY, OTHER_KEY, TestKey};
+pub use leaks::LeakScan;
+pub use metrics::metric_value;
 pub use namespace::{TEMP_NAMESPACE_LABEL, TempNamespace};
-pub use wait::wait_for;
+pub use operator::{Launch, OperatorProcess};
+pub use process::{free_port, run, try_run, watchdog};
+pub use wait::{wait_for, wait_for_every, wait_gone};
 
 /// The value of `KEY` in `tests/control-plane/versions.env`, the versions the
 /// binaries are built from (`K8S_VERSION`, `ETCD_VERSION`, `HELM_VERSION`).

@@ -2,7 +2,6 @@
 //! and the data, and dropping the `ControlPlane` stops every process and
 //! removes its folder.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -10,20 +9,6 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{ObjectMeta, PostParams};
 use testenv::{ControlPlane, wait_for};
-
-/// PIDs recorded in the control plane's `pids` file ("NAME PID START" lines).
-fn recorded_pids(dir: &Path) -> Result<Vec<u32>> {
-    let pids = std::fs::read_to_string(dir.join("pids"))?;
-    pids.lines()
-        .map(|line| {
-            let pid = line
-                .split_whitespace()
-                .nth(1)
-                .context("malformed pids line")?;
-            Ok(pid.parse()?)
-        })
-        .collect()
-}
 
 /// True if PID runs; a zombie waiting to be reaped by init counts as stopped.
 fn is_running(pid: u32) -> bool {
@@ -68,7 +53,7 @@ async fn restarted_apiserver_keeps_objects_and_drop_removes_everything() -> Resu
     .context("the ConfigMap is not readable through the old client after the restart")?;
 
     let dir = cp.dir().to_path_buf();
-    let pids = recorded_pids(&dir)?;
+    let pids: Vec<u32> = cp.pids()?.into_iter().map(|(_, pid)| pid).collect();
     ensure!(
         pids.iter().all(|&pid| is_running(pid)),
         "not all of {pids:?} run"

@@ -16,7 +16,6 @@
 mod audit;
 mod cluster;
 mod machine;
-mod operator;
 mod phase;
 mod phases;
 mod procfs;
@@ -31,10 +30,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use codeartifact_emulator::{Config as EmulatorConfig, Emulator};
-use testenv::ControlPlane;
+use testenv::{ControlPlane, Launch, OperatorProcess};
 
 use crate::audit::AuditLog;
-use crate::operator::Operator;
 use crate::phase::Probe;
 use crate::phases::World;
 use crate::workload::{Fleet, Tracker};
@@ -150,17 +148,11 @@ async fn run(settings: &Settings) -> Result<()> {
     );
     let emulator = prepare(&cp, &client, &fleet, settings).await?;
     let log = scratch.join(format!("operator-{date}.log"));
-    let bin = settings.operator_bin();
-    let mut operator = Operator::start(
-        &bin,
-        &cp,
-        &emulator,
-        log.clone(),
-        settings.rust_log.as_deref(),
-    )?;
+    let mut operator = OperatorProcess::start(launch(settings, &cp, &emulator, &log))?;
     operator.wait_ready(Duration::from_secs(120)).await?;
     // The operator's footprint with its caches synced and nothing to manage.
-    let rss_start_kib = procfs::status_kib(&operator.pid().to_string(), "VmRSS");
+    let pid = operator.pid().context("the operator runs")?;
+    let rss_start_kib = procfs::status_kib(&pid.to_string(), "VmRSS");
     let tracker = Tracker::spawn(client.clone());
     let audit = AuditLog::open(cp.dir().join("audit.log"))?;
     let mut probe = Probe::new(
@@ -201,6 +193,27 @@ async fn run(settings: &Settings) -> Result<()> {
     write_report(root, &scratch, settings, &run, &date)
 }
 
+/// The operator under test with its default flags (resync 10m, backoff
+/// 2s..5m, all namespaces) apart from where it listens and the cluster name
+/// in ownership tags.
+fn launch(settings: &Settings, cp: &ControlPlane, emulator: &Emulator, log: &Path) -> Launch {
+    let scratch = log.parent().unwrap_or(log);
+    let mut launch = Launch::new(
+        &settings.operator_bin(),
+        cp.kubeconfig_path(),
+        emulator,
+        scratch,
+    );
+    // One log per day, named for the report that points to it.
+    launch.log = log.to_path_buf();
+    launch.args = vec![
+        "--cluster-name=bench".to_string(),
+        "--log-format=json".to_string(),
+    ];
+    launch.rust_log.clone_from(&settings.rust_log);
+    launch
+}
+
 /// The CRD, the namespaces (not measured) and the emulator on its test clock.
 async fn prepare(
     cp: &ControlPlane,
@@ -208,7 +221,7 @@ async fn prepare(
     fleet: &Fleet,
     settings: &Settings,
 ) -> Result<Emulator> {
-    cluster::install_crd(cp)?;
+    cp.install_crds(&Path::new(env!("CARGO_MANIFEST_DIR")).join("crds"))?;
     cluster::create_namespaces(client, &fleet.namespaces).await?;
     let mut config = EmulatorConfig::for_tests();
     config.clock_speed = settings.clock_speed;

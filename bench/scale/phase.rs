@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use codeartifact_emulator::Emulator;
+use testenv::OperatorProcess;
 
 use crate::audit::{self, Actor, AuditLog, Write};
-use crate::operator::Operator;
 use crate::procfs::{self, Peaks, Sampler};
 
 /// Process names in CPU tables, in display order.
@@ -79,7 +79,9 @@ pub struct Start {
 /// Everything needed to measure phases.
 pub struct Probe<'a> {
     emulator: &'a Emulator,
-    operator: &'a Operator,
+    operator: &'a OperatorProcess,
+    /// The operator's PID, for /proc.
+    pid: String,
     audit: AuditLog,
     /// `(name, pid)` of every process whose CPU is reported.
     processes: Vec<(String, String)>,
@@ -90,19 +92,21 @@ pub struct Probe<'a> {
 impl<'a> Probe<'a> {
     pub fn new(
         emulator: &'a Emulator,
-        operator: &'a Operator,
+        operator: &'a OperatorProcess,
         audit: AuditLog,
         control_plane: Vec<(String, String)>,
     ) -> Self {
-        let mut processes = vec![(OPERATOR.to_string(), operator.pid().to_string())];
+        let pid = operator.pid().expect("the operator runs");
+        let mut processes = vec![(OPERATOR.to_string(), pid.to_string())];
         processes.extend(control_plane);
         processes.push((BENCH.to_string(), "self".to_string()));
         Self {
             emulator,
             operator,
+            pid: pid.to_string(),
             audit,
             processes,
-            sampler: Sampler::spawn(operator.pid()),
+            sampler: Sampler::spawn(pid),
             ticks: procfs::clock_ticks(),
         }
     }
@@ -190,17 +194,17 @@ impl<'a> Probe<'a> {
             reconciles: reconciles.max(0.0) as u64,
             failures: failures.max(0.0) as u64,
             peaks: self.sampler.take(),
-            rss_end_kib: procfs::status_kib(&self.operator.pid().to_string(), "VmRSS"),
+            rss_end_kib: procfs::status_kib(&self.pid, "VmRSS"),
         })
     }
 
     /// The operator's peak RSS over its whole life (VmHWM), KiB.
     pub fn lifetime_peak_kib(&self) -> u64 {
-        procfs::status_kib(&self.operator.pid().to_string(), "VmHWM")
+        procfs::status_kib(&self.pid, "VmHWM")
     }
 
     /// The operator's CPU seconds over its whole life.
     pub fn lifetime_cpu(&self) -> f64 {
-        procfs::cpu_seconds(&self.operator.pid().to_string(), self.ticks)
+        procfs::cpu_seconds(&self.pid, self.ticks)
     }
 }

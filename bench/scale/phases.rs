@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use codeartifact_emulator::Emulator;
 use k8s_openapi::api::core::v1::Secret;
@@ -245,17 +245,13 @@ pub async fn drain(w: &World<'_>, probe: &mut Probe<'_>) -> Result<DrainOutcome>
     })
 }
 
-async fn poll<F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<Instant>
+/// Polls `check` every 100 ms (the figures' resolution) until it holds.
+async fn poll<F, Fut>(timeout: Duration, what: &str, check: F) -> Result<Instant>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let started = Instant::now();
-    while !check().await {
-        if started.elapsed() > timeout {
-            bail!("not {what} after {timeout:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(Instant::now())
+    testenv::wait_for_every(Duration::from_millis(100), timeout, check)
+        .await
+        .with_context(|| format!("not {what}"))
 }

@@ -120,7 +120,7 @@ pub fn poetry_source(endpoint: &str, source_name: &str, role: IndexRole) -> Stri
 /// A `.netrc` entry for the endpoint's host (netrc has no ports), or `None`
 /// when the endpoint has no host.
 pub fn netrc(endpoint: &str, token: &AuthToken) -> Option<String> {
-    let uri: http::Uri = endpoint.parse().ok()?;
+    let uri: axum::http::Uri = endpoint.parse().ok()?;
     let host = uri.host()?;
     Some(format!(
         "machine {host} login aws password {}\n",

@@ -109,7 +109,7 @@ fn example(name: &str) -> String {
 
 fn repo(name: &str, secret: &str) -> String {
     format!(
-        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: clients-dom\n  token:\n    durationSeconds: 1800\n    refreshBefore: 40m\n  secret:\n{secret}"
+        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: clients-dom\n  token:\n    durationSeconds: 3600\n  secret:\n{secret}"
     )
 }
 
@@ -263,7 +263,8 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
             "{tool} missing from the test venv: run `make pytools`"
         );
     }
-    // 30x clock: a 1800 s token lives 60 s and is replaced 40 s before it expires.
+    // 30x clock: a 3600 s token lives 120 s and is replaced a quarter of that (30 s) before it expires,
+    // so every run starts with a token that is valid for at least 30 s.
     let env = setup(
         "clients",
         Options {
@@ -284,19 +285,19 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
     .await;
     env.create(&repo(
         "named",
-        "    renderings: [uv, poetry]\n    indexName: team-pkgs\n",
+        "    renderings: [pypirc, uv, poetry]\n    indexName: team-pkgs\n",
     ))
     .await;
     for n in ["clients", "extra", "named"] {
         env.wait_ready(n).await;
     }
 
-    // The private package goes into both repositories the pip scenarios read; the
+    // The private package goes into every repository; the
     // public one is added to the emulator's stand-in for public PyPI.
     let mounts_root = env.tmp.path().join("mounts");
     let mounts = project_all(&env, &mounts_root).await;
     let dists = make_dist(PRIVATE, "1.0.0", &env.tmp.path().join("dist"), false);
-    for secret in ["clients-pypi", "extra-pypi"] {
+    for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
         assert_ok("twine upload", &twine_upload(&mounts[secret].0, &dists));
     }
     make_dist(PUBLIC, "2.32.3", &env.tmp.path().join("public-pypi"), false);

@@ -25,6 +25,9 @@ const MOUNT: &str = "/etc/pypi";
 const PRIVATE: &str = "my-internal-lib";
 const PUBLIC: &str = "requests";
 
+/// Each Secret's mounted folder and data, by Secret name.
+type Mounts = BTreeMap<&'static str, (PathBuf, BTreeMap<String, String>)>;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Tool {
     Pip,
@@ -209,7 +212,7 @@ fn poetry_project(sc: &Scenario, mount: &Path, dir: &Path) {
 }
 
 /// Runs every scenario once (run `n`), asserting each installed both packages.
-fn run_all(env: &Env, n: u32, mounts: &BTreeMap<&str, (PathBuf, BTreeMap<String, String>)>) {
+fn run_all(env: &Env, n: u32, mounts: &Mounts) {
     for (i, sc) in SCENARIOS.iter().enumerate() {
         let (mount, data) = &mounts[sc.secret];
         let dir = env.tmp.path().join(format!("scenario-{i}"));
@@ -235,10 +238,7 @@ fn run_all(env: &Env, n: u32, mounts: &BTreeMap<&str, (PathBuf, BTreeMap<String,
     }
 }
 
-async fn project_all(
-    env: &Env,
-    root: &Path,
-) -> BTreeMap<&'static str, (PathBuf, BTreeMap<String, String>)> {
+async fn project_all(env: &Env, root: &Path) -> Mounts {
     let mut mounts = BTreeMap::new();
     for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
         let data = env.secret_data(secret).await;
@@ -255,24 +255,11 @@ fn expiry(data: &BTreeMap<String, String>) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refresh_works() {
-    for tool in ["pip", "uv", "poetry", "twine"] {
-        assert!(
-            venv().join("bin").join(tool).exists(),
-            "{tool} missing from the test venv: run `make pytools`"
-        );
-    }
-    // 30x clock: a 3600 s token lives 120 s and is replaced a quarter of that (30 s) before it expires,
-    // so every run starts with a token that is valid for at least 30 s.
-    let env = setup(
-        "clients",
-        Options {
-            clock_speed: 30.0,
-            ..Options::default()
-        },
-    )
-    .await;
+/// Three PypiRepositories on one domain (so one shared token): every
+/// rendering, indexRole Extra, and indexName team-pkgs. Uploads the private
+/// package to each, adds the public one to the emulator's stand-in for public
+/// PyPI, lays out the Poetry projects, and returns the mounted Secrets.
+async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> Mounts {
     env.create(&repo(
         "clients",
         "    renderings: [pipConf, pypirc, env, uv, poetry, netrc]\n",
@@ -294,8 +281,7 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
 
     // The private package goes into every repository; the
     // public one is added to the emulator's stand-in for public PyPI.
-    let mounts_root = env.tmp.path().join("mounts");
-    let mounts = project_all(&env, &mounts_root).await;
+    let mounts = project_all(env, mounts_root).await;
     let dists = make_dist(PRIVATE, "1.0.0", &env.tmp.path().join("dist"), false);
     for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
         assert_ok("twine upload", &twine_upload(&mounts[secret].0, &dists));
@@ -310,26 +296,27 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
             );
         }
     }
-    let pyprojects = |env: &Env| -> Vec<String> {
-        (0..SCENARIOS.len())
-            .filter_map(|i| {
-                std::fs::read_to_string(
-                    env.tmp
-                        .path()
-                        .join(format!("scenario-{i}/project/pyproject.toml")),
-                )
-                .ok()
-            })
-            .collect()
-    };
-    let files_before = pyprojects(&env);
+    mounts
+}
 
-    let started = Instant::now();
-    run_all(&env, 1, &mounts);
-    eprintln!("run 1 of every scenario: {:.1?}", started.elapsed());
+/// The Poetry projects' pyproject.toml files, which no run may change.
+fn pyprojects(env: &Env) -> Vec<String> {
+    (0..SCENARIOS.len())
+        .filter_map(|i| {
+            std::fs::read_to_string(
+                env.tmp
+                    .path()
+                    .join(format!("scenario-{i}/project/pyproject.toml")),
+            )
+            .ok()
+        })
+        .collect()
+}
 
-    // Keep a copy of the Secret as it is now, then wait until that token has expired
-    // (it was replaced long before).
+/// Keeps a copy of the Secret as it is now, waits until its token has expired
+/// (it was replaced long before), checks a tool using the copy is refused,
+/// and returns the copied data.
+async fn expire_current_token(env: &Env) -> BTreeMap<String, String> {
     let last = env.secret_data("clients-pypi").await;
     let stale = env.tmp.path().join("stale-mount");
     project_secret(&last, &stale);
@@ -347,25 +334,11 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
         !refused.status.success(),
         "uv with an expired token in the .netrc must be refused"
     );
+    last
+}
 
-    // The kubelet updates the mounted files; the workloads run again unchanged.
-    let mounts = project_all(&env, &mounts_root).await;
-    for (secret, (_, data)) in &mounts {
-        assert_ne!(
-            data["token"], last["token"],
-            "{secret} holds a refreshed token"
-        );
-    }
-    let started = Instant::now();
-    run_all(&env, 2, &mounts);
-    eprintln!("run 2 of every scenario: {:.1?}", started.elapsed());
-    assert_eq!(
-        pyprojects(&env),
-        files_before,
-        "the workloads' files did not change"
-    );
-
-    // kubectl describe says how to use the Secret, never the token.
+/// `kubectl describe` says how to use the Secret, never the token.
+fn assert_describe_shows_usage(env: &Env) {
     let described =
         run(&mut env
             .cp
@@ -393,6 +366,54 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
             "a token leaked into kubectl describe"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refresh_works() {
+    for tool in ["pip", "uv", "poetry", "twine"] {
+        assert!(
+            venv().join("bin").join(tool).exists(),
+            "{tool} missing from the test venv: run `make pytools`"
+        );
+    }
+    // 30x clock: a 3600 s token lives 120 s and is replaced a quarter of that (30 s) before it expires,
+    // so every run starts with a token that is valid for at least 30 s.
+    let env = setup(
+        "clients",
+        Options {
+            clock_speed: 30.0,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mounts_root = env.tmp.path().join("mounts");
+    let mounts = create_repositories_and_workloads(&env, &mounts_root).await;
+    let files_before = pyprojects(&env);
+
+    let started = Instant::now();
+    run_all(&env, 1, &mounts);
+    eprintln!("run 1 of every scenario: {:.1?}", started.elapsed());
+
+    let last = expire_current_token(&env).await;
+
+    // The kubelet updates the mounted files; the workloads run again unchanged.
+    let mounts = project_all(&env, &mounts_root).await;
+    for (secret, (_, data)) in &mounts {
+        assert_ne!(
+            data["token"], last["token"],
+            "{secret} holds a refreshed token"
+        );
+    }
+    let started = Instant::now();
+    run_all(&env, 2, &mounts);
+    eprintln!("run 2 of every scenario: {:.1?}", started.elapsed());
+    assert_eq!(
+        pyprojects(&env),
+        files_before,
+        "the workloads' files did not change"
+    );
+
+    assert_describe_shows_usage(&env);
     env.assert_no_token_leaks().await;
 }
 

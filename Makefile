@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 CP_DIR := tests/control-plane
-# Python clients (pip, twine, boto3) used by the tests, in a venv inside target/ (never committed).
+# Python clients (pip, twine, boto3, uv, Poetry) used by the tests, in a venv inside target/ (never committed).
 VENV ?= $(CURDIR)/target/pytools
 export CODEARTIFACT_TEST_VENV := $(VENV)
 
@@ -17,7 +17,7 @@ testenv: ## build (or reuse from the cache) etcd, kube-apiserver, kube-controlle
 	@$(CP_DIR)/build.sh >/dev/null
 
 .PHONY: pytools
-pytools: $(VENV)/.stamp ## install pip, twine and boto3 into target/pytools
+pytools: $(VENV)/.stamp ## install pip, twine, boto3, uv and Poetry into target/pytools
 $(VENV)/.stamp: tests/python/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $<

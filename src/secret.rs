@@ -1,5 +1,11 @@
-//! The credentials Secret: its contents (pip.conf, .pypirc, env keys), its
+//! The credentials Secret: its contents (the client renderings), its
 //! metadata, and reading a still-valid token back out of it. All pure.
+
+mod render;
+mod usage;
+
+pub use render::*;
+pub use usage::usage;
 
 use std::collections::BTreeMap;
 
@@ -10,7 +16,7 @@ use kube::api::ObjectMeta;
 use kube::{Resource, ResourceExt};
 
 use crate::aws::{AuthToken, IssuedToken};
-use crate::crd::{PypiRepository, Rendering};
+use crate::crd::{IndexRole, PypiRepository, Rendering};
 
 /// Annotation: when the token in the Secret expires (RFC 3339).
 pub const ANNOTATION_EXPIRES_AT: &str = "codeartifact-operator.dev/expires-at";
@@ -26,84 +32,119 @@ pub const KEY_ENDPOINT: &str = "endpoint";
 /// Expiry of the token, RFC 3339.
 pub const KEY_EXPIRES_AT: &str = "expiresAt";
 
-/// The pip index URL without credentials: the endpoint plus `simple/`.
-pub fn index_url(endpoint: &str) -> String {
-    let base = if endpoint.ends_with('/') {
-        endpoint.to_string()
-    } else {
-        format!("{endpoint}/")
-    };
-    format!("{base}simple/")
+/// Key written with the netrc rendering: the index URL without credentials.
+pub const KEY_INDEX_URL: &str = "indexUrl";
+
+/// What the client renderings depend on, taken from `spec.secret`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// The renderings to write, sorted and deduplicated.
+    pub renderings: Vec<Rendering>,
+    /// uv index and Poetry source name.
+    pub index_name: String,
+    /// Primary or extra index.
+    pub role: IndexRole,
 }
 
-/// Puts `aws:<token>@` in front of the host, as `aws codeartifact login` does.
-pub fn with_credentials(url: &str, token: &AuthToken) -> String {
-    let password = userinfo_escape(token.expose());
-    match url.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://aws:{password}@{rest}"),
-        None => format!("aws:{password}@{url}"),
-    }
-}
-
-/// Real tokens are URL-safe; anything else is percent-encoded so the URL stays valid.
-fn userinfo_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+impl ClientSettings {
+    /// The settings a PypiRepository asks for.
+    pub fn of(repo: &PypiRepository) -> Self {
+        Self {
+            renderings: repo.renderings(),
+            index_name: repo.index_name().to_string(),
+            role: repo.spec.secret.index_role,
         }
     }
-    out
 }
 
-/// `pip.conf` exactly as `aws codeartifact login --tool pip` leaves it.
-pub fn pip_conf(endpoint: &str, token: &AuthToken) -> String {
-    format!(
-        "[global]\nindex-url = {}\n",
-        with_credentials(&index_url(endpoint), token)
-    )
-}
-
-/// `.pypirc` exactly as `aws codeartifact login --tool twine` writes a new one.
-pub fn pypirc(endpoint: &str, token: &AuthToken) -> String {
-    format!(
-        "[distutils]\nindex-servers = \n\tpypi\n\tcodeartifact\n\n[codeartifact]\nrepository = {endpoint}\nusername = aws\npassword = {}\n\n",
-        token.expose()
-    )
-}
-
-/// The Secret's data for these renderings.
+/// The Secret's data for these settings. A token that is not URL-safe gets
+/// no renderings at all (the token layer refuses such tokens first; this
+/// keeps one from ever breaking out of a URL or a config line).
 pub fn secret_data(
     endpoint: &str,
     token: &IssuedToken,
-    renderings: &[Rendering],
+    settings: &ClientSettings,
 ) -> BTreeMap<String, String> {
     let t = &token.token;
     let mut data = BTreeMap::new();
     data.insert(KEY_TOKEN.to_string(), t.expose().to_string());
     data.insert(KEY_ENDPOINT.to_string(), endpoint.to_string());
     data.insert(KEY_EXPIRES_AT.to_string(), rfc3339(token.expires_at));
-    for r in renderings {
-        match r {
-            Rendering::PipConf => {
-                data.insert("pip.conf".to_string(), pip_conf(endpoint, t));
-            }
-            Rendering::Pypirc => {
-                data.insert(".pypirc".to_string(), pypirc(endpoint, t));
-            }
-            Rendering::Env => {
-                let index = with_credentials(&index_url(endpoint), t);
-                data.insert("PIP_INDEX_URL".to_string(), index.clone());
-                data.insert("UV_DEFAULT_INDEX".to_string(), index);
-                data.insert("TWINE_REPOSITORY_URL".to_string(), endpoint.to_string());
-                data.insert("TWINE_USERNAME".to_string(), "aws".to_string());
-                data.insert("TWINE_PASSWORD".to_string(), t.expose().to_string());
-            }
-        }
+    if !is_url_safe(t.expose()) {
+        return data;
+    }
+    for r in &settings.renderings {
+        data.extend(rendering(*r, endpoint, t, settings));
     }
     data
+}
+
+/// The keys one rendering adds.
+fn rendering(
+    r: Rendering,
+    endpoint: &str,
+    t: &AuthToken,
+    s: &ClientSettings,
+) -> Vec<(String, String)> {
+    let index = with_credentials(&index_url(endpoint), t);
+    let extra = s.role == IndexRole::Extra;
+    let kv = |k: &str, v: String| (k.to_string(), v);
+    match r {
+        Rendering::PipConf => vec![kv("pip.conf", pip_conf(endpoint, t, s.role))],
+        Rendering::Pypirc => vec![kv(".pypirc", pypirc(endpoint, t))],
+        Rendering::Env => vec![
+            kv(pip_index_key(extra), index.clone()),
+            kv(uv_index_key(extra), index),
+            kv("TWINE_REPOSITORY_URL", endpoint.to_string()),
+            kv("TWINE_USERNAME", "aws".to_string()),
+            kv("TWINE_PASSWORD", t.expose().to_string()),
+        ],
+        Rendering::Uv => {
+            let n = uv_env_name(&s.index_name);
+            vec![
+                kv("uv.toml", uv_toml(endpoint, &s.index_name, s.role)),
+                kv(&format!("UV_INDEX_{n}_USERNAME"), "aws".to_string()),
+                kv(&format!("UV_INDEX_{n}_PASSWORD"), t.expose().to_string()),
+                kv(uv_index_key(extra), index),
+            ]
+        }
+        Rendering::Poetry => {
+            let n = poetry_env_name(&s.index_name);
+            vec![
+                kv(
+                    "poetry-source.toml",
+                    poetry_source(endpoint, &s.index_name, s.role),
+                ),
+                kv(
+                    &format!("POETRY_HTTP_BASIC_{n}_USERNAME"),
+                    "aws".to_string(),
+                ),
+                kv(
+                    &format!("POETRY_HTTP_BASIC_{n}_PASSWORD"),
+                    t.expose().to_string(),
+                ),
+            ]
+        }
+        Rendering::Netrc => netrc(endpoint, t)
+            .map(|line| vec![kv(".netrc", line), kv(KEY_INDEX_URL, index_url(endpoint))])
+            .unwrap_or_default(),
+    }
+}
+
+fn pip_index_key(extra: bool) -> &'static str {
+    if extra {
+        "PIP_EXTRA_INDEX_URL"
+    } else {
+        "PIP_INDEX_URL"
+    }
+}
+
+fn uv_index_key(extra: bool) -> &'static str {
+    if extra {
+        "UV_INDEX"
+    } else {
+        "UV_DEFAULT_INDEX"
+    }
 }
 
 /// Standard labels on the Secret, which also let the operator find its Secrets.
@@ -136,7 +177,7 @@ pub fn build_secret(
     token: &IssuedToken,
     scope: &str,
 ) -> Secret {
-    let data = secret_data(endpoint, token, &repo.renderings());
+    let data = secret_data(endpoint, token, &ClientSettings::of(repo));
     let annotations = BTreeMap::from([
         (ANNOTATION_EXPIRES_AT.to_string(), rfc3339(token.expires_at)),
         (ANNOTATION_ISSUED_AT.to_string(), rfc3339(token.issued_at)),

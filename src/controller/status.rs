@@ -21,6 +21,7 @@ pub fn ready(
     let secret = obj.secret_name();
     st.secret_name = Some(secret.clone());
     st.token_expires_at = Some(rfc3339(token.expires_at));
+    st.secret_usage = crate::secret::usage(&crate::secret::ClientSettings::of(obj));
     let ready = format!(
         "Repository {} is available and Secret {secret} holds a current token",
         obj.repository_name()

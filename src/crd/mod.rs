@@ -3,10 +3,12 @@
 mod conditions;
 mod pypi_repository;
 mod reference;
+mod secret_spec;
 
 pub use conditions::{CONDITION_READY, CONDITION_SYNCED, Reason, set_condition};
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
+pub use secret_spec::*;
 
 use kube::CustomResourceExt;
 

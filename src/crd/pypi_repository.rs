@@ -7,6 +7,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::secret_spec::{
+    DEFAULT_INDEX_NAME, DEFAULT_RENDERINGS, Rendering, SecretSpec, SecretUsage,
+};
+
 /// The longest token lifetime CodeArtifact issues, in seconds (12 hours).
 pub const MAX_TOKEN_SECONDS: i64 = 43_200;
 
@@ -21,7 +25,7 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     category = "codeartifact",
     namespaced,
     status = "PypiRepositoryStatus",
-    doc = "A private PyPI repository on AWS CodeArtifact, with a Secret holding pip and twine settings and an authorization token that the operator keeps fresh.",
+    doc = "A private PyPI repository on AWS CodeArtifact, with a Secret holding pip, twine, uv, Poetry and netrc settings and an authorization token that the operator keeps fresh.",
     printcolumn(name = "Domain", type_ = "string", json_path = ".spec.domain.name"),
     printcolumn(name = "Repository", type_ = "string", json_path = ".status.repositoryName"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
@@ -100,7 +104,8 @@ pub struct PypiRepositorySpec {
     #[serde(default)]
     pub token: TokenSpec,
 
-    /// The Secret that receives pip and twine settings and the token.
+    /// The Secret that receives the token and settings for pip, twine, uv,
+    /// Poetry and netrc.
     #[serde(default)]
     pub secret: SecretSpec,
 }
@@ -199,44 +204,6 @@ impl Default for TokenSpec {
     }
 }
 
-/// The Secret the operator writes.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SecretSpec {
-    /// Name of the Secret, in the PypiRepository's namespace. Defaults to
-    /// `<metadata.name>-pypi`. The operator owns this Secret: it is rewritten
-    /// on every refresh and deleted with the PypiRepository.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    )]
-    pub name: Option<String>,
-
-    /// Which renderings to write besides the `token`, `endpoint` and
-    /// `expiresAt` keys: `pipConf` (key `pip.conf`), `pypirc` (key
-    /// `.pypirc`, for twine) and `env` (keys `PIP_INDEX_URL`,
-    /// `UV_DEFAULT_INDEX`, `TWINE_REPOSITORY_URL`, `TWINE_USERNAME`,
-    /// `TWINE_PASSWORD`). Defaults to all three.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 3))]
-    pub renderings: Option<Vec<Rendering>>,
-}
-
-/// One way of presenting the credentials in the Secret.
-#[derive(
-    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
-)]
-#[serde(rename_all = "camelCase")]
-pub enum Rendering {
-    /// `pip.conf` with `[global] index-url`, as `aws codeartifact login --tool pip` writes it.
-    PipConf,
-    /// `.pypirc` with a `codeartifact` section, as `aws codeartifact login --tool twine` writes it.
-    Pypirc,
-    /// Environment-style keys for pip, uv and twine.
-    Env,
-}
-
 /// What the operator last observed and did.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -279,6 +246,10 @@ pub struct PypiRepositoryStatus {
     /// tag from the spec removes it from the repository.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_tag_keys: Vec<String>,
+    /// How to use the Secret: for each client, the keys it needs and what
+    /// to set. Never holds the token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_usage: Vec<SecretUsage>,
 }
 
 fn default_true() -> bool {
@@ -312,10 +283,19 @@ impl PypiRepository {
             .secret
             .renderings
             .clone()
-            .unwrap_or_else(|| vec![Rendering::PipConf, Rendering::Pypirc, Rendering::Env]);
+            .unwrap_or_else(|| DEFAULT_RENDERINGS.to_vec());
         r.sort();
         r.dedup();
         r
+    }
+
+    /// The uv index and Poetry source name: spec.secret.indexName or `codeartifact`.
+    pub fn index_name(&self) -> &str {
+        self.spec
+            .secret
+            .index_name
+            .as_deref()
+            .unwrap_or(DEFAULT_INDEX_NAME)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn venv() -> PathBuf {
+pub fn venv() -> PathBuf {
     let dir = std::env::var("CODEARTIFACT_TEST_VENV")
         .unwrap_or_else(|_| panic!("CODEARTIFACT_TEST_VENV is not set: run the tests through `make test` (or `make pytools` and export it)"));
     let dir = PathBuf::from(dir);

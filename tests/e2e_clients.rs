@@ -1,0 +1,483 @@
+//! End to end: the uv, Poetry, netrc and extra-index renderings work with the
+//! real pip, uv and Poetry pinned in tests/python/requirements.txt. The
+//! README's examples run as written against the Secret projected the way the
+//! kubelet projects a Secret volume; each installs a private package uploaded
+//! to the repository and a public one through the external connection, and
+//! the next run after a token refresh works with the workload's files
+//! untouched. Also: the schema refuses index names the tools cannot use, and
+//! `kubectl describe` says how to use the Secret without showing the token.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use codeartifact_operator::crd::PypiRepository;
+use common::python::{assert_ok, make_dist, project_secret, twine_upload, venv};
+use common::{Env, Options, run, setup};
+use kube::api::PostParams;
+
+/// Where the README's examples mount the Secret; the test substitutes its own folder.
+const MOUNT: &str = "/etc/pypi";
+const PRIVATE: &str = "my-internal-lib";
+const PUBLIC: &str = "requests";
+
+/// Each Secret's mounted folder and data, by Secret name.
+type Mounts = BTreeMap<&'static str, (PathBuf, BTreeMap<String, String>)>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Tool {
+    Pip,
+    Uv,
+    Poetry,
+}
+
+/// One README example run against one Secret.
+struct Scenario {
+    example: &'static str,
+    secret: &'static str,
+    tool: Tool,
+    /// Secret keys a pod would get through `envFrom`, read at each (pod) start.
+    env_from_secret: &'static [&'static str],
+    /// For the Secret with a non-default indexName: the README's variable
+    /// names rewritten to the ones that name gives.
+    rename: Option<(&'static str, &'static str)>,
+    /// pip's default index replaced by an empty local one standing in for
+    /// PyPI (there is no internet), for the extra-index setup.
+    pypi_standin: bool,
+}
+
+const fn scenario(example: &'static str, secret: &'static str, tool: Tool) -> Scenario {
+    Scenario {
+        example,
+        secret,
+        tool,
+        env_from_secret: &[],
+        rename: None,
+        pypi_standin: false,
+    }
+}
+
+const RENAME: Option<(&str, &str)> = Some(("CODEARTIFACT", "TEAM_PKGS"));
+
+const SCENARIOS: &[Scenario] = &[
+    scenario("pip-conf", "clients-pypi", Tool::Pip),
+    Scenario {
+        pypi_standin: true,
+        ..scenario("pip-conf", "extra-pypi", Tool::Pip)
+    },
+    scenario("pip-netrc", "clients-pypi", Tool::Pip),
+    scenario("uv-index-credentials", "clients-pypi", Tool::Uv),
+    scenario("uv-netrc", "clients-pypi", Tool::Uv),
+    Scenario {
+        env_from_secret: &["UV_DEFAULT_INDEX"],
+        ..scenario("uv-env", "clients-pypi", Tool::Uv)
+    },
+    scenario("poetry", "clients-pypi", Tool::Poetry),
+    Scenario {
+        rename: RENAME,
+        ..scenario("uv-index-credentials", "named-pypi", Tool::Uv)
+    },
+    Scenario {
+        rename: RENAME,
+        ..scenario("poetry", "named-pypi", Tool::Poetry)
+    },
+];
+
+impl Scenario {
+    fn label(&self) -> String {
+        format!("{} with {}", self.example, self.secret)
+    }
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md")
+}
+
+/// The body of the fenced block after `<!-- example: NAME -->` in the README.
+fn example(name: &str) -> String {
+    let readme = readme();
+    let marker = format!("<!-- example: {name} -->\n```");
+    let start = readme
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README has no example {name}"));
+    let body = &readme[start + marker.len()..];
+    let body = &body[body.find('\n').expect("fence line") + 1..];
+    body[..body.find("\n```").expect("closing fence") + 1].to_string()
+}
+
+fn repo(name: &str, secret: &str) -> String {
+    format!(
+        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: clients-dom\n  token:\n    durationSeconds: 3600\n  secret:\n{secret}"
+    )
+}
+
+/// Runs one scenario once, as a fresh job would: new working folder, the
+/// mounted Secret at `mount`, `project` as the workload's own files.
+fn run_scenario(
+    sc: &Scenario,
+    mount: &Path,
+    data: &BTreeMap<String, String>,
+    job: &Path,
+) -> Output {
+    let mut script = example(sc.example).replace(MOUNT, &mount.display().to_string());
+    if let Some((from, to)) = sc.rename {
+        script = script.replace(from, to);
+    }
+    std::fs::create_dir_all(job.join("home")).expect("job folder");
+    let bin = venv().join("bin");
+    let mut cmd = Command::new("bash");
+    cmd.args(["-euo", "pipefail", "-c", &script])
+        .env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        )
+        .env("HOME", job.join("home"))
+        .env("LANG", "C.UTF-8");
+    for k in sc.env_from_secret {
+        cmd.env(k, &data[*k]);
+    }
+    match sc.tool {
+        Tool::Pip => {
+            cmd.current_dir(job)
+                .env("PIP_TARGET", job.join("site"))
+                .env("PIP_NO_CACHE_DIR", "1")
+                .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+                .env("PIP_NO_INPUT", "1");
+            if sc.pypi_standin {
+                let empty = job.join("pypi-standin");
+                std::fs::create_dir_all(&empty).expect("stand-in");
+                cmd.env("PIP_INDEX_URL", format!("file://{}/", empty.display()));
+            }
+        }
+        Tool::Uv => {
+            let venv_dir = job.join("venv");
+            let python = bin.join("python");
+            run(Command::new(bin.join("uv"))
+                .args(["venv", "--quiet", "--no-cache", "--python"])
+                .arg(&python)
+                .arg(&venv_dir)
+                .env("UV_PYTHON_DOWNLOADS", "never"));
+            cmd.current_dir(job)
+                .env("VIRTUAL_ENV", &venv_dir)
+                .env("UV_NO_CACHE", "1")
+                .env("UV_PYTHON_DOWNLOADS", "never");
+        }
+        Tool::Poetry => {
+            cmd.current_dir(job.join("project"))
+                .env("POETRY_CACHE_DIR", job.join("poetry-cache"))
+                .env("POETRY_VIRTUALENVS_IN_PROJECT", "true")
+                .env("POETRY_NO_INTERACTION", "1")
+                .env("POETRY_KEYRING_ENABLED", "false")
+                .env("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring");
+        }
+    }
+    cmd.output().expect("run bash")
+}
+
+/// Whether an importable package `module` was installed anywhere under `dir`.
+fn installed(dir: &Path, module: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        p.is_dir()
+            && ((e.file_name() == module && p.join("__init__.py").exists())
+                || installed(&p, module))
+    })
+}
+
+/// The Poetry workload: the README's pyproject.toml plus the Secret's source, added once.
+fn poetry_project(sc: &Scenario, mount: &Path, dir: &Path) {
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).expect("project folder");
+    std::fs::write(project.join("pyproject.toml"), example("pyproject")).expect("pyproject");
+    let add = example("poetry-source").replace(MOUNT, &mount.display().to_string());
+    run(Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &add])
+        .current_dir(&project));
+    let text = std::fs::read_to_string(project.join("pyproject.toml")).expect("pyproject");
+    let name = if sc.rename.is_some() {
+        "team-pkgs"
+    } else {
+        "codeartifact"
+    };
+    assert!(text.contains(&format!("name = \"{name}\"")), "{text}");
+}
+
+/// Runs every scenario once (run `n`), asserting each installed both packages.
+fn run_all(env: &Env, n: u32, mounts: &Mounts) {
+    for (i, sc) in SCENARIOS.iter().enumerate() {
+        let (mount, data) = &mounts[sc.secret];
+        let dir = env.tmp.path().join(format!("scenario-{i}"));
+        let job = if sc.tool == Tool::Poetry {
+            // A new container: the project's files stay, its virtualenv and caches do not.
+            let _ = std::fs::remove_dir_all(dir.join("project/.venv"));
+            let _ = std::fs::remove_dir_all(dir.join("poetry-cache"));
+            dir.clone()
+        } else {
+            dir.join(format!("run-{n}"))
+        };
+        let started = Instant::now();
+        let out = run_scenario(sc, mount, data, &job);
+        assert_ok(&format!("run {n} of {}", sc.label()), &out);
+        for module in [PRIVATE.replace('-', "_"), PUBLIC.to_string()] {
+            assert!(
+                installed(&job, &module),
+                "run {n} of {} did not install {module}",
+                sc.label()
+            );
+        }
+        eprintln!("run {n} of {}: {:.1?}", sc.label(), started.elapsed());
+    }
+}
+
+async fn project_all(env: &Env, root: &Path) -> Mounts {
+    let mut mounts = BTreeMap::new();
+    for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
+        let data = env.secret_data(secret).await;
+        let dir = root.join(secret);
+        project_secret(&data, &dir);
+        mounts.insert(secret, (dir, data));
+    }
+    mounts
+}
+
+fn expiry(data: &BTreeMap<String, String>) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&data["expiresAt"])
+        .expect("expiresAt")
+        .with_timezone(&Utc)
+}
+
+/// Three PypiRepositories on one domain (so one shared token): every
+/// rendering, indexRole Extra, and indexName team-pkgs. Uploads the private
+/// package to each, adds the public one to the emulator's stand-in for public
+/// PyPI, lays out the Poetry projects, and returns the mounted Secrets.
+async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> Mounts {
+    env.create(&repo(
+        "clients",
+        "    renderings: [pipConf, pypirc, env, uv, poetry, netrc]\n",
+    ))
+    .await;
+    env.create(&repo(
+        "extra",
+        "    renderings: [pipConf, pypirc]\n    indexRole: Extra\n",
+    ))
+    .await;
+    env.create(&repo(
+        "named",
+        "    renderings: [pypirc, uv, poetry]\n    indexName: team-pkgs\n",
+    ))
+    .await;
+    for n in ["clients", "extra", "named"] {
+        env.wait_ready(n).await;
+    }
+
+    // The private package goes into every repository; the
+    // public one is added to the emulator's stand-in for public PyPI.
+    let mounts = project_all(env, mounts_root).await;
+    let dists = make_dist(PRIVATE, "1.0.0", &env.tmp.path().join("dist"), false);
+    for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
+        assert_ok("twine upload", &twine_upload(&mounts[secret].0, &dists));
+    }
+    make_dist(PUBLIC, "2.32.3", &env.tmp.path().join("public-pypi"), false);
+    for (i, sc) in SCENARIOS.iter().enumerate() {
+        if sc.tool == Tool::Poetry {
+            poetry_project(
+                sc,
+                &mounts[sc.secret].0,
+                &env.tmp.path().join(format!("scenario-{i}")),
+            );
+        }
+    }
+    mounts
+}
+
+/// The Poetry projects' pyproject.toml files, which no run may change.
+fn pyprojects(env: &Env) -> Vec<String> {
+    (0..SCENARIOS.len())
+        .filter_map(|i| {
+            std::fs::read_to_string(
+                env.tmp
+                    .path()
+                    .join(format!("scenario-{i}/project/pyproject.toml")),
+            )
+            .ok()
+        })
+        .collect()
+}
+
+/// Keeps a copy of the Secret as it is now, waits until its token has expired
+/// (it was replaced long before), checks a tool using the copy is refused,
+/// and returns the copied data.
+async fn expire_current_token(env: &Env) -> BTreeMap<String, String> {
+    let last = env.secret_data("clients-pypi").await;
+    let stale = env.tmp.path().join("stale-mount");
+    project_secret(&last, &stale);
+    let deadline = expiry(&last) + chrono::TimeDelta::seconds(1);
+    while Utc::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let refused = run_scenario(
+        &SCENARIOS[4],
+        &stale,
+        &last,
+        &env.tmp.path().join("stale-run"),
+    );
+    assert!(
+        !refused.status.success(),
+        "uv with an expired token in the .netrc must be refused"
+    );
+    last
+}
+
+/// `kubectl describe` says how to use the Secret, never the token.
+fn assert_describe_shows_usage(env: &Env) {
+    let described =
+        run(&mut env
+            .cp
+            .kubectl(["describe", "pypirepo", "clients", "-n", env.ns.name()]));
+    for needle in [
+        "Secret Usage",
+        "PIP_CONFIG_FILE=<dir>/pip.conf",
+        "UV_INDEX_CODEARTIFACT_PASSWORD",
+        "POETRY_HTTP_BASIC_CODEARTIFACT_USERNAME",
+        "poetry-source.toml",
+        ".netrc",
+    ] {
+        assert!(
+            described.contains(needle),
+            "describe lacks {needle}:\n{described}"
+        );
+    }
+    let named = run(&mut env
+        .cp
+        .kubectl(["describe", "pypirepo", "named", "-n", env.ns.name()]));
+    assert!(named.contains("UV_INDEX_TEAM_PKGS_PASSWORD"), "{named}");
+    for t in env.emulator.issued_tokens() {
+        assert!(
+            !described.contains(&t) && !named.contains(&t),
+            "a token leaked into kubectl describe"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refresh_works() {
+    for tool in ["pip", "uv", "poetry", "twine"] {
+        assert!(
+            venv().join("bin").join(tool).exists(),
+            "{tool} missing from the test venv: run `make pytools`"
+        );
+    }
+    // 30x clock: a 3600 s token lives 120 s and is replaced a quarter of that (30 s) before it expires,
+    // so every run starts with a token that is valid for at least 30 s.
+    let env = setup(
+        "clients",
+        Options {
+            clock_speed: 30.0,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mounts_root = env.tmp.path().join("mounts");
+    let mounts = create_repositories_and_workloads(&env, &mounts_root).await;
+    let files_before = pyprojects(&env);
+
+    let started = Instant::now();
+    run_all(&env, 1, &mounts);
+    eprintln!("run 1 of every scenario: {:.1?}", started.elapsed());
+
+    let last = expire_current_token(&env).await;
+
+    // The kubelet updates the mounted files; the workloads run again unchanged.
+    let mounts = project_all(&env, &mounts_root).await;
+    for (secret, (_, data)) in &mounts {
+        assert_ne!(
+            data["token"], last["token"],
+            "{secret} holds a refreshed token"
+        );
+    }
+    let started = Instant::now();
+    run_all(&env, 2, &mounts);
+    eprintln!("run 2 of every scenario: {:.1?}", started.elapsed());
+    assert_eq!(
+        pyprojects(&env),
+        files_before,
+        "the workloads' files did not change"
+    );
+
+    assert_describe_shows_usage(&env);
+    env.assert_no_token_leaks().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_refuses_index_names_the_tools_cannot_round_trip_and_validates_the_ci_pod_example() {
+    let env = setup("clients-schema", Options::default()).await;
+    for (i, bad) in [
+        "team_pkgs",
+        "Team",
+        "team2",
+        "team.pkgs",
+        "-team",
+        "team--pkgs",
+        "pypi",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let manifest = repo(&format!("bad-{i}"), &format!("    indexName: \"{bad}\"\n"));
+        let mut obj: PypiRepository = serde_saphyr::from_str(&manifest).expect("manifest parses");
+        obj.metadata.namespace = Some(env.ns.name().to_string());
+        let err = env
+            .repos()
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect_err(&format!("indexName {bad:?} must be refused"));
+        assert!(
+            err.to_string().contains("spec.secret.indexName"),
+            "{bad}: {err}"
+        );
+    }
+    let manifest = repo("bad-rendering", "    renderings: [npmrc]\n");
+    let err = run_err(&env, &manifest);
+    assert!(err.contains("spec.secret.renderings"), "{err}");
+    let manifest = repo("bad-role", "    indexRole: Secondary\n");
+    let err = run_err(&env, &manifest);
+    assert!(err.contains("spec.secret.indexRole"), "{err}");
+
+    env.create(&repo(
+        "good",
+        "    indexName: team-pkgs\n    indexRole: Extra\n",
+    ))
+    .await;
+    env.wait_ready("good").await;
+
+    // The README's CI runner pod is a valid Pod for the apiserver.
+    let pod = env.tmp.path().join("ci-pod.yaml");
+    std::fs::write(&pod, example("ci-pod")).expect("write pod");
+    run(env
+        .cp
+        .kubectl(["create", "--dry-run=server", "-n", env.ns.name(), "-f"])
+        .arg(&pod));
+}
+
+/// `kubectl create` of a manifest that must fail; returns its error output.
+fn run_err(env: &Env, manifest: &str) -> String {
+    let file = env.tmp.path().join("bad.yaml");
+    std::fs::write(&file, manifest).expect("write manifest");
+    let out = env
+        .cp
+        .kubectl(["create", "-n", env.ns.name(), "-f"])
+        .arg(&file)
+        .output()
+        .expect("run kubectl");
+    assert!(!out.status.success(), "{manifest} must be refused");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}

@@ -1,6 +1,7 @@
 //! The PyPI repository endpoint `/pypi/d/{domain}-{owner}/{repository}/`: Basic auth with a
 //! token, `simple/` pages, file downloads (with retention) and twine uploads.
 
+mod access;
 pub mod public;
 pub mod resolve;
 pub mod simple;
@@ -14,13 +15,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 
-use crate::api::{package_arn, repository_arn};
+use crate::api::package_arn;
 use crate::body::{decode, read_body};
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::policy;
 use crate::roles::Grant;
 use crate::state::{DistFile, State, package_key};
+use access::{PUBLISH, READ, forbidden, permit};
 use resolve::{Candidate, Origin};
 
 /// Path prefix of the PyPI endpoints.
@@ -116,7 +117,13 @@ pub async fn handle(
     }
     let method = req.method().clone();
     let reading = method == Method::GET || method == Method::HEAD;
-    if reading && let Err(m) = permit(grant.as_ref(), READ, &target.arn(ctx)) {
+    if reading
+        && let Err(m) = permit(
+            grant.as_ref(),
+            READ,
+            &access::repository(ctx, &target.owner, &target.domain, &target.repo),
+        )
+    {
         return forbidden(m);
     }
     match rest.as_str() {
@@ -128,37 +135,6 @@ pub async fn handle(
         r if reading && r.starts_with("files/") => download(ctx, &target, r),
         _ => text(StatusCode::NOT_FOUND, "Not Found"),
     }
-}
-
-/// The action checked for index pages and downloads.
-const READ: &str = "codeartifact:ReadFromRepository";
-/// The action checked for uploads (on the package ARN).
-const PUBLISH: &str = "codeartifact:PublishPackageVersion";
-
-impl Target {
-    fn arn(&self, ctx: &Context) -> String {
-        repository_arn(&ctx.config.region, &self.owner, &self.domain, &self.repo)
-    }
-}
-
-/// Check a token's captured permissions (tokens minted with long-term keys carry none and may
-/// do everything); `Err` is AWS's deny message.
-fn permit(grant: Option<&Grant>, action: &str, resource: &str) -> Result<(), String> {
-    let Some(grant) = grant else {
-        return Ok(());
-    };
-    grant.authorize(&policy::Request {
-        action,
-        resource,
-        context: &[],
-    })
-}
-
-/// A request the token's permissions refuse: `403` with AWS's deny message (docs/emulator.md:
-/// why 403).
-fn forbidden(message: String) -> Response<Body> {
-    tracing::debug!(%message, "PyPI request refused by IAM");
-    text(StatusCode::FORBIDDEN, message)
 }
 
 async fn upload(

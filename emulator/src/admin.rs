@@ -1,17 +1,20 @@
 //! The admin HTTP API under `/_emulator/` (no SigV4): call counters, faults, deny rules,
-//! clock control and the list of issued tokens. Shapes are documented in docs/emulator.md.
+//! clock control, IAM roles and the list of issued tokens. Shapes are documented in docs/emulator.md.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::State;
 use http::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::{MAX_BODY, OPERATIONS};
+use crate::body::read_body;
 use crate::context::Context;
 use crate::harness::{ALL, Fault};
-use crate::server::read_body;
+use crate::roles::Role;
 
 /// Path prefix of the admin API.
 pub const PREFIX: &str = "/_emulator/";
@@ -32,7 +35,7 @@ fn bad(message: impl Into<String>) -> Response<Body> {
 }
 
 fn known_operation(op: &str) -> bool {
-    op == ALL || OPERATIONS.iter().any(|(_, _, name)| *name == op)
+    op == ALL || OPERATIONS.iter().any(|o| o.name == op)
 }
 
 #[derive(Deserialize)]
@@ -58,7 +61,8 @@ struct ClockIn {
 }
 
 /// Answer one admin request.
-pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
+pub async fn handle(State(ctx): State<Arc<Context>>, req: Request<Body>) -> Response<Body> {
+    let ctx = &*ctx;
     let (parts, body) = req.into_parts();
     let body = match read_body(&parts.headers, body, MAX_BODY).await {
         Ok(b) => b,
@@ -95,6 +99,12 @@ pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
         (&Method::GET, "clock") => reply(StatusCode::OK, clock(ctx)),
         (&Method::POST, "clock") => set_clock(ctx, &body),
         (&Method::GET, "tokens") => reply(StatusCode::OK, tokens(ctx)),
+        (&Method::GET, "roles") => reply(StatusCode::OK, json!(ctx.roles.list())),
+        (&Method::POST, "roles") => put_role(ctx, &body),
+        (&Method::DELETE, "roles") => {
+            ctx.roles.clear();
+            reply(StatusCode::OK, json!({}))
+        }
         _ => reply(
             StatusCode::NOT_FOUND,
             json!({ "message": format!("No admin endpoint {} {}", m, parts.uri.path()) }),
@@ -137,6 +147,21 @@ fn add_deny(ctx: &Context, body: &[u8]) -> Response<Body> {
     }
     ctx.harness.deny(&d.access_key_id, &d.operation);
     reply(StatusCode::OK, json!(ctx.harness.denies()))
+}
+
+fn put_role(ctx: &Context, body: &[u8]) -> Response<Body> {
+    let role: Role = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad(format!(
+                "expected {{\"arn\", \"trusted\", \"externalId\"?, \"policy\", \"maxSessionSeconds\"?}}: {e}"
+            ));
+        }
+    };
+    match ctx.roles.put(role) {
+        Ok(()) => reply(StatusCode::OK, json!(ctx.roles.list())),
+        Err(e) => bad(e.to_string()),
+    }
 }
 
 fn clock(ctx: &Context) -> Value {

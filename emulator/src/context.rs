@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::harness::Harness;
+use crate::roles::{Grant, Roles};
 use crate::state::{State, Token, persist};
 
 /// Every authorization token starts with this, so tests can scan logs for leaked tokens.
@@ -25,6 +26,8 @@ pub struct Context {
     pub base_url: String,
     pub clock: Clock,
     pub harness: Harness,
+    /// IAM roles and live STS sessions.
+    pub roles: Roles,
     state: Mutex<State>,
 }
 
@@ -36,6 +39,7 @@ impl Context {
             config,
             base_url,
             harness: Harness::default(),
+            roles: Roles::default(),
             state: Mutex::new(state),
         }
     }
@@ -87,6 +91,7 @@ impl Context {
         domain: &str,
         owner: &str,
         access_key_id: &str,
+        grant: Option<Grant>,
         seconds: u64,
     ) -> (String, f64) {
         let mut random = [0u8; TOKEN_RANDOM_BYTES];
@@ -99,17 +104,22 @@ impl Context {
             owner: owner.to_string(),
             access_key_id: access_key_id.to_string(),
             expires,
+            grant,
         });
         (token, self.clock.real_time_of(expires))
     }
 
-    /// Whether `token` is unexpired and was issued for `domain`/`owner`.
-    pub fn token_valid(&self, token: &str, domain: &str, owner: &str) -> bool {
+    /// If `token` is unexpired and was issued for `domain`/`owner`: the permissions it carries
+    /// (`None` inside: minted by a long-term key, everything allowed).
+    pub fn token_grant(&self, token: &str, domain: &str, owner: &str) -> Option<Option<Grant>> {
         let now = self.clock.now();
         self.read(|s| {
-            s.tokens.iter().any(|t| {
-                t.token == token && t.domain == domain && t.owner == owner && t.expires > now
-            })
+            s.tokens
+                .iter()
+                .find(|t| {
+                    t.token == token && t.domain == domain && t.owner == owner && t.expires > now
+                })
+                .map(|t| t.grant.clone())
         })
     }
 }

@@ -2,10 +2,12 @@
 
 use axum::body::Body;
 use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// `ValidationExceptionReason` values the emulator uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `ValidationExceptionReason` values the emulator uses (wire names derived by serde).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Reason {
     /// The body is not a JSON object of the expected shape.
     CannotParse,
@@ -13,16 +15,6 @@ pub enum Reason {
     FieldValidationFailed,
     /// Anything else (e.g. a semantic rule such as an upstream cycle).
     Other,
-}
-
-impl Reason {
-    fn as_str(self) -> &'static str {
-        match self {
-            Reason::CannotParse => "CANNOT_PARSE",
-            Reason::FieldValidationFailed => "FIELD_VALIDATION_FAILED",
-            Reason::Other => "OTHER",
-        }
-    }
 }
 
 /// One modelled CodeArtifact error (plus the two protocol-level ones the emulator needs).
@@ -67,6 +59,44 @@ pub enum ApiError {
     /// 413 for a body over the limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 403 ExpiredTokenException: temporary credentials past their expiry (not in the
+    /// CodeArtifact model; AWS's common error, see docs/emulator.md).
+    #[error("{0}")]
+    ExpiredToken(String),
+}
+
+/// The one table of error kinds: variant, `x-amzn-ErrorType` name and HTTP status.
+macro_rules! error_kinds {
+    ($($variant:ident => $name:literal, $status:ident;)*) => {
+        impl ApiError {
+            /// The modelled shape name, sent in `x-amzn-ErrorType`.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(ApiError::$variant { .. } => $name,)*
+                }
+            }
+
+            /// The HTTP status of the shape.
+            pub fn status(&self) -> StatusCode {
+                match self {
+                    $(ApiError::$variant { .. } => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    Validation => "ValidationException", BAD_REQUEST;
+    NotFound => "ResourceNotFoundException", NOT_FOUND;
+    Conflict => "ConflictException", CONFLICT;
+    QuotaExceeded => "ServiceQuotaExceededException", PAYMENT_REQUIRED;
+    AccessDenied => "AccessDeniedException", FORBIDDEN;
+    Throttling => "ThrottlingException", TOO_MANY_REQUESTS;
+    Internal => "InternalServerException", INTERNAL_SERVER_ERROR;
+    UnknownOperation => "UnknownOperationException", NOT_FOUND;
+    PayloadTooLarge => "RequestEntityTooLargeException", PAYLOAD_TOO_LARGE;
+    ExpiredToken => "ExpiredTokenException", FORBIDDEN;
 }
 
 impl ApiError {
@@ -120,41 +150,12 @@ impl ApiError {
         }
     }
 
-    /// The modelled shape name, sent in `x-amzn-ErrorType`.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            ApiError::Validation { .. } => "ValidationException",
-            ApiError::NotFound { .. } => "ResourceNotFoundException",
-            ApiError::Conflict { .. } => "ConflictException",
-            ApiError::QuotaExceeded { .. } => "ServiceQuotaExceededException",
-            ApiError::AccessDenied(_) => "AccessDeniedException",
-            ApiError::Throttling { .. } => "ThrottlingException",
-            ApiError::Internal(_) => "InternalServerException",
-            ApiError::UnknownOperation(_) => "UnknownOperationException",
-            ApiError::PayloadTooLarge(_) => "RequestEntityTooLargeException",
-        }
-    }
-
-    /// The HTTP status of the shape.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-            ApiError::NotFound { .. } | ApiError::UnknownOperation(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::QuotaExceeded { .. } => StatusCode::PAYMENT_REQUIRED,
-            ApiError::AccessDenied(_) => StatusCode::FORBIDDEN,
-            ApiError::Throttling { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        }
-    }
-
     fn body(&self) -> Value {
         let mut body = Map::new();
         body.insert("message".into(), Value::String(self.to_string()));
         match self {
             ApiError::Validation { reason, .. } => {
-                body.insert("reason".into(), json!(reason.as_str()));
+                body.insert("reason".into(), json!(reason));
             }
             ApiError::NotFound {
                 resource_id,
@@ -214,5 +215,19 @@ mod tests {
         let body = ApiError::field("bad").body();
         assert_eq!(body["message"], "bad");
         assert_eq!(body["reason"], "FIELD_VALIDATION_FAILED");
+    }
+
+    #[test]
+    fn kinds_and_reasons_come_from_their_tables() {
+        let expired = ApiError::ExpiredToken("gone".into());
+        assert_eq!(expired.type_name(), "ExpiredTokenException");
+        assert_eq!(expired.status(), StatusCode::FORBIDDEN);
+        let unknown = ApiError::UnknownOperation("x".into());
+        assert_eq!(
+            (unknown.type_name(), unknown.status()),
+            ("UnknownOperationException", StatusCode::NOT_FOUND)
+        );
+        assert_eq!(ApiError::other("x").body()["reason"], "OTHER");
+        assert_eq!(ApiError::cannot_parse("x").body()["reason"], "CANNOT_PARSE");
     }
 }

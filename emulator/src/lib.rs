@@ -1,18 +1,24 @@
-//! A local AWS CodeArtifact emulator: the restJson1 control plane (SigV4-checked) and the PyPI
-//! repository endpoint, with test controls. [`Emulator`] runs it in-process; the
+//! A local AWS CodeArtifact emulator: the restJson1 control plane (SigV4-checked), STS
+//! AssumeRole with a small IAM policy evaluator, and the PyPI repository endpoint, with test
+//! controls. [`Emulator`] runs it in-process; the
 //! `codeartifact-emulator` binary runs it standalone. See docs/emulator.md.
 
 mod admin;
 mod api;
+mod auth;
+mod body;
 mod clock;
 mod config;
 mod context;
 mod error;
 mod harness;
+mod policy;
 mod pypi;
+mod roles;
 mod server;
 mod sigv4;
 mod state;
+mod sts;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -26,6 +32,7 @@ use tokio::task::JoinHandle;
 pub use config::{Config, Credential, CredentialParseError};
 pub use context::TOKEN_PREFIX;
 pub use harness::Fault;
+pub use roles::{Role, RoleError, SESSION_TOKEN_PREFIX};
 
 use context::Context;
 
@@ -174,6 +181,34 @@ impl Emulator {
     pub fn issued_tokens(&self) -> Vec<String> {
         self.ctx()
             .read(|s| s.tokens.iter().map(|t| t.token.clone()).collect())
+    }
+
+    /// Add (or replace, by ARN) a role that STS AssumeRole can hand out.
+    pub fn add_role(&self, role: Role) -> Result<(), RoleError> {
+        self.ctx().roles.put(role)
+    }
+
+    /// Read roles from a JSON file holding an array of roles (the `--roles` flag's format).
+    pub fn add_roles_from_file(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let roles: Vec<Role> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: expected a JSON array of roles", path.display()))?;
+        for role in roles {
+            self.add_role(role)
+                .with_context(|| format!("{}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The configured roles.
+    pub fn roles(&self) -> Vec<Role> {
+        self.ctx().roles.list()
+    }
+
+    /// Remove every role (sessions already assumed stay valid until they expire).
+    pub fn clear_roles(&self) {
+        self.ctx().roles.clear();
     }
 
     /// All domains of all accounts.

@@ -37,6 +37,9 @@ struct Args {
     /// Run token lifetimes this many times faster than real time.
     #[arg(long, default_value_t = 1.0)]
     clock_speed: f64,
+    /// JSON file with an array of IAM roles STS AssumeRole hands out (see docs/emulator.md).
+    #[arg(long)]
+    roles: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -55,6 +58,9 @@ async fn main() -> anyhow::Result<()> {
         clock_speed: args.clock_speed,
     })
     .await?;
+    if let Some(path) = &args.roles {
+        emulator.add_roles_from_file(path)?;
+    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -9,9 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sigv4::sign::v4::{calculate_signature, generate_signing_key};
 use http::HeaderMap;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
+use crate::body::decode;
+#[cfg(test)]
 use crate::config::Credential;
 
 /// The signing name of CodeArtifact.
@@ -158,11 +160,6 @@ pub fn canonical_query(raw: &str) -> String {
         .join("&")
 }
 
-/// RFC 3986 percent-decoding (a `+` stays a `+`).
-pub fn decode(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
 fn encode(s: &str) -> String {
     utf8_percent_encode(s, UNRESERVED).to_string()
 }
@@ -216,21 +213,38 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Check the request's signature against the configured key pairs; returns the signer.
+/// Check a CodeArtifact request's signature against key pairs; returns the signer. The server
+/// resolves signers through [`verify_with`] (long-term keys and role sessions alike).
+#[cfg(test)]
 pub fn verify<'c>(
     req: &Received<'_>,
     credentials: &'c [Credential],
     region: &str,
     now: SystemTime,
 ) -> Result<&'c Credential, AuthError> {
+    verify_with(req, region, SERVICE, now, |key| {
+        credentials
+            .iter()
+            .find(|c| c.access_key_id == key)
+            .map(|c| (c, c.secret_access_key.clone()))
+    })
+}
+
+/// Check the request's signature for `service`; `find` maps the access key id to the signer and
+/// its secret (or `None` for an unknown key). Returns the signer.
+pub fn verify_with<T>(
+    req: &Received<'_>,
+    region: &str,
+    service: &str,
+    now: SystemTime,
+    find: impl FnOnce(&str) -> Option<(T, String)>,
+) -> Result<T, AuthError> {
     let auth = parse_auth(header(req.headers, "authorization").ok_or(AuthError::Missing)?)?;
-    let credential = credentials
-        .iter()
-        .find(|c| c.access_key_id == auth.key)
-        .ok_or_else(|| AuthError::UnknownKey(auth.key.to_string()))?;
-    if auth.region != region || auth.service != SERVICE {
+    let (signer, secret) =
+        find(auth.key).ok_or_else(|| AuthError::UnknownKey(auth.key.to_string()))?;
+    if auth.region != region || auth.service != service {
         return Err(AuthError::Scope(format!(
-            "expected {region}/{SERVICE}, got {}/{}",
+            "expected {region}/{service}, got {}/{}",
             auth.region, auth.service
         )));
     }
@@ -256,13 +270,20 @@ pub fn verify<'c>(
         auth.service,
         hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let key = generate_signing_key(&credential.secret_access_key, signed_at, region, SERVICE);
+    let key = generate_signing_key(&secret, signed_at, region, service);
     let expected = calculate_signature(key, string_to_sign.as_bytes());
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-        Ok(credential)
+        Ok(signer)
     } else {
         Err(AuthError::Mismatch)
     }
+}
+
+/// The access key id named in the `Authorization` header, if the header is well formed.
+pub fn access_key_of(headers: &HeaderMap) -> Option<&str> {
+    parse_auth(header(headers, "authorization")?)
+        .ok()
+        .map(|a| a.key)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -1,7 +1,15 @@
 //! Server-side checks of member constraints (lengths, patterns, ranges, enums) from the model.
 //!
 //! The SDKs check only that required members are present, so every constraint is enforced here.
-//! Messages follow AWS's wording and always name the wire field.
+//! Each string constraint is declared once as a [`Shape`] (the model's length range and
+//! pattern, checked with the `regex` crate, whose Unicode classes mean what AWS's Java regexes
+//! mean); the error message quotes that same pattern. Messages follow AWS's wording and always
+//! name the wire field.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+use regex::Regex;
 
 use crate::error::ApiError;
 
@@ -25,34 +33,84 @@ fn failed(field: &str, value: &str, constraint: &str) -> ApiError {
     ))
 }
 
-fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.chars().count();
-    if n < min {
-        return Err(failed(
-            field,
-            value,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if n > max {
-        return Err(failed(
-            field,
-            value,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-    Ok(())
+/// A string member's declared constraint, as the service model states it: length range and
+/// (unanchored, Java-style) pattern. The check and the error message both come from here.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub min: usize,
+    pub max: usize,
+    pub pattern: &'static str,
 }
 
-fn pattern(field: &str, value: &str, ok: bool, regex: &str) -> Result<(), ApiError> {
-    if ok {
+/// `DomainName`.
+pub const DOMAIN_NAME: Shape = Shape::new(2, 50, r"[a-z][a-z0-9\-]{0,48}[a-z0-9]");
+/// `RepositoryName`; the model also uses it for `repository-prefix`.
+pub const REPOSITORY_NAME: Shape = Shape::new(2, 100, r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}");
+/// `AccountId`.
+pub const ACCOUNT_ID: Shape = Shape::new(12, 12, "[0-9]{12}");
+/// `ExternalConnectionName`.
+pub const EXTERNAL_CONNECTION_NAME: Shape =
+    Shape::new(2, 100, r"[A-Za-z0-9][A-Za-z0-9._\-:]{1,99}");
+/// `Description`.
+pub const DESCRIPTION: Shape = Shape::new(0, 1000, r"\P{C}*");
+/// `PackageName`, `PackageNamespace`, `PackageVersion`.
+pub const PACKAGE_PART: Shape = Shape::new(1, 255, r"[^#/\s]+");
+/// `PolicyDocument`.
+pub const POLICY_DOCUMENT: Shape = Shape::new(1, 7168, r"[\P{C}\s]+");
+/// `TagKey`.
+pub const TAG_KEY: Shape = Shape::new(1, 128, r"\P{C}+");
+/// `TagValue`.
+pub const TAG_VALUE: Shape = Shape::new(0, 256, r"\P{C}*");
+
+/// Compiled, anchored patterns, one per distinct pattern text.
+static COMPILED: LazyLock<Mutex<HashMap<&'static str, Regex>>> = LazyLock::new(Mutex::default);
+
+fn compiled(pattern: &'static str) -> Regex {
+    let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(pattern)
+        // Smithy patterns are not anchored; AWS matches the whole value, so anchor here.
+        .or_insert_with(|| Regex::new(&format!("^(?:{pattern})$")).expect("declared pattern"))
+        .clone()
+}
+
+impl Shape {
+    /// A constraint of `min..=max` characters matching `pattern`.
+    pub const fn new(min: usize, max: usize, pattern: &'static str) -> Self {
+        Shape { min, max, pattern }
+    }
+
+    /// Check `value` of the wire field `field`.
+    pub fn check(&self, field: &str, value: &str) -> Result<(), ApiError> {
+        let n = value.chars().count();
+        if n < self.min {
+            return Err(failed(
+                field,
+                value,
+                &format!(
+                    "Member must have length greater than or equal to {}",
+                    self.min
+                ),
+            ));
+        }
+        if n > self.max {
+            return Err(failed(
+                field,
+                value,
+                &format!("Member must have length less than or equal to {}", self.max),
+            ));
+        }
+        if !compiled(self.pattern).is_match(value) {
+            return Err(failed(
+                field,
+                value,
+                &format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    self.pattern
+                ),
+            ));
+        }
         Ok(())
-    } else {
-        Err(failed(
-            field,
-            value,
-            &format!("Member must satisfy regular expression pattern: {regex}"),
-        ))
     }
 }
 
@@ -63,88 +121,59 @@ pub fn missing(field: &str) -> ApiError {
     ))
 }
 
-/// `DomainName`: `[a-z][a-z0-9\-]{0,48}[a-z0-9]`.
+/// `DomainName`.
 pub fn domain_name(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 2, 50)?;
-    let b = v.as_bytes();
-    let ok = b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[b.len() - 1] != b'-';
-    pattern(field, v, ok, r"[a-z][a-z0-9\-]{0,48}[a-z0-9]")
+    DOMAIN_NAME.check(field, v)
 }
 
-/// `RepositoryName`: `[A-Za-z0-9][A-Za-z0-9._\-]{1,99}`.
+/// `RepositoryName`.
 pub fn repository_name(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 2, 100)?;
-    let b = v.as_bytes();
-    let ok = b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    pattern(field, v, ok, r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}")
+    REPOSITORY_NAME.check(field, v)
 }
 
-/// A repository-name prefix (same alphabet, no minimum beyond one character).
+/// `repository-prefix`: the model types it as `RepositoryName`.
 pub fn repository_prefix(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 1, 100)?;
-    let ok = v
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    pattern(field, v, ok, r"[A-Za-z0-9][A-Za-z0-9._\-]{1,99}")
+    REPOSITORY_NAME.check(field, v)
 }
 
 /// `AccountId`: 12 digits.
 pub fn account_id(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 12, 12)?;
-    pattern(field, v, v.bytes().all(|c| c.is_ascii_digit()), "[0-9]{12}")
+    ACCOUNT_ID.check(field, v)
 }
 
-/// `ExternalConnectionName`: `[A-Za-z0-9][A-Za-z0-9._\-:]{1,99}`.
+/// `ExternalConnectionName`.
 pub fn external_connection_name(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 2, 100)?;
-    let b = v.as_bytes();
-    let ok = b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b':'));
-    pattern(field, v, ok, r"[A-Za-z0-9][A-Za-z0-9._\-:]{1,99}")
+    EXTERNAL_CONNECTION_NAME.check(field, v)
 }
 
 /// Strings of non-whitespace (`\S+`) within a length range: ARNs, tokens, revisions.
 pub fn non_space(field: &str, v: &str, max: usize) -> Result<(), ApiError> {
-    length(field, v, 1, max)?;
-    pattern(field, v, !v.chars().any(char::is_whitespace), r"\S+")
+    Shape::new(1, max, r"\S+").check(field, v)
 }
 
-/// `Description`: at most 1000 characters without control characters.
+/// `Description`.
 pub fn description(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 0, 1000)?;
-    pattern(field, v, !v.chars().any(char::is_control), r"\P{C}*")
+    DESCRIPTION.check(field, v)
 }
 
-/// Package names, namespaces and versions: `[^#/\s]+`, 1..=255.
+/// Package names, namespaces and versions.
 pub fn package_part(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 1, 255)?;
-    let ok = !v.chars().any(|c| c == '#' || c == '/' || c.is_whitespace());
-    pattern(field, v, ok, r"[^#/\s]+")
+    PACKAGE_PART.check(field, v)
 }
 
-/// `PolicyDocument`: 1..=7168 characters; control characters only as whitespace.
+/// `PolicyDocument`.
 pub fn policy_document(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 1, 7168)?;
-    let ok = v.chars().all(|c| !c.is_control() || c.is_whitespace());
-    pattern(field, v, ok, r"[\P{C}\s]+")
+    POLICY_DOCUMENT.check(field, v)
 }
 
-/// `TagKey` (1..=128, no control characters).
+/// `TagKey`.
 pub fn tag_key(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 1, 128)?;
-    pattern(field, v, !v.chars().any(char::is_control), r"\P{C}+")
+    TAG_KEY.check(field, v)
 }
 
-/// `TagValue` (0..=256, no control characters).
+/// `TagValue`.
 pub fn tag_value(field: &str, v: &str) -> Result<(), ApiError> {
-    length(field, v, 0, 256)?;
-    pattern(field, v, !v.chars().any(char::is_control), r"\P{C}*")
+    TAG_VALUE.check(field, v)
 }
 
 /// A value out of a closed set.
@@ -253,6 +282,49 @@ mod tests {
         assert!(ok(tag_value("tags.member.value", "")));
         assert!(ok(one_of("format", "pypi", FORMATS)));
         assert!(!ok(one_of("format", "PyPI", FORMATS)));
+    }
+
+    #[test]
+    fn unicode_other_classes_refuse_format_characters() {
+        // U+200B ZERO WIDTH SPACE is a format character (Cf): `\P{C}` refuses it, as AWS does.
+        assert!(!ok(description("description", "a\u{200b}b")));
+        assert!(!ok(tag_value("tags.member.value", "x\u{200b}")));
+        assert!(!ok(tag_key("tags.member.key", "\u{feff}k")));
+        assert!(ok(description(
+            "description",
+            "caf\u{e9} \u{1f40d} na\u{ef}ve"
+        )));
+        assert!(ok(policy_document("policyDocument", "{\"a\":\r\n 1}")));
+        assert!(!ok(policy_document("policyDocument", "{\"a\":\u{200b}1}")));
+    }
+
+    #[test]
+    fn messages_quote_the_pattern_that_was_checked() {
+        for (check, bad, shape) in [
+            (
+                repository_prefix as fn(&str, &str) -> Result<(), ApiError>,
+                "-x",
+                REPOSITORY_NAME,
+            ),
+            (domain_name, "Bad_Name!", DOMAIN_NAME),
+            (description, "a\u{200b}", DESCRIPTION),
+            (package_part, "a/b", PACKAGE_PART),
+        ] {
+            let err = check("field", bad).unwrap_err().to_string();
+            assert!(
+                err.ends_with(&format!(
+                    "Member must satisfy regular expression pattern: {}",
+                    shape.pattern
+                )),
+                "{err}"
+            );
+            assert!(!compiled(shape.pattern).is_match(bad));
+        }
+        // The prefix follows the model's RepositoryName: a prefix that passed the old
+        // hand-written check while the message claimed this pattern is now refused.
+        assert!(!ok(repository_prefix("repository-prefix", "-x")));
+        assert!(!ok(repository_prefix("repository-prefix", "u")));
+        assert!(ok(repository_prefix("repository-prefix", "u0")));
     }
 
     #[test]

@@ -24,14 +24,14 @@ const KNOWN: &[&str] = &[
     "public:crates-io",
 ];
 
-fn connection_name<'a>(call: &'a Call<'_>) -> Result<&'a str, ApiError> {
+fn connection_name(call: &Call) -> Result<&str, ApiError> {
     let name = call.req("external-connection")?;
     validate::external_connection_name("external-connection", name)?;
     Ok(name)
 }
 
 /// AssociateExternalConnection: at most one per repository, and only `public:pypi`.
-pub fn associate(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn associate(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,
@@ -67,7 +67,7 @@ pub fn associate(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// DisassociateExternalConnection. Packages already fetched stay in the repository.
-pub fn disassociate(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn disassociate(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,
@@ -97,7 +97,7 @@ pub fn endpoint_url(base: &str, format: &str, domain: &str, owner: &str, repo: &
 }
 
 /// GetRepositoryEndpoint.
-pub fn endpoint(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn endpoint(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,

@@ -56,7 +56,7 @@ fn key_arn(region: &str, account: &str, given: Option<&str>) -> String {
 }
 
 /// CreateDomain: always in the caller's account.
-pub fn create(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let name = call.domain()?;
     let body: CreateBody = call.body()?;
     if let Some(k) = &body.encryption_key {
@@ -89,7 +89,7 @@ pub fn create(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// DescribeDomain.
-pub fn describe(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn describe(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (name, owner) = (call.domain()?, call.owner()?);
     ctx.read(|s| {
         let d = s.domain(&owner, name)?;
@@ -98,7 +98,7 @@ pub fn describe(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// DeleteDomain: refused while the domain holds repositories.
-pub fn delete(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn delete(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (name, owner) = (call.domain()?, call.owner()?);
     ctx.mutate(|s| {
         let d = s.domain(&owner, name)?;
@@ -127,7 +127,7 @@ struct ListBody {
 }
 
 /// ListDomains: the caller account's domains, sorted by name.
-pub fn list(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let body: ListBody = call.body()?;
     let max = body
         .max_results

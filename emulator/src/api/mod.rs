@@ -1,10 +1,12 @@
-//! The restJson1 control plane: routing on method + fixed path, then count, authenticate,
-//! apply deny rules and injected faults, and dispatch to the operation.
+//! The restJson1 control plane, routed from one operation table through axum's router, with one
+//! middleware layer ([`gate`]) that counts, authenticates, applies deny rules, authorizes role
+//! sessions and injects faults before the operation runs.
 //!
 //! What is counted: every request whose method and path name one of the emulated operations,
 //! before anything else happens, so requests later refused (oversized body, bad signature,
 //! deny rule, injected fault, validation error) are counted too. Unknown paths are not counted.
 
+mod authz;
 mod connections;
 mod domains;
 mod output;
@@ -16,20 +18,27 @@ mod tags;
 mod tokens;
 mod versions;
 
-use std::time::SystemTime;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
+use axum::extract::{Extension, MatchedPath, State};
+use axum::middleware::{self, Next};
+use axum::routing::{MethodFilter, MethodRouter};
 use http::{Method, Request, Response, StatusCode};
-use rand::RngCore;
 use serde_json::Value;
 
+pub use authz::Scope;
 pub use connections::PUBLIC_PYPI;
-pub use output::{domain_arn, repository_arn};
+pub use output::{domain_arn, package_arn, repository_arn};
 
+use crate::auth;
+use crate::body::read_body;
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::harness::Injected;
-use crate::sigv4::{self, Received};
+use crate::sigv4::{Received, SERVICE};
 use request::Call;
 
 /// Largest accepted control-plane body (10 MiB, far above any valid request).
@@ -37,123 +46,109 @@ pub const MAX_BODY: usize = 10 * 1024 * 1024;
 /// `Retry-After` sent with injected throttling, in seconds.
 const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// Every emulated operation: method, path and name.
-pub const OPERATIONS: &[(Method, &str, &str)] = &[
-    (Method::POST, "/v1/domain", "CreateDomain"),
-    (Method::GET, "/v1/domain", "DescribeDomain"),
-    (Method::DELETE, "/v1/domain", "DeleteDomain"),
-    (Method::POST, "/v1/domains", "ListDomains"),
-    (Method::POST, "/v1/repository", "CreateRepository"),
-    (Method::GET, "/v1/repository", "DescribeRepository"),
-    (Method::PUT, "/v1/repository", "UpdateRepository"),
-    (Method::DELETE, "/v1/repository", "DeleteRepository"),
-    (
-        Method::POST,
-        "/v1/domain/repositories",
-        "ListRepositoriesInDomain",
-    ),
-    (
-        Method::POST,
-        "/v1/repository/external-connection",
-        "AssociateExternalConnection",
-    ),
-    (
-        Method::DELETE,
-        "/v1/repository/external-connection",
-        "DisassociateExternalConnection",
-    ),
-    (
-        Method::POST,
-        "/v1/authorization-token",
-        "GetAuthorizationToken",
-    ),
-    (
-        Method::GET,
-        "/v1/repository/endpoint",
-        "GetRepositoryEndpoint",
-    ),
-    (Method::POST, "/v1/tag", "TagResource"),
-    (Method::POST, "/v1/untag", "UntagResource"),
-    (Method::POST, "/v1/tags", "ListTagsForResource"),
-    (
-        Method::PUT,
-        "/v1/domain/permissions/policy",
-        "PutDomainPermissionsPolicy",
-    ),
-    (
-        Method::GET,
-        "/v1/domain/permissions/policy",
-        "GetDomainPermissionsPolicy",
-    ),
-    (
-        Method::DELETE,
-        "/v1/domain/permissions/policy",
-        "DeleteDomainPermissionsPolicy",
-    ),
-    (
-        Method::PUT,
-        "/v1/repository/permissions/policy",
-        "PutRepositoryPermissionsPolicy",
-    ),
-    (
-        Method::GET,
-        "/v1/repository/permissions/policy",
-        "GetRepositoryPermissionsPolicy",
-    ),
-    (
-        Method::DELETE,
-        "/v1/repository/permissions/policies",
-        "DeleteRepositoryPermissionsPolicy",
-    ),
-    (Method::POST, "/v1/packages", "ListPackages"),
-    (Method::POST, "/v1/package/versions", "ListPackageVersions"),
-    (
-        Method::POST,
-        "/v1/package/versions/delete",
-        "DeletePackageVersions",
-    ),
-    (
-        Method::POST,
-        "/v1/package/versions/dispose",
-        "DisposePackageVersions",
-    ),
-    (
-        Method::POST,
-        "/v1/package/versions/copy",
-        "CopyPackageVersions",
-    ),
-    (Method::POST, "/v1/package", "PutPackageOriginConfiguration"),
+/// An operation's implementation.
+type Handler = fn(&Context, &Call) -> Result<Value, ApiError>;
+
+/// One emulated operation: how it is reached, what IAM checks it on, and what runs it.
+pub struct Operation {
+    pub method: Method,
+    pub path: &'static str,
+    pub name: &'static str,
+    pub scope: Scope,
+    handler: Handler,
+}
+
+const fn op(
+    method: Method,
+    path: &'static str,
+    name: &'static str,
+    scope: Scope,
+    handler: Handler,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        name,
+        scope,
+        handler,
+    }
+}
+
+const REPO: Scope = Scope::Repository("repository");
+
+/// Every emulated operation: the one table routing, counting, admin checks and IAM use.
+#[rustfmt::skip]
+pub const OPERATIONS: &[Operation] = &[
+    op(Method::POST, "/v1/domain", "CreateDomain", Scope::Domain, domains::create),
+    op(Method::GET, "/v1/domain", "DescribeDomain", Scope::Domain, domains::describe),
+    op(Method::DELETE, "/v1/domain", "DeleteDomain", Scope::Domain, domains::delete),
+    op(Method::POST, "/v1/domains", "ListDomains", Scope::Any, domains::list),
+    op(Method::POST, "/v1/repository", "CreateRepository", REPO, repositories::create),
+    op(Method::GET, "/v1/repository", "DescribeRepository", REPO, repositories::describe),
+    op(Method::PUT, "/v1/repository", "UpdateRepository", REPO, repositories::update),
+    op(Method::DELETE, "/v1/repository", "DeleteRepository", REPO, repositories::delete),
+    op(Method::POST, "/v1/domain/repositories", "ListRepositoriesInDomain", Scope::Domain, repositories::list),
+    op(Method::POST, "/v1/repository/external-connection", "AssociateExternalConnection", REPO, connections::associate),
+    op(Method::DELETE, "/v1/repository/external-connection", "DisassociateExternalConnection", REPO, connections::disassociate),
+    op(Method::POST, "/v1/authorization-token", "GetAuthorizationToken", Scope::Domain, tokens::get),
+    op(Method::GET, "/v1/repository/endpoint", "GetRepositoryEndpoint", REPO, connections::endpoint),
+    op(Method::POST, "/v1/tag", "TagResource", Scope::Arn, tags::tag),
+    op(Method::POST, "/v1/untag", "UntagResource", Scope::Arn, tags::untag),
+    op(Method::POST, "/v1/tags", "ListTagsForResource", Scope::Arn, tags::list),
+    op(Method::PUT, "/v1/domain/permissions/policy", "PutDomainPermissionsPolicy", Scope::Domain, policies::put_domain),
+    op(Method::GET, "/v1/domain/permissions/policy", "GetDomainPermissionsPolicy", Scope::Domain, policies::get_domain),
+    op(Method::DELETE, "/v1/domain/permissions/policy", "DeleteDomainPermissionsPolicy", Scope::Domain, policies::delete_domain),
+    op(Method::PUT, "/v1/repository/permissions/policy", "PutRepositoryPermissionsPolicy", REPO, policies::put_repository),
+    op(Method::GET, "/v1/repository/permissions/policy", "GetRepositoryPermissionsPolicy", REPO, policies::get_repository),
+    op(Method::DELETE, "/v1/repository/permissions/policies", "DeleteRepositoryPermissionsPolicy", REPO, policies::delete_repository),
+    op(Method::POST, "/v1/packages", "ListPackages", REPO, packages::list),
+    op(Method::POST, "/v1/package/versions", "ListPackageVersions", Scope::Package, packages::list_versions),
+    op(Method::POST, "/v1/package/versions/delete", "DeletePackageVersions", Scope::Package, versions::delete),
+    op(Method::POST, "/v1/package/versions/dispose", "DisposePackageVersions", Scope::Package, versions::dispose),
+    op(Method::POST, "/v1/package/versions/copy", "CopyPackageVersions", Scope::Repository("destination-repository"), versions::copy),
+    op(Method::POST, "/v1/package", "PutPackageOriginConfiguration", Scope::Package, packages::put_origin),
 ];
 
-/// The operation named by `method` and `path`.
-pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
+fn find(method: &Method, path: &str) -> Option<&'static Operation> {
     OPERATIONS
         .iter()
-        .find(|(m, p, _)| m == method && *p == path)
-        .map(|(_, _, name)| *name)
+        .find(|o| o.method == *method && o.path == path)
 }
 
-/// A fresh request id in UUID v4 form.
+/// The operation named by `method` and `path` (the router does this lookup in production).
+#[cfg(test)]
+pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
+    find(method, path).map(|o| o.name)
+}
+
+/// A fresh request id (UUID v4).
 pub fn request_id() -> String {
-    let mut b = [0u8; 16];
-    rand::rng().fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
-/// Answer one control-plane request.
-pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
+/// The control-plane routes, one per path with one method handler per operation, behind
+/// [`gate`]. Unknown paths and methods are answered by [`unknown`] (set by the caller).
+pub fn routes(ctx: Arc<Context>) -> Router<Arc<Context>> {
+    let mut by_path: BTreeMap<&str, MethodRouter<Arc<Context>>> = BTreeMap::new();
+    for o in OPERATIONS {
+        let filter = MethodFilter::try_from(o.method.clone()).expect("standard method");
+        let run = move |State(ctx): State<Arc<Context>>, Extension(call): Extension<Arc<Call>>| async move {
+            answer((o.handler)(&ctx, &call))
+        };
+        let methods = by_path.remove(o.path).unwrap_or_default();
+        by_path.insert(o.path, methods.on(filter, run));
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+        .route_layer(middleware::from_fn_with_state(ctx, gate))
+}
+
+fn answer(result: Result<Value, ApiError>) -> Response<Body> {
     let rid = request_id();
-    match process(ctx, req).await {
+    match result {
         Ok(value) => Response::builder()
             .status(StatusCode::OK)
             .header("content-type", "application/json")
@@ -167,46 +162,59 @@ pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
     }
 }
 
-async fn process(ctx: &Context, req: Request<Body>) -> Result<Value, ApiError> {
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path();
-    let op = operation(&parts.method, path).ok_or_else(|| {
-        ApiError::UnknownOperation(format!(
-            "No operation matches {} {path}",
-            parts.method.as_str()
-        ))
-    })?;
-    ctx.harness.count(op);
-    let body = crate::server::read_body(&parts.headers, body, MAX_BODY).await?;
+/// Any method and path that is no operation: 404 UnknownOperationException, not counted.
+pub async fn unknown(req: Request<Body>) -> Response<Body> {
+    answer(Err(ApiError::UnknownOperation(format!(
+        "No operation matches {} {}",
+        req.method().as_str(),
+        req.uri().path()
+    ))))
+}
+
+/// The middleware in front of every operation.
+async fn gate(State(ctx): State<Arc<Context>>, req: Request<Body>, next: Next) -> Response<Body> {
+    match admit(&ctx, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => answer(Err(e)),
+    }
+}
+
+/// Count, read the body, authenticate, apply deny rules, authorize role sessions and inject
+/// faults; on success the request carries its [`Call`] as an extension.
+async fn admit(ctx: &Context, req: Request<Body>) -> Result<Request<Body>, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let path = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or(parts.uri.path(), MatchedPath::as_str);
+    let op = find(&parts.method, path).expect("routed paths come from the table");
+    ctx.harness.count(op.name);
+    let body = read_body(&parts.headers, body, MAX_BODY).await?;
     let query = parts.uri.query().unwrap_or("");
     let received = Received {
         method: parts.method.as_str(),
-        path,
+        path: parts.uri.path(),
         query,
         headers: &parts.headers,
         body: &body,
     };
-    let caller = sigv4::verify(
-        &received,
-        &ctx.config.credentials,
-        &ctx.config.region,
-        SystemTime::now(),
-    )
-    .map_err(|e| ApiError::AccessDenied(e.to_string()))?;
-    if ctx.harness.is_denied(&caller.access_key_id, op) {
+    let caller = auth::authenticate(ctx, &received, SERVICE)?;
+    if ctx.harness.is_denied(&caller.access_key_id, op.name) {
         return Err(ApiError::AccessDenied(format!(
-            "User: arn:aws:iam::{}:user/{} is not authorized to perform: codeartifact:{op} with an explicit deny in an identity-based policy",
-            caller.account_id, caller.access_key_id
+            "User: {} is not authorized to perform: codeartifact:{} with an explicit deny in an identity-based policy",
+            caller.arn, op.name
         )));
     }
-    inject_faults(ctx, op).await?;
     let host = parts
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string);
-    let call = Call::new(caller, query, &body, host);
-    dispatch(ctx, op, &call)
+    let call = Call::new(caller, query, body, host);
+    authz::authorize(&ctx.config.region, op.name, op.scope, &call)?;
+    inject_faults(ctx, op.name).await?;
+    parts.extensions.insert(Arc::new(call));
+    Ok(Request::from_parts(parts, Body::empty()))
 }
 
 async fn inject_faults(ctx: &Context, op: &str) -> Result<(), ApiError> {
@@ -223,42 +231,6 @@ async fn inject_faults(ctx: &Context, op: &str) -> Result<(), ApiError> {
         Injected::InternalError => Err(ApiError::Internal(
             "An internal error occurred (injected by the emulator)".into(),
         )),
-    }
-}
-
-fn dispatch(ctx: &Context, op: &str, call: &Call<'_>) -> Result<Value, ApiError> {
-    match op {
-        "CreateDomain" => domains::create(ctx, call),
-        "DescribeDomain" => domains::describe(ctx, call),
-        "DeleteDomain" => domains::delete(ctx, call),
-        "ListDomains" => domains::list(ctx, call),
-        "CreateRepository" => repositories::create(ctx, call),
-        "DescribeRepository" => repositories::describe(ctx, call),
-        "UpdateRepository" => repositories::update(ctx, call),
-        "DeleteRepository" => repositories::delete(ctx, call),
-        "ListRepositoriesInDomain" => repositories::list(ctx, call),
-        "AssociateExternalConnection" => connections::associate(ctx, call),
-        "DisassociateExternalConnection" => connections::disassociate(ctx, call),
-        "GetRepositoryEndpoint" => connections::endpoint(ctx, call),
-        "GetAuthorizationToken" => tokens::get(ctx, call),
-        "TagResource" => tags::tag(ctx, call),
-        "UntagResource" => tags::untag(ctx, call),
-        "ListTagsForResource" => tags::list(ctx, call),
-        "PutDomainPermissionsPolicy" => policies::put_domain(ctx, call),
-        "GetDomainPermissionsPolicy" => policies::get_domain(ctx, call),
-        "DeleteDomainPermissionsPolicy" => policies::delete_domain(ctx, call),
-        "PutRepositoryPermissionsPolicy" => policies::put_repository(ctx, call),
-        "GetRepositoryPermissionsPolicy" => policies::get_repository(ctx, call),
-        "DeleteRepositoryPermissionsPolicy" => policies::delete_repository(ctx, call),
-        "ListPackages" => packages::list(ctx, call),
-        "ListPackageVersions" => packages::list_versions(ctx, call),
-        "PutPackageOriginConfiguration" => packages::put_origin(ctx, call),
-        "DeletePackageVersions" => versions::delete(ctx, call),
-        "DisposePackageVersions" => versions::dispose(ctx, call),
-        "CopyPackageVersions" => versions::copy(ctx, call),
-        other => Err(ApiError::UnknownOperation(format!(
-            "{other} is not emulated"
-        ))),
     }
 }
 

@@ -14,6 +14,22 @@ pub fn repository_arn(region: &str, owner: &str, domain: &str, repo: &str) -> St
     format!("arn:aws:codeartifact:{region}:{owner}:repository/{domain}/{repo}")
 }
 
+/// `arn:aws:codeartifact:REGION:ACCOUNT:package/D/R/FORMAT/NAMESPACE/NAME` (an empty
+/// namespace for PyPI, whose names are normalised).
+pub fn package_arn(
+    region: &str,
+    owner: &str,
+    domain: &str,
+    repo: &str,
+    format: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
+    format!(
+        "arn:aws:codeartifact:{region}:{owner}:package/{domain}/{repo}/{format}/{namespace}/{name}"
+    )
+}
+
 /// Epoch seconds as a JSON number, rounded to milliseconds.
 pub fn timestamp(t: f64) -> Value {
     json!((t * 1000.0).round() / 1000.0)

@@ -46,7 +46,7 @@ pub struct PackageRef {
 
 impl PackageRef {
     /// Read and validate the package members of `call`.
-    pub fn from_call(call: &Call<'_>) -> Result<Self, ApiError> {
+    pub fn from_call(call: &Call) -> Result<Self, ApiError> {
         let format = call.req("format")?;
         validate::one_of("format", format, validate::FORMATS)?;
         let namespace = call.opt("namespace");
@@ -86,7 +86,7 @@ impl PackageRef {
 }
 
 fn enum_filter<'a>(
-    call: &'a Call<'_>,
+    call: &'a Call,
     field: &str,
     allowed: &[&str],
 ) -> Result<Option<&'a str>, ApiError> {
@@ -107,7 +107,7 @@ struct Filters<'a> {
 }
 
 impl<'a> Filters<'a> {
-    fn from_call(call: &'a Call<'_>) -> Result<Self, ApiError> {
+    fn from_call(call: &'a Call) -> Result<Self, ApiError> {
         for field in ["namespace", "package-prefix"] {
             if let Some(v) = call.opt(field) {
                 validate::package_part(field, v)?;
@@ -143,7 +143,7 @@ impl<'a> Filters<'a> {
 }
 
 /// ListPackages.
-pub fn list(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, repo) = (
         call.domain()?,
         call.owner()?,
@@ -170,7 +170,7 @@ pub fn list(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// ListPackageVersions: every status unless `status` is given.
-pub fn list_versions(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn list_versions(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, repo) = (
         call.domain()?,
         call.owner()?,
@@ -237,7 +237,7 @@ struct OriginBody {
 }
 
 /// PutPackageOriginConfiguration: creates the package (without versions) if needed.
-pub fn put_origin(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn put_origin(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, repo) = (
         call.domain()?,
         call.owner()?,

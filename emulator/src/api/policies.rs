@@ -135,14 +135,14 @@ struct DomainPolicyBody {
 }
 
 /// PutDomainPermissionsPolicy: the only operation with `domain`/`domainOwner` in the body.
-pub fn put_domain(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn put_domain(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let body: DomainPolicyBody = call.body()?;
     let domain = body
         .domain
         .as_deref()
         .ok_or_else(|| validate::missing("domain"))?;
     validate::domain_name("domain", domain)?;
-    let owner = owner_or_caller(body.domain_owner.as_deref(), "domainOwner", call.caller)?;
+    let owner = owner_or_caller(body.domain_owner.as_deref(), "domainOwner", &call.caller)?;
     let doc = body
         .policy_document
         .as_deref()
@@ -152,12 +152,12 @@ pub fn put_domain(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// GetDomainPermissionsPolicy.
-pub fn get_domain(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn get_domain(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     get(ctx, &Target::Domain(call.owner()?, call.domain()?))
 }
 
 /// DeleteDomainPermissionsPolicy.
-pub fn delete_domain(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn delete_domain(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let target = Target::Domain(call.owner()?, call.domain()?);
     delete(ctx, &target, call.opt("policy-revision"))
 }
@@ -169,7 +169,7 @@ struct RepositoryPolicyBody {
     policy_document: Option<String>,
 }
 
-fn repository_target<'a>(call: &'a Call<'_>) -> Result<Target<'a>, ApiError> {
+fn repository_target<'a>(call: &'a Call) -> Result<Target<'a>, ApiError> {
     Ok(Target::Repository(
         call.owner()?,
         call.domain()?,
@@ -178,7 +178,7 @@ fn repository_target<'a>(call: &'a Call<'_>) -> Result<Target<'a>, ApiError> {
 }
 
 /// PutRepositoryPermissionsPolicy.
-pub fn put_repository(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn put_repository(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let target = repository_target(call)?;
     let body: RepositoryPolicyBody = call.body()?;
     let doc = body
@@ -189,11 +189,11 @@ pub fn put_repository(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError>
 }
 
 /// GetRepositoryPermissionsPolicy.
-pub fn get_repository(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn get_repository(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     get(ctx, &repository_target(call)?)
 }
 
 /// DeleteRepositoryPermissionsPolicy (path `/policies`, plural).
-pub fn delete_repository(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn delete_repository(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     delete(ctx, &repository_target(call)?, call.opt("policy-revision"))
 }

@@ -99,7 +99,7 @@ fn check_upstreams(domain: &Domain, repo: &str, ups: &[String]) -> Result<(), Ap
 }
 
 /// CreateRepository.
-pub fn create(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,
@@ -146,7 +146,7 @@ pub fn create(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// DescribeRepository.
-pub fn describe(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn describe(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,
@@ -160,7 +160,7 @@ pub fn describe(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// UpdateRepository: an absent member keeps its value; `"upstreams": []` removes all.
-pub fn update(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn update(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,
@@ -191,7 +191,7 @@ pub fn update(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// DeleteRepository: also drops it from other repositories' upstream lists.
-pub fn delete(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn delete(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = (
         call.domain()?,
         call.owner()?,
@@ -209,7 +209,7 @@ pub fn delete(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// ListRepositoriesInDomain.
-pub fn list(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner) = (call.domain()?, call.owner()?);
     let admin = call.opt("administrator-account");
     if let Some(a) = admin {

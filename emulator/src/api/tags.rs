@@ -74,7 +74,7 @@ fn tags_of<'a>(
     }
 }
 
-fn resource(ctx: &Context, call: &Call<'_>) -> Result<Resource, ApiError> {
+fn resource(ctx: &Context, call: &Call) -> Result<Resource, ApiError> {
     let arn = call.req("resourceArn")?;
     validate::non_space("resourceArn", arn, 1011)?;
     parse_arn(arn, &ctx.config.region)
@@ -86,7 +86,7 @@ struct TagBody {
 }
 
 /// TagResource: adds or overwrites tags.
-pub fn tag(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn tag(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let res = resource(ctx, call)?;
     let body: TagBody = call.body()?;
     let new = tag_map(
@@ -119,7 +119,7 @@ struct UntagBody {
 }
 
 /// UntagResource: removes the given keys (absent keys are ignored).
-pub fn untag(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn untag(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let res = resource(ctx, call)?;
     let body: UntagBody = call.body()?;
     let keys = body.tag_keys.ok_or_else(|| validate::missing("tagKeys"))?;
@@ -136,7 +136,7 @@ pub fn untag(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
 }
 
 /// ListTagsForResource.
-pub fn list(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let res = resource(ctx, call)?;
     ctx.read(|s| {
         let tags = match &res {

@@ -104,7 +104,7 @@ fn requested(body: &VersionsBody) -> Result<Vec<String>, ApiError> {
     }
 }
 
-fn change(ctx: &Context, call: &Call<'_>, dispose: bool) -> Result<Value, ApiError> {
+fn change(ctx: &Context, call: &Call, dispose: bool) -> Result<Value, ApiError> {
     let (domain, owner, repo) = (
         call.domain()?,
         call.owner()?,
@@ -142,12 +142,12 @@ fn change(ctx: &Context, call: &Call<'_>, dispose: bool) -> Result<Value, ApiErr
 }
 
 /// DeletePackageVersions: removed versions are gone for good.
-pub fn delete(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn delete(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     change(ctx, call, false)
 }
 
 /// DisposePackageVersions: the files are deleted and the status becomes `Disposed`.
-pub fn dispose(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn dispose(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     change(ctx, call, true)
 }
 
@@ -188,7 +188,7 @@ fn plan_copies(
 }
 
 /// CopyPackageVersions between two repositories of one domain.
-pub fn copy(ctx: &Context, call: &Call<'_>) -> Result<Value, ApiError> {
+pub fn copy(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner) = (call.domain()?, call.owner()?);
     let src = call.repository("source-repository")?;
     let dst = call.repository("destination-repository")?;

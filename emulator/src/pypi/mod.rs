@@ -1,20 +1,27 @@
 //! The PyPI repository endpoint `/pypi/d/{domain}-{owner}/{repository}/`: Basic auth with a
 //! token, `simple/` pages, file downloads (with retention) and twine uploads.
 
+mod access;
 pub mod public;
 pub mod resolve;
 pub mod simple;
 pub mod upload;
 
+use std::sync::Arc;
+
 use axum::body::Body;
+use axum::extract;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 
+use crate::api::package_arn;
+use crate::body::{decode, read_body};
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::sigv4::decode;
+use crate::roles::Grant;
 use crate::state::{DistFile, State, package_key};
+use access::{PUBLISH, READ, forbidden, permit};
 use resolve::{Candidate, Origin};
 
 /// Path prefix of the PyPI endpoints.
@@ -89,15 +96,19 @@ pub fn basic_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Answer one request under [`PREFIX`].
-pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
+pub async fn handle(
+    extract::State(ctx): extract::State<Arc<Context>>,
+    req: Request<Body>,
+) -> Response<Body> {
+    let ctx = &*ctx;
     let Some((target, rest)) = parse_path(req.uri().path()) else {
         return text(StatusCode::NOT_FOUND, "Not Found");
     };
-    let authorized = basic_token(req.headers())
-        .is_some_and(|t| ctx.token_valid(&t, &target.domain, &target.owner));
-    if !authorized {
+    let grant =
+        basic_token(req.headers()).and_then(|t| ctx.token_grant(&t, &target.domain, &target.owner));
+    let Some(grant) = grant else {
         return unauthorized();
-    }
+    };
     if let Err(e) = ctx.read(|s| {
         s.repository(&target.owner, &target.domain, &target.repo)
             .map(|_| ())
@@ -106,8 +117,17 @@ pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
     }
     let method = req.method().clone();
     let reading = method == Method::GET || method == Method::HEAD;
+    if reading
+        && let Err(m) = permit(
+            grant.as_ref(),
+            READ,
+            &access::repository(ctx, &target.owner, &target.domain, &target.repo),
+        )
+    {
+        return forbidden(m);
+    }
     match rest.as_str() {
-        "" if method == Method::POST => upload(ctx, &target, req).await,
+        "" if method == Method::POST => upload(ctx, &target, grant.as_ref(), req).await,
         "simple" | "simple/" if reading => index(ctx, &target, req.headers()),
         r if reading && r.starts_with("simple/") => {
             project(ctx, &target, req.uri().path(), r, req.headers())
@@ -117,9 +137,14 @@ pub async fn handle(ctx: &Context, req: Request<Body>) -> Response<Body> {
     }
 }
 
-async fn upload(ctx: &Context, target: &Target, req: Request<Body>) -> Response<Body> {
+async fn upload(
+    ctx: &Context,
+    target: &Target,
+    grant: Option<&Grant>,
+    req: Request<Body>,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let body = match crate::server::read_body(&parts.headers, body, MAX_UPLOAD).await {
+    let body = match read_body(&parts.headers, body, MAX_UPLOAD).await {
         Ok(b) => b,
         Err(e) => return from_api_error(e),
     };
@@ -137,7 +162,23 @@ async fn upload(ctx: &Context, target: &Target, req: Request<Body>) -> Response<
             );
         }
     };
-    match upload::check(form).and_then(|up| upload::store(ctx, target, up)) {
+    let up = match upload::check(form) {
+        Ok(up) => up,
+        Err(e) => return from_api_error(e),
+    };
+    let package = package_arn(
+        &ctx.config.region,
+        &target.owner,
+        &target.domain,
+        &target.repo,
+        "pypi",
+        "",
+        &up.project,
+    );
+    if let Err(m) = permit(grant, PUBLISH, &package) {
+        return forbidden(m);
+    }
+    match upload::store(ctx, target, up) {
         Ok(()) => text(StatusCode::OK, "OK"),
         Err(e) => from_api_error(e),
     }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::roles::Grant;
 
 /// All emulated resources.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -141,6 +142,10 @@ pub struct Token {
     pub access_key_id: String,
     /// Expiry in emulated epoch seconds.
     pub expires: f64,
+    /// For a token minted by a role session: the permissions it carries (role policy and
+    /// session policy), checked on every PyPI request. `None`: minted by a long-term key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Grant>,
 }
 
 /// Upstream repositories searched when resolving a package (AWS quota, not adjustable),

@@ -66,6 +66,7 @@ mod tests {
             owner: "111122223333".into(),
             access_key_id: "AKID".into(),
             expires: 1.5,
+            grant: None,
         });
         save(&path, &state).unwrap();
         let back = load(&path).unwrap();

@@ -56,41 +56,49 @@ node_certs() {
 write_containerd_config() {
   local d=$CP_DIR/node/containerd
   mkdir -p "$d" "$CP_DIR/node/cni/net.d" "$CP_DIR/node/runc"
+  # Version 4, the format containerd 2.3 writes (`containerd config default`).
   cat >"$d/config.toml" <<EOF
-version = 3
+version = 4
 root = "$d/root"
 state = "$d/state"
-[grpc]
+# No drop-ins from /etc/containerd: nothing of the host's configuration applies.
+imports = []
+[plugins.'io.containerd.server.v1.grpc']
   address = "$d/containerd.sock"
-[ttrpc]
+[plugins.'io.containerd.server.v1.ttrpc']
   address = "$d/containerd.sock.ttrpc"
-[debug]
+[plugins.'io.containerd.server.v1.debug']
   address = ""
-[metrics]
+[plugins.'io.containerd.server.v1.metrics']
   address = ""
-[plugins."io.containerd.grpc.v1.cri"]
+# NRI would listen on /var/run/nri/nri.sock, a host path.
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+[plugins.'io.containerd.grpc.v1.cri']
   disable_tcp_service = true
   # kubectl exec/attach/port-forward go through this server: loopback only.
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
-[plugins."io.containerd.cri.v1.images"]
+[plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
-  [plugins."io.containerd.cri.v1.images".pinned_images]
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "$NODE_PAUSE_IMAGE"
-[plugins."io.containerd.cri.v1.runtime"]
+[plugins.'io.containerd.cri.v1.runtime']
   # VM constraint 2: these machines lack CAP_SYS_RESOURCE, so even root may not
   # set a negative oom_score_adj, and runc would fail every sandbox ("can't get
   # final child's PID from pipe: EOF"). With this, containers never get a lower
   # score than containerd's own (Guaranteed Pods run with 0 instead of -997).
   restrict_oom_score_adj = true
-  [plugins."io.containerd.cri.v1.runtime".cni]
+  # Pod network namespaces under the folder, not /var/run/netns.
+  netns_mounts_under_state_dir = true
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$CP_DIR/node/cni/net.d"
-  [plugins."io.containerd.cri.v1.runtime".containerd]
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
-    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         BinaryName = "/usr/sbin/runc"
         Root = "$CP_DIR/node/runc"
         # The kubelet uses the cgroupfs driver (no systemd as PID 1 here).

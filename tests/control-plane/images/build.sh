@@ -91,6 +91,9 @@ build_operator() {
   trap 'rm -rf "$dir"' RETURN
   local r=$dir/rootfs
   install -D -m 0755 "$bin" "$r/usr/local/bin/codeartifact-operator"
+  # The release profile strips symbols (strip = true); a debug build's are
+  # dropped here too, to keep the image small.
+  strip --strip-debug "$r/usr/local/bin/codeartifact-operator"
   for lib in $(ldd "$bin" | awk '/=>/ { print $3 } /^\s*\/.*ld-linux/ { print $1 }'); do
     install -D -m 0755 "$(readlink -f "$lib")" "$r$lib"
   done

@@ -37,11 +37,13 @@
 
 mod control_plane;
 mod namespace;
+mod node;
 mod scripts;
 mod wait;
 
 pub use control_plane::ControlPlane;
 pub use namespace::{TEMP_NAMESPACE_LABEL, TempNamespace};
+pub use node::{Image, Node};
 pub use wait::wait_for;
 
 /// The value of `KEY` in `tests/control-plane/versions.env`, the versions the

@@ -73,4 +73,8 @@ demo: ## the main job locally: control plane, emulator, operator, an example Pyp
 demo-down: ## stop the demo's operator and emulator
 	@d=$${DEMO_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/codeartifact-operator/demo}; \
 	for p in operator emulator; do [ -f $$d/$$p.pid ] && kill $$(cat $$d/$$p.pid) 2>/dev/null; rm -f $$d/$$p.pid; done; \
+	cp=$${CONTROL_PLANE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/codeartifact-operator/control-plane}; \
+	if [ -f $$d/helm-release ] && [ -f $$cp/kubeconfig ]; then \
+	  KUBECONFIG=$$cp/kubeconfig $$(cat $$cp/bin-dir)/helm uninstall codeartifact-operator -n codeartifact-operator --wait >/dev/null 2>&1; \
+	  rm -f $$d/helm-release; fi; \
 	echo "demo operator and emulator stopped; run 'make control-plane-down' to stop the control plane"

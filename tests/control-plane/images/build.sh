@@ -26,12 +26,15 @@ DEBIAN_MIRROR=http://deb.debian.org/debian
 WORKLOAD_PACKAGES=python3,python3-pip,twine
 
 log() { printf '[images] %s\n' "$*" >&2; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
 die() { log "ERROR: $*"; exit 1; }
 
-# key INPUT...: a short hash of the inputs (file contents or strings) plus this
-# script and oci_image.py, so a change to the recipe makes a new image.
+# key BUILDER INPUT...: a short hash of the inputs (file contents or strings),
+# the builder function's text and oci_image.py: a change to the recipe makes
+# a new image, an edit elsewhere in this script does not.
 key() {
-  { cat "${BASH_SOURCE[0]}" "$HERE/oci_image.py"; printf '%s\n' "$@"; } | sha256sum | cut -c1-12
+  { declare -f "$1"; cat "$HERE/oci_image.py"; shift; printf '%s\n' "$@"; } | sha256sum | cut -c1-12
 }
 
 # cached NAME KEY BUILDER...: prints the cached tar for NAME-KEY, building it
@@ -56,8 +59,7 @@ cached() {
 
 build_pause() {
   local out=$1 dir
-  dir=$(mktemp -d)
-  trap 'rm -rf "$dir"' RETURN
+  dir=$(mktemp -d -p "$WORK")
   command -v gcc >/dev/null || die "gcc is needed to build the pause image"
   gcc -static -O2 -s -o "$dir/pause" "$HERE/pause.c" || die "building pause.c failed (needs a static libc: apt-get install libc6-dev)"
   mkdir "$dir/rootfs" && mv "$dir/pause" "$dir/rootfs/pause"
@@ -73,8 +75,7 @@ build_workload() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap >&2 ||
       die "apt-get install mmdebstrap failed"
   fi
-  dir=$(mktemp -d)
-  trap 'rm -rf "$dir"' RETURN
+  dir=$(mktemp -d -p "$WORK")
   # essential + the listed packages: no apt in the image, nothing else.
   SOURCE_DATE_EPOCH=0 mmdebstrap --quiet --variant=essential --include="$WORKLOAD_PACKAGES" \
     --format=tar "$DEBIAN_SUITE" "$dir/rootfs.tar" "$DEBIAN_MIRROR" >&2 || die "mmdebstrap failed"
@@ -87,8 +88,7 @@ build_workload() {
 # loads), the CA bundle, passwd/group with nonroot 65532, /tmp, /home/nonroot.
 build_operator() {
   local bin=$1 k=$2 out=$3 dir lib
-  dir=$(mktemp -d)
-  trap 'rm -rf "$dir"' RETURN
+  dir=$(mktemp -d -p "$WORK")
   local r=$dir/rootfs
   install -D -m 0755 "$bin" "$r/usr/local/bin/codeartifact-operator"
   # The release profile strips symbols (strip = true); a debug build's are
@@ -112,17 +112,17 @@ build_operator() {
 
 case ${1:-} in
   pause)
-    k=$(key "$(cat "$HERE/pause.c")" "$(gcc --version | head -1)")
+    k=$(key build_pause "$(cat "$HERE/pause.c")" "$(gcc --version | head -1)")
     echo "$(cached pause "$k" build_pause) $PAUSE_IMAGE"
     ;;
   workload)
-    k=$(key "$DEBIAN_SUITE" "$WORKLOAD_PACKAGES")
+    k=$(key build_workload "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$WORKLOAD_PACKAGES")
     echo "$(cached workload "$k" build_workload "$k") localhost/codeartifact-workload:$k"
     ;;
   operator)
     bin=${2:?usage: images/build.sh operator BINARY}
     [[ -x $bin ]] || die "operator binary $bin missing (cargo build --release -p codeartifact-operator)"
-    k=$(key "$(sha256sum <"$bin")" "$(dpkg-query -W libc6 libgcc-s1 ca-certificates)")
+    k=$(key build_operator "$(sha256sum <"$bin")" "$(dpkg-query -W libc6 libgcc-s1 ca-certificates)")
     echo "$(cached operator "$k" build_operator "$bin" "$k") localhost/codeartifact-operator:$k"
     ;;
   *) sed -n 's/^#! \{0,1\}//p' "$0" >&2; exit 2 ;;

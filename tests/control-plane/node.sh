@@ -208,10 +208,9 @@ start_scheduler() {
     curl -fsSk --max-time 2 "https://127.0.0.1:$port/healthz" || cp_die "kube-scheduler did not start"
 }
 
-# start_node: after the control plane is ready (its certificates in $CP_DIR).
+# start_node: after node_lock and the control plane (its certificates in $CP_DIR).
 start_node() {
   local t0=$SECONDS pause
-  node_lock
   mkdir -p "$CP_DIR/node"
   echo "$NODE_BIN" >"$CP_DIR/node-bin-dir"
   node_certs

@@ -264,6 +264,8 @@ cmd_up() {
   trap '[[ $? == 0 ]] || "$HERE/down.sh" "$CP_DIR" >&2' EXIT
   cp_pid_set launcher $$
   [[ -z $owner ]] || start_watchdog "$owner"
+  # Before anything starts: a second node on this machine fails here, at once.
+  [[ -z ${WITH_NODE:-} ]] || node_lock
   cd "$CP_DIR"
   cp_make_certs
   cp_log "starting etcd in $CP_DIR"

@@ -200,9 +200,7 @@ start_scheduler() {
   port=$(cp_free_port)
   cp_kubeconfig "$CP_DIR/node/scheduler.kubeconfig" "$(apiserver_port)" scheduler
   cp_spawn kube-scheduler "$CP_DIR/kube-scheduler.log" "$NODE_BIN/kube-scheduler" \
-    --kubeconfig="$CP_DIR/node/scheduler.kubeconfig" --authentication-kubeconfig="$CP_DIR/node/scheduler.kubeconfig" \
-    --authorization-kubeconfig="$CP_DIR/node/scheduler.kubeconfig" \
-    --leader-elect=false --bind-address=127.0.0.1 --secure-port="$port"
+    --kubeconfig="$CP_DIR/node/scheduler.kubeconfig" --leader-elect=false --bind-address=127.0.0.1 --secure-port="$port"
   # /healthz is always allowed, so anonymous curl works.
   cp_wait kube-scheduler "$CP_PID" "$CP_DIR/kube-scheduler.log" "$SCHEDULER_TIMEOUT" \
     curl -fsSk --max-time 2 "https://127.0.0.1:$port/healthz" || cp_die "kube-scheduler did not start"

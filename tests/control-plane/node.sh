@@ -173,9 +173,10 @@ EOF
 }
 
 kubelet_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$KUBELET_HEALTHZ_PORT/healthz" | grep -qx ok; }
+# Ready, and schedulable: node-lifecycle-controller has removed the not-ready taint.
 node_ready() {
   "$BIN/kubectl" --kubeconfig "$CP_DIR/kubeconfig" get node "$NODE_NAME" \
-    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True
+    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status} {.spec.taints}' 2>/dev/null | grep -qx 'True '
 }
 
 start_kubelet() {
@@ -252,23 +253,22 @@ node_unmount() {
 node_cleanup_host() {
   local d l
   for d in /sys/fs/cgroup/*/"$NODE_CGROUP"; do
-    [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
   # The kubelet links each container's log here; ours point into the folder.
   for l in /var/log/containers/*; do
-    [[ -L $l && $(readlink "$l") == "$CP_DIR"/* ]] && rm -f "$l"
+    [[ -L $l && $(readlink "$l") == "$CP_DIR"/* ]] && rm -f "$l" || true
   done
-  rmdir /var/log/containers 2>/dev/null
+  rmdir /var/log/containers 2>/dev/null || true
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock
-  rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/pods 2>/dev/null
+  rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/pods 2>/dev/null || true
   # Shim sockets no process listens on any more (ours were just killed).
   for l in /run/containerd/s/*; do
-    [[ -S $l ]] && ! ss -Hxl | grep -qF "$l" && rm -f "$l"
+    [[ -S $l ]] && ! ss -Hxl | grep -qF "$l" && rm -f "$l" || true
   done
-  rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null
-  ip link del "$NODE_BRIDGE" 2>/dev/null
-  rm -rf /var/lib/cni/results/testenv-* 2>/dev/null
-  return 0
+  rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null || true
+  ip link del "$NODE_BRIDGE" 2>/dev/null || true
+  rm -rf /var/lib/cni/results/testenv-* 2>/dev/null || true
 }
 
 # stop_node: the node's processes, containers, mounts and host paths; then the lock.

@@ -163,7 +163,7 @@ imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "50Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
 # How often the kubelet re-syncs Pods, and so how soon it refreshes mounted
 # Secrets (plus its cache TTL): short, so token rotations reach Pods quickly.
-syncFrequency: 10s
+syncFrequency: 5s
 nodeStatusUpdateFrequency: 5s
 shutdownGracePeriod: 0s
 serializeImagePulls: false

@@ -94,7 +94,7 @@ build_operator() {
   # The release profile strips symbols (strip = true); a debug build's are
   # dropped here too, to keep the image small.
   strip --strip-debug "$r/usr/local/bin/codeartifact-operator"
-  for lib in $(ldd "$bin" | awk '/=>/ { print $3 } /^\s*\/.*ld-linux/ { print $1 }'); do
+  for lib in $(ldd "$bin" | awk '/=>/ { print $3 } /^[[:space:]]*\/.*ld-linux/ { print $1 }'); do
     install -D -m 0755 "$(readlink -f "$lib")" "$r$lib"
   done
   install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"

@@ -25,7 +25,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::runtime::watcher;
-use sha2::{Digest, Sha256};
 use testenv::{Image, Node, TempNamespace};
 
 /// The emulator's clock runs this much faster: a 900 s token lives 40 s, and
@@ -189,7 +188,8 @@ const SECRET_VOLUME: &str = "      - name: creds\n        secret: {secretName: r
 
 /// Loops pip install of the private and the public package every 3 s with
 /// PIP_CONFIG_FILE in the mounted Secret, and reports each change of pip.conf
-/// (sha256 and time) from a thread polling it every 100 ms.
+/// from a thread polling it every 100 ms, with the time and the Secret's
+/// `expiresAt` (the kubelet swaps all keys at once; the token is never printed).
 const PIP_LOOP: &str = r#"
 import hashlib, subprocess, threading, time
 CONF = "/creds/pip.conf"
@@ -198,10 +198,11 @@ def watch():
     while True:
         try:
             h = hashlib.sha256(open(CONF, "rb").read()).hexdigest()
+            expires = open("/creds/expiresAt").read().strip()
         except OSError:
-            h = None
+            h = expires = None
         if h != last:
-            print("CHANGE %.3f %s" % (time.time(), h), flush=True)
+            print("CHANGE %.3f %s" % (time.time(), expires), flush=True)
             last = h
         time.sleep(0.1)
 threading.Thread(target=watch, daemon=True).start()
@@ -244,8 +245,8 @@ fn logs(node: &Node, ns: &str, what: &str) -> String {
     kubectl(node, &["logs", "-n", ns, what, "--tail=-1"])
 }
 
-/// The Secret's pip.conf versions as (time seen by a watch, sha256), appended
-/// by a background task until it is aborted.
+/// The Secret's versions as (time seen by a watch, `expiresAt`), appended by a
+/// background task until it is aborted.
 type Versions = Arc<Mutex<Vec<(f64, String)>>>;
 
 fn record_secret_changes(secrets: Api<Secret>) -> (Versions, tokio::task::JoinHandle<()>) {
@@ -258,10 +259,10 @@ fn record_secret_changes(secrets: Api<Secret>) -> (Versions, tokio::task::JoinHa
             let Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) = ev else {
                 continue;
             };
-            let Some(conf) = s.data.as_ref().and_then(|d| d.get("pip.conf")) else {
+            let Some(expires) = s.data.as_ref().and_then(|d| d.get("expiresAt")) else {
                 continue;
             };
-            let h = hex(&Sha256::digest(&conf.0));
+            let h = String::from_utf8_lossy(&expires.0).into_owned();
             let mut seen = seen.lock().expect("lock");
             if seen.last().map(|(_, l)| l) != Some(&h) {
                 seen.push((now(), h));
@@ -269,10 +270,6 @@ fn record_secret_changes(secrets: Api<Secret>) -> (Versions, tokio::task::JoinHa
         }
     });
     (out, task)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lines of a log starting with `prefix`, split into words.

@@ -35,7 +35,8 @@ export HELM_CACHE_HOME=$CP_DIR/helm/cache HELM_CONFIG_HOME=$CP_DIR/helm/config H
 kubectl() { "$BIN/kubectl" "$@"; }
 
 read -r tar image < <("$HERE/images/build.sh" operator "$BINARY")
-"$NODE_BIN/ctr" --address "$CP_DIR/node/containerd/containerd.sock" -n k8s.io images import "$tar" >&2
+"$NODE_BIN/ctr" --address "$CP_DIR/node/containerd/containerd.sock" -n k8s.io images import "$tar" >/dev/null 2>&1 ||
+  cp_die "importing $tar failed"
 api_port=$(sed -n 's/^--secure-port=//p' "$CP_DIR/apiserver.args")
 fullname=$RELEASE-codeartifact-operator
 [[ $RELEASE != *codeartifact-operator* ]] || fullname=$RELEASE
@@ -56,7 +57,7 @@ extraEnv:
   - {name: AWS_SECRET_ACCESS_KEY, valueFrom: {secretKeyRef: {name: "$RELEASE-aws", key: AWS_SECRET_ACCESS_KEY}}}
 EOF
 "$BIN/helm" install "$RELEASE" "$HERE/../../charts/codeartifact-operator" --namespace "$NS" \
-  --values "$CP_DIR/$RELEASE-values.yaml" "$@" >&2
+  --values "$CP_DIR/$RELEASE-values.yaml" "$@" >/dev/null
 kubectl patch deployment "$fullname" -n "$NS" --type=merge \
   -p '{"spec":{"template":{"spec":{"hostNetwork":true,"dnsPolicy":"ClusterFirstWithHostNet"}}}}' >&2
 if ! kubectl rollout status deployment "$fullname" -n "$NS" --timeout=180s >&2; then

@@ -124,7 +124,10 @@ fn install_operator(node: &Node, ns: &str, watch: &str, emulator: &Emulator) -> 
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("run install-operator.sh");
-    assert!(out.status.success(), "install-operator.sh failed (its log is above)");
+    assert!(
+        out.status.success(),
+        "install-operator.sh failed (its log is above)"
+    );
     let pod = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(!pod.is_empty(), "install-operator.sh named no Ready Pod");
     pod
@@ -135,13 +138,24 @@ fn install_operator(node: &Node, ns: &str, watch: &str, emulator: &Emulator) -> 
 fn assert_locked_down(node: &Node, ns: &str, pod: &str) {
     let id = kubectl(
         node,
-        &["get", "pod", pod, "-n", ns, "-o", "jsonpath={.status.containerStatuses[0].containerID}"],
+        &[
+            "get",
+            "pod",
+            pod,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.status.containerStatuses[0].containerID}",
+        ],
     );
     let id = id.trim().trim_start_matches("containerd://");
     let info: serde_json::Value =
         serde_json::from_str(&run(&mut node.ctr(["containers", "info", id]))).expect("ctr json");
     let spec = &info["Spec"];
-    assert_eq!(spec["root"]["readonly"], true, "readOnlyRootFilesystem: {spec}");
+    assert_eq!(
+        spec["root"]["readonly"], true,
+        "readOnlyRootFilesystem: {spec}"
+    );
     assert_eq!(spec["process"]["user"]["uid"], 65532, "user: {spec}");
     let task = run(&mut node.ctr(["tasks", "ls"]));
     let pid = task
@@ -150,7 +164,10 @@ fn assert_locked_down(node: &Node, ns: &str, pod: &str) {
         .and_then(|l| l.split_whitespace().nth(1))
         .expect("operator task");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let uid = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid line");
+    let uid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid line");
     assert!(
         uid.split_whitespace().skip(1).all(|u| u == "65532"),
         "the operator runs as 65532: {uid}"
@@ -164,7 +181,13 @@ fn repository(name: &str) -> String {
 }
 
 /// A hostNetwork Pod (or Job/Deployment template body) running `script` in the workload image.
-fn pod_spec(image: &str, script: &str, extra_container: &str, volumes: &str, restart: &str) -> String {
+fn pod_spec(
+    image: &str,
+    script: &str,
+    extra_container: &str,
+    volumes: &str,
+    restart: &str,
+) -> String {
     let script = serde_json::to_string(script).expect("json string");
     format!(
         r#"    hostNetwork: true
@@ -288,8 +311,12 @@ async fn operator_and_workloads_on_a_real_node() {
     common::reliability::install_crd_on(node.control_plane());
     let tmp = tempfile::tempdir().expect("tmp");
     let emulator = start_emulator(tmp.path()).await;
-    let system = TempNamespace::create(node.control_plane(), "cao-system").await.expect("ns");
-    let ns = TempNamespace::create(node.control_plane(), "team").await.expect("ns");
+    let system = TempNamespace::create(node.control_plane(), "cao-system")
+        .await
+        .expect("ns");
+    let ns = TempNamespace::create(node.control_plane(), "team")
+        .await
+        .expect("ns");
     let ns = ns.name();
     let workload = node.image(Image::Workload).expect("workload image");
     step(t0, "images imported");
@@ -307,12 +334,24 @@ async fn operator_and_workloads_on_a_real_node() {
         .as_array()
         .expect("volumes")
         .iter()
-        .any(|v| v["projected"]["sources"].as_array().is_some_and(|s| s.iter().any(|s| s.get("serviceAccountToken").is_some())));
-    assert!(projected, "the operator Pod mounts a projected ServiceAccount token: {pod_json}");
+        .any(|v| {
+            v["projected"]["sources"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s.get("serviceAccountToken").is_some()))
+        });
+    assert!(
+        projected,
+        "the operator Pod mounts a projected ServiceAccount token: {pod_json}"
+    );
 
     // 2. A PypiRepository becomes Ready, reconciled by the operator in the Pod.
     apply(node, ns, tmp.path(), "repo", &repository("repo"));
-    wait(node, ns, &["--for=condition=Ready", "pypirepository/repo"], "120s");
+    wait(
+        node,
+        ns,
+        &["--for=condition=Ready", "pypirepository/repo"],
+        "120s",
+    );
     step(t0, "PypiRepository Ready");
 
     // 3. A Job uploads with twine through the Secret's .pypirc; another Pod installs it.
@@ -331,20 +370,32 @@ async fn operator_and_workloads_on_a_real_node() {
         .replacen("    hostNetwork", "        hostNetwork", 1)
     );
     apply(node, ns, tmp.path(), "job", &job);
-    wait(node, ns, &["--for=condition=Complete", "job/upload"], "180s");
+    wait(
+        node,
+        ns,
+        &["--for=condition=Complete", "job/upload"],
+        "180s",
+    );
     step(t0, "twine upload Job complete");
     let installer = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: installer\nspec:\n{}",
         pod_spec(
             &workload,
-            &format!("import subprocess, sys; r = subprocess.run(['pip', 'install', '--no-input', '--target', '/tmp/site', '{PRIVATE}==1.0.0'], env={{'PIP_CONFIG_FILE': '/creds/pip.conf', 'PATH': '/usr/bin:/bin', 'HOME': '/tmp'}}); sys.path.insert(0, '/tmp/site'); import node_private; print('INSTALLED', node_private.VERSION); sys.exit(r.returncode)"),
+            &format!(
+                "import subprocess, sys; r = subprocess.run(['pip', 'install', '--no-input', '--target', '/tmp/site', '{PRIVATE}==1.0.0'], env={{'PIP_CONFIG_FILE': '/creds/pip.conf', 'PATH': '/usr/bin:/bin', 'HOME': '/tmp'}}); sys.path.insert(0, '/tmp/site'); import node_private; print('INSTALLED', node_private.VERSION); sys.exit(r.returncode)"
+            ),
             "        volumeMounts:\n          - {name: creds, mountPath: /creds, readOnly: true}\n",
             SECRET_VOLUME,
             "Never",
         )
     );
     apply(node, ns, tmp.path(), "installer", &installer);
-    wait(node, ns, &["--for=jsonpath={.status.phase}=Succeeded", "pod/installer"], "120s");
+    wait(
+        node,
+        ns,
+        &["--for=jsonpath={.status.phase}=Succeeded", "pod/installer"],
+        "120s",
+    );
     let out = logs(node, ns, "pod/installer");
     assert!(out.contains("INSTALLED 1.0.0"), "installer output:\n{out}");
     step(t0, "installer Pod installed the uploaded package");
@@ -392,8 +443,18 @@ async fn operator_and_workloads_on_a_real_node() {
         .replace("    volumes:\n      []\n", "")
     );
     apply(node, ns, tmp.path(), "env", &env_pod);
-    wait(node, ns, &["--for=condition=Available", "deployment/pip-loop"], "120s");
-    wait(node, ns, &["--for=condition=Ready", "pod/subpath", "pod/env"], "120s");
+    wait(
+        node,
+        ns,
+        &["--for=condition=Available", "deployment/pip-loop"],
+        "120s",
+    );
+    wait(
+        node,
+        ns,
+        &["--for=condition=Ready", "pod/subpath", "pod/env"],
+        "120s",
+    );
     let loop_started = Instant::now();
     step(t0, "pip-loop, subpath and env Pods running");
 
@@ -420,7 +481,10 @@ async fn operator_and_workloads_on_a_real_node() {
     let runs = lines_with(&log, "RUN ");
     let failed: Vec<_> = runs.iter().filter(|r| r[3] != "0").collect();
     assert!(runs.len() >= 10, "too few pip runs:\n{log}");
-    assert!(failed.is_empty(), "pip runs failed across rotations: {failed:?}\n{log}");
+    assert!(
+        failed.is_empty(),
+        "pip runs failed across rotations: {failed:?}\n{log}"
+    );
 
     // Propagation: the Secret's update (seen by a watch) to the file's change in the Pod.
     watch.abort();
@@ -459,9 +523,18 @@ async fn operator_and_workloads_on_a_real_node() {
     let sub = logs(node, ns, "pod/subpath");
     let env = logs(node, ns, "pod/env");
     for (name, out) in [("subPath", &sub), ("env", &env)] {
-        assert!(out.lines().next().is_some_and(|l| l.starts_with("OK")), "{name} Pod worked at first:\n{out}");
-        assert!(out.lines().last().is_some_and(|l| l.starts_with("FAIL")), "{name} Pod fails after expiry:\n{out}");
+        assert!(
+            out.lines().next().is_some_and(|l| l.starts_with("OK")),
+            "{name} Pod worked at first:\n{out}"
+        );
+        assert!(
+            out.lines().last().is_some_and(|l| l.starts_with("FAIL")),
+            "{name} Pod fails after expiry:\n{out}"
+        );
     }
-    step(t0, "subPath and env Pods fail after expiry, as the README warns");
+    step(
+        t0,
+        "subPath and env Pods fail after expiry, as the README warns",
+    );
     drop(system);
 }

@@ -46,7 +46,13 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
 
     kubectl(
         &node,
-        &["create", "secret", "generic", "sleeper", "--from-literal=k=v"],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "sleeper",
+            "--from-literal=k=v",
+        ],
     )?;
     let file = dir.join("sleeper.json");
     std::fs::write(&file, POD)?;
@@ -54,7 +60,12 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
     let t0 = Instant::now();
     kubectl(
         &node,
-        &["wait", "--for=condition=Ready", "pod/sleeper", "--timeout=120s"],
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "pod/sleeper",
+            "--timeout=120s",
+        ],
     )?;
     eprintln!("Pod Ready {:.1}s after apply", t0.elapsed().as_secs_f64());
     let mounted = std::fs::read_to_string("/proc/self/mountinfo")?;
@@ -72,7 +83,9 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
         dir.display()
     );
     for h in ["memory", "cpu", "pids"] {
-        let cg = Path::new("/sys/fs/cgroup").join(h).join("codeartifact-node");
+        let cg = Path::new("/sys/fs/cgroup")
+            .join(h)
+            .join("codeartifact-node");
         ensure!(!cg.exists(), "cgroup {} left behind", cg.display());
     }
     ensure!(
@@ -80,11 +93,7 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
         "CNI bridge left behind"
     );
     let lock = Command::new("flock")
-        .args([
-            "-n",
-            "/run/lock/codeartifact-operator-node.lock",
-            "true",
-        ])
+        .args(["-n", "/run/lock/codeartifact-operator-node.lock", "true"])
         .status()?;
     ensure!(lock.success(), "the node lock is still held");
     Ok(())

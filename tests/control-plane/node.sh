@@ -235,7 +235,7 @@ node_kill_workloads() {
   done
   for f in /proc/[0-9]*/cmdline; do
     pid=${f#/proc/}; pid=${pid%/cmdline}
-    cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$f") || continue
     [[ $cmd == *containerd-shim-runc-v2*"-address $CP_DIR/node/containerd/containerd.sock"* ]] &&
       kill -KILL "$pid" 2>/dev/null
   done

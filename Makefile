@@ -16,6 +16,10 @@ help: ## list the targets
 testenv: ## build (or reuse from the cache) etcd, kube-apiserver, kube-controller-manager, kubectl, helm
 	@$(CP_DIR)/build.sh >/dev/null
 
+.PHONY: testenv-node
+testenv-node: ## build (or reuse) the node: kubelet, kube-scheduler, kube-proxy, containerd, ctr; runc and CNI plugins from Debian
+	@$(CP_DIR)/build-node.sh >/dev/null
+
 .PHONY: pytools
 pytools: $(VENV)/.stamp ## install pip, twine, boto3, uv and Poetry into target/pytools
 $(VENV)/.stamp: tests/python/requirements.txt
@@ -27,8 +31,8 @@ $(VENV)/.stamp: tests/python/requirements.txt
 CONTROL_PLANE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/codeartifact-operator/control-plane
 
 .PHONY: control-plane
-control-plane: ## start etcd, kube-apiserver, kube-controller-manager in the background; use: eval "$(make -s control-plane)"
-	@$(CP_DIR)/up.sh --dir "$(CONTROL_PLANE_DIR)"
+control-plane: ## start etcd, kube-apiserver, kube-controller-manager in the background (NODE=1: also a node); use: eval "$(make -s control-plane)"
+	@$(CP_DIR)/up.sh --dir "$(CONTROL_PLANE_DIR)" $(if $(NODE),--node)
 
 .PHONY: control-plane-down
 control-plane-down: ## stop the control plane started by `make control-plane`
@@ -38,6 +42,7 @@ CHART := charts/codeartifact-operator
 CRD_FILE := crds/pypirepositories.codeartifact-operator.dev.yaml
 # Binaries built from the pinned Go modules (cached outside the clone).
 TESTENV_BIN = $(shell $(CP_DIR)/build.sh)
+TESTENV_NODE_BIN = $(shell $(CP_DIR)/build-node.sh)
 
 .PHONY: generate
 generate: testenv ## regenerate the CRD, the chart's copy of it, deploy/manifests.yaml and docs/crd-reference.md
@@ -53,8 +58,8 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 .PHONY: test
-test: pytools testenv lint ## every test: unit, emulator conformance, control-plane smoke, operator end to end, generated-file drift
-	TESTENV_BIN_DIR=$(TESTENV_BIN) cargo test --locked --workspace --no-fail-fast
+test: pytools testenv testenv-node lint ## every test: unit, emulator conformance, control-plane smoke, operator end to end, the node, generated-file drift
+	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_NODE_BIN_DIR=$(TESTENV_NODE_BIN) cargo test --locked --workspace --no-fail-fast
 
 .PHONY: bench
 bench: testenv ## scale benchmark (issue 7): 1,000 PypiRepositories on the real control plane; writes bench/results/<date>.md (BENCH_IDLE_SECONDS=30 for a quick run)
@@ -68,4 +73,8 @@ demo: ## the main job locally: control plane, emulator, operator, an example Pyp
 demo-down: ## stop the demo's operator and emulator
 	@d=$${DEMO_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/codeartifact-operator/demo}; \
 	for p in operator emulator; do [ -f $$d/$$p.pid ] && kill $$(cat $$d/$$p.pid) 2>/dev/null; rm -f $$d/$$p.pid; done; \
+	cp=$${CONTROL_PLANE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/codeartifact-operator/control-plane}; \
+	if [ -f $$d/helm-release ] && [ -f $$cp/kubeconfig ]; then \
+	  KUBECONFIG=$$cp/kubeconfig $$(cat $$cp/bin-dir)/helm uninstall codeartifact-operator -n codeartifact-operator --wait >/dev/null 2>&1; \
+	  rm -f $$d/helm-release; fi; \
 	echo "demo operator and emulator stopped; run 'make control-plane-down' to stop the control plane"

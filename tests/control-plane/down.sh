@@ -12,6 +12,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=node.sh
+source "$HERE/node.sh"
 
 # Seconds a component gets to exit after SIGTERM before SIGKILL. kube-apiserver
 # stops listening at once but then holds watch connections open until killed,
@@ -39,6 +41,8 @@ teardown() {
   # The launcher is killed outright: it may be half-way through start-up and
   # must not start anything more.
   stop launcher 0
+  # The node first: its Pods and the kubelet still talk to kube-apiserver.
+  stop_node
   # Reverse start order, so no component spends its last seconds on a missing dependency.
   stop kube-controller-manager "$GRACE"
   stop kube-apiserver "$GRACE"

@@ -4,12 +4,14 @@
 #! controllers) on free loopback ports, and restarts its kube-apiserver on
 #! request. See README.md next to this script for the recipe and decisions.
 #!
-#! up.sh [--dir DIR] [--owner-pid PID] [--bin-dir DIR]
+#! up.sh [--dir DIR] [--owner-pid PID] [--bin-dir DIR] [--node [--node-bin-dir DIR]]
 #!     Starts a control plane in DIR (default: a new mktemp folder) and prints
 #!     two lines a shell can eval: `export KUBECONFIG=...` and `export PATH=...`.
 #!     With --dir, an already running control plane in DIR is reused. With
 #!     --owner-pid, a watchdog tears everything down once PID has exited.
 #!     Binaries: --bin-dir, else $TESTENV_BIN_DIR, else build.sh (cached build).
+#!     With --node, also a node (containerd, kubelet, kube-scheduler; node.sh);
+#!     its binaries: --node-bin-dir, else $TESTENV_NODE_BIN_DIR, else build-node.sh.
 #! up.sh restart-apiserver DIR
 #!     Stops kube-apiserver and starts it again on the same port; waits until ready.
 #!
@@ -23,6 +25,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 # shellcheck source=certs.sh
 source "$HERE/certs.sh"
+# shellcheck source=node.sh
+source "$HERE/node.sh"
 
 # Bounded waits, generous because the suite shares 2 cores with cargo builds:
 # etcd is ready in about a second, kube-apiserver in 5-15 s, kube-controller-manager in 1-3 s.
@@ -32,7 +36,7 @@ KCM_TIMEOUT=60
 # A port clash makes the component exit at once; retrying with new ports is enough.
 PORT_ATTEMPTS=5
 
-usage() { sed -n 's/^#! \{0,1\}//p' "$0" | sed -n '7,18p' >&2; exit 2; }
+usage() { sed -n 's/^#! \{0,1\}//p' "$0" | sed -n '7,21p' >&2; exit 2; }
 
 etcd_healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
 
@@ -69,12 +73,25 @@ write_apiserver_args() {
 --service-account-key-file=$CP_DIR/sa.pub
 --service-account-signing-key-file=$CP_DIR/sa.key
 --service-cluster-ip-range=10.0.0.0/24
---authorization-mode=RBAC
---disable-admission-plugins=ServiceAccount
 --allow-privileged=true
 --enable-priority-and-fairness=false
 --profiling=false
 EOF
+  if [[ -n ${WITH_NODE:-} ]]; then
+    # Pods get projected ServiceAccount tokens (the ServiceAccount admission
+    # plugin), the kubelet is authorised as its node, and kubectl logs/exec
+    # reach the kubelet by the node's host name (which resolves to 127.0.0.1,
+    # where the kubelet listens) with the admin certificate.
+    cat >>"$CP_DIR/apiserver.args" <<EOF
+--authorization-mode=Node,RBAC
+--kubelet-preferred-address-types=Hostname
+--kubelet-client-certificate=$CP_DIR/admin.crt
+--kubelet-client-key=$CP_DIR/admin.key
+EOF
+  else
+    # No node: no Pods, and no default ServiceAccounts to check them against.
+    printf '%s\n' --authorization-mode=RBAC --disable-admission-plugins=ServiceAccount >>"$CP_DIR/apiserver.args"
+  fi
   [[ ${TESTENV_AUDIT_LOG:-} != 1 ]] || write_audit_args
 }
 
@@ -134,10 +151,20 @@ start_kcm() {
   local attempt
   for ((attempt = 1; attempt <= PORT_ATTEMPTS; attempt++)); do
     KCM_PORT=$(cp_free_port)
+    local controllers=garbage-collector-controller,namespace-controller extra=()
+    if [[ -n ${WITH_NODE:-} ]]; then
+      # What Pods of Deployments and Jobs need: default ServiceAccounts, the
+      # kube-root-ca.crt ConfigMap of projected tokens, and the workload controllers.
+      controllers+=,serviceaccount-controller,root-ca-certificate-publisher-controller
+      controllers+=,deployment-controller,replicaset-controller,job-controller,pod-garbage-collector-controller
+      # Removes the not-ready taint the kubelet registers the node with, once it is Ready.
+      controllers+=,node-lifecycle-controller
+      extra=(--root-ca-file="$CP_DIR/ca.crt")
+    fi
     # --leader-elect=false: a single instance, and no waiting on a lease left by an earlier run.
     cp_spawn kube-controller-manager "$CP_DIR/kube-controller-manager.log" "$BIN/kube-controller-manager" \
       --kubeconfig="$CP_DIR/kcm.kubeconfig" \
-      --controllers=garbage-collector-controller,namespace-controller \
+      --controllers="$controllers" "${extra[@]}" \
       --leader-elect=false --bind-address=127.0.0.1 --secure-port="$KCM_PORT" \
       --cert-dir="$CP_DIR/kcm-certs"
     if cp_wait kube-controller-manager "$CP_PID" "$CP_DIR/kube-controller-manager.log" "$KCM_TIMEOUT" kcm_healthy; then
@@ -157,6 +184,12 @@ find_bins() {
   for b in etcd kube-apiserver kube-controller-manager kubectl helm; do
     [[ -x $BIN/$b ]] || cp_die "missing binary $BIN/$b (run tests/control-plane/build.sh)"
   done
+  if [[ -n ${WITH_NODE:-} ]]; then
+    NODE_BIN=${NODE_BIN:-${TESTENV_NODE_BIN_DIR:-}}
+    [[ -n $NODE_BIN ]] || NODE_BIN=$("$HERE/build-node.sh" | tail -n 1)
+    NODE_NAME=$(hostname | tr '[:upper:]' '[:lower:]')
+    node_preflight
+  fi
 }
 
 print_exports() {
@@ -169,7 +202,10 @@ print_exports() {
 running_in() {
   local name pid start
   [[ -f $CP_DIR/pids && -f $CP_DIR/kubeconfig ]] || return 1
-  for name in etcd kube-apiserver kube-controller-manager; do
+  local names=(etcd kube-apiserver kube-controller-manager)
+  # With --node, a control plane without one (or with one) is not reused as is.
+  if [[ -n ${WITH_NODE:-} ]]; then names+=(containerd kubelet kube-scheduler); else [[ ! -d $CP_DIR/node ]] || return 1; fi
+  for name in "${names[@]}"; do
     read -r pid start < <(awk -v n="$name" '$1 == n { print $2, $3 }' "$CP_DIR/pids") || return 1
     cp_owns "$pid" "$start" || return 1
   done
@@ -218,6 +254,8 @@ cmd_up() {
       --dir) CP_DIR=$2; shift 2 ;;
       --owner-pid) owner=$2; shift 2 ;;
       --bin-dir) BIN=$2; shift 2 ;;
+      --node) WITH_NODE=1; shift ;;
+      --node-bin-dir) NODE_BIN=$2; shift 2 ;;
       *) usage ;;
     esac
   done
@@ -228,6 +266,8 @@ cmd_up() {
   trap '[[ $? == 0 ]] || "$HERE/down.sh" "$CP_DIR" >&2' EXIT
   cp_pid_set launcher $$
   [[ -z $owner ]] || start_watchdog "$owner"
+  # Before anything starts: a second node on this machine fails here, at once.
+  [[ -z ${WITH_NODE:-} ]] || node_lock
   cd "$CP_DIR"
   cp_make_certs
   cp_log "starting etcd in $CP_DIR"
@@ -238,6 +278,7 @@ cmd_up() {
   cp_kubeconfig "$CP_DIR/kcm.kubeconfig" "$(apiserver_port)" kcm
   cp_log "starting kube-controller-manager"
   start_kcm
+  [[ -z ${WITH_NODE:-} ]] || start_node
   cp_pid_del launcher
   trap - EXIT
   cp_log "ready in $((SECONDS - t0))s: kube-apiserver https://127.0.0.1:$(apiserver_port)"

@@ -37,9 +37,15 @@ impl ControlPlane {
     /// `build.sh` (which reuses its cache and builds only on a cold machine).
     /// Blocks until etcd, kube-apiserver and kube-controller-manager are ready.
     pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`ControlPlane::start`] with extra `up.sh` flags (`--node ...`).
+    pub(crate) fn start_with(up_args: &[&OsStr]) -> Result<Self> {
         let bin_dir = scripts::bin_dir()?;
         let started = Instant::now();
-        let kubeconfig = scripts::run_up(&bin_dir).context("starting the control plane")?;
+        let kubeconfig =
+            scripts::run_up(&bin_dir, up_args).context("starting the control plane")?;
         let dir = kubeconfig
             .parent()
             .context("kubeconfig path has no folder")?

@@ -1,6 +1,7 @@
 //! Runs the shell scripts in `tests/control-plane/` (build.sh, up.sh, down.sh)
 //! and turns their output and failures into Rust values and errors.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -39,11 +40,36 @@ pub(crate) fn bin_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The folder with the node's binaries: `$TESTENV_NODE_BIN_DIR` if set, else
+/// the one build-node.sh prints (it also installs runc and the CNI plugins).
+pub(crate) fn node_bin_dir() -> Result<PathBuf> {
+    match std::env::var_os("TESTENV_NODE_BIN_DIR") {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => run_build_script("build-node.sh", &[]),
+    }
+}
+
+/// Runs `images/build.sh ARGS` and returns the image tar and its reference.
+pub(crate) fn build_image(image: crate::node::Image<'_>) -> Result<(PathBuf, String)> {
+    let line = run_build_script("images/build.sh", &image.build_args())?;
+    let line = line.to_string_lossy().into_owned();
+    let (tar, reference) = line
+        .split_once(' ')
+        .with_context(|| format!("images/build.sh printed {line:?}, not `TAR REF`"))?;
+    Ok((PathBuf::from(tar), reference.to_string()))
+}
+
 /// Runs build.sh with its progress on our stderr: a cold build takes many
 /// minutes and should not look like a hang.
 fn run_build() -> Result<PathBuf> {
-    let script = scripts_dir().join("build.sh");
+    run_build_script("build.sh", &[])
+}
+
+/// Runs a build script of tests/control-plane and returns its last stdout line.
+fn run_build_script(name: &str, args: &[&OsStr]) -> Result<PathBuf> {
+    let script = scripts_dir().join(name);
     let output = Command::new(&script)
+        .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
@@ -59,19 +85,20 @@ fn run_build() -> Result<PathBuf> {
     let last = stdout
         .lines()
         .last()
-        .context("build.sh printed no bin folder")?;
+        .with_context(|| format!("{name} printed nothing"))?;
     Ok(PathBuf::from(last.trim()))
 }
 
-/// Runs `up.sh --owner-pid <this process> --bin-dir <bin_dir>` and returns the
-/// kubeconfig path it reports.
-pub(crate) fn run_up(bin_dir: &Path) -> Result<PathBuf> {
+/// Runs `up.sh --owner-pid <this process> --bin-dir <bin_dir> EXTRA...` and
+/// returns the kubeconfig path it reports.
+pub(crate) fn run_up(bin_dir: &Path, extra: &[&OsStr]) -> Result<PathBuf> {
     let script = scripts_dir().join("up.sh");
     let output = Command::new(&script)
         .arg("--owner-pid")
         .arg(std::process::id().to_string())
         .arg("--bin-dir")
         .arg(bin_dir)
+        .args(extra)
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("cannot run {}", script.display()))?;

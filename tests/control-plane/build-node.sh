@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+#! Builds the node parts for `up.sh --node`: kubelet, kube-scheduler and
+#! kube-proxy from the same pinned k8s.io/kubernetes module as the control
+#! plane (k8s-node/), containerd, containerd-shim-runc-v2 and ctr from their Go
+#! module (containerd/), and installs runc and the CNI plugins from Debian
+#! (apt-get, idempotent). Caches the binaries like build.sh, keyed by versions
+#! and go.sum hashes. Prints the node bin folder on stdout (last line).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+export GOTOOLCHAIN=local CGO_ENABLED=0
+
+log() { printf '[node build] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Debian packages the node runs with: runc (the OCI runtime containerd's shim
+# calls) and the CNI plugins (the kubelet reports NotReady without a network
+# plugin configured, even when every Pod uses hostNetwork).
+HOST_PACKAGES=(runc containernetworking-plugins)
+host_packages() {
+  local missing=() p
+  for p in "${HOST_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  command -v apt-get >/dev/null || die "the node needs the Debian packages ${missing[*]} and this machine has no apt-get"
+  (($(id -u) == 0)) || die "the node needs the Debian packages ${missing[*]}; install them as root (apt-get install ${missing[*]})"
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
+    die "apt-get install ${missing[*]} failed"
+}
+host_packages
+[[ -x /usr/sbin/runc ]] || die "/usr/sbin/runc missing after installing runc"
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] ||
+  die "CNI plugins missing in /usr/lib/cni after installing containernetworking-plugins"
+
+go_version=$(go env GOVERSION)
+sum=$(cat "$HERE"/k8s-node/go.sum "$HERE"/containerd/go.sum | sha256sum | cut -c1-12)
+key="node-k8s-${K8S_VERSION}_containerd-${CONTAINERD_VERSION}_${go_version}_${sum}"
+root=${TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeartifact-operator/testenv}
+dest="$root/$key"
+
+mkdir -p "$root"
+exec 8>"$root/$key.lock"
+flock -n 8 || { log "another build-node.sh is building $key; waiting for it"; flock 8; }
+if [[ -f "$dest/STAMP" ]]; then
+  log "reusing cached binaries in $dest"
+  echo "$dest/bin"
+  exit 0
+fi
+[[ -d "$dest" ]] && { log "removing incomplete $dest"; rm -rf "$dest"; }
+
+work="$root/$key.partial.$$"
+rm -rf "$work"
+mkdir -p "$work/bin"
+trap 'rm -rf "$work"' EXIT
+
+start=$(date +%s)
+step() { log "$1 ($(($(date +%s) - start))s elapsed)"; }
+
+minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+ldf="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+  ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=2026-01-01T00:00:00Z"
+done
+
+# Same tags and stamps as build.sh, so a warm Go cache from the control-plane build is reused.
+step "building kubelet, kube-scheduler, kube-proxy $K8S_VERSION"
+(cd "$HERE/k8s-node" && go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "$ldf" -o "$work/bin/" \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy)
+
+step "building containerd, containerd-shim-runc-v2, ctr $CONTAINERD_VERSION"
+cv="-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+(cd "$HERE/containerd" && go build -trimpath -tags "no_btrfs no_devmapper no_zfs" -ldflags "-s -w $cv" -o "$work/bin/" \
+  github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
+  github.com/containerd/containerd/v2/cmd/ctr)
+
+step "checking versions"
+for b in kubelet kube-scheduler kube-proxy; do
+  "$work/bin/$b" --version 2>&1 | grep -q "$K8S_VERSION" || die "$b version mismatch"
+done
+"$work/bin/containerd" --version | grep -q "$CONTAINERD_VERSION" || die "containerd version mismatch"
+"$work/bin/ctr" --version | grep -q "$CONTAINERD_VERSION" || die "ctr version mismatch"
+
+{
+  echo "key=$key"
+  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) seconds=$(($(date +%s) - start))"
+  (cd "$work/bin" && sha256sum ./*)
+} >"$work/STAMP"
+mv "$work" "$dest"
+trap - EXIT
+step "done: $dest/bin"
+echo "$dest/bin"

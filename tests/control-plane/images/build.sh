@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+#! Builds an image for the test node without a registry or a container engine,
+#! as an OCI image-layout tar that `ctr -n k8s.io images import` reads, cached
+#! by the content of its inputs.
+#!
+#! images/build.sh pause
+#!     The Pod sandbox: pause.c built static; named as containerd's pinned sandbox image.
+#! images/build.sh workload
+#!     Debian bookworm (mmdebstrap from Debian packages) with python3, pip and twine.
+#! images/build.sh operator BINARY
+#!     The runtime contents of the Dockerfile's final stage: BINARY (a release
+#!     build of codeartifact-operator) with its C runtime libraries and the CA
+#!     certificates from Debian 12 (the release distroless cc-debian12 is built
+#!     from), user 65532, the same entrypoint and command.
+#!
+#! Prints `TAR IMAGE_REF` on stdout; progress goes to stderr.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=${TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeartifact-operator/testenv}/images
+# Keep in step with sandbox in up-node.sh's containerd configuration.
+PAUSE_IMAGE=registry.k8s.io/pause:3.10
+# The Debian release of distroless's cc-debian12 and of the workload image.
+DEBIAN_SUITE=bookworm
+DEBIAN_MIRROR=http://deb.debian.org/debian
+WORKLOAD_PACKAGES=python3,python3-pip,twine
+
+log() { printf '[images] %s\n' "$*" >&2; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+die() { log "ERROR: $*"; exit 1; }
+
+# key BUILDER INPUT...: a short hash of the inputs (file contents or strings),
+# the builder function's text and oci_image.py: a change to the recipe makes
+# a new image, an edit elsewhere in this script does not.
+key() {
+  { declare -f "$1"; cat "$HERE/oci_image.py"; shift; printf '%s\n' "$@"; } | sha256sum | cut -c1-12
+}
+
+# cached NAME KEY BUILDER...: prints the cached tar for NAME-KEY, building it
+# with BUILDER TAR_PATH under a lock when missing.
+cached() {
+  local name=$1 k=$2
+  shift 2
+  local tar="$ROOT/$name-$k.tar"
+  mkdir -p "$ROOT"
+  exec 7>"$ROOT/$name-$k.lock"
+  flock 7
+  if [[ ! -f $tar ]]; then
+    local t0=$SECONDS
+    log "building the $name image ($tar)"
+    "$@" "$tar.partial"
+    mv "$tar.partial" "$tar"
+    log "$name image built in $((SECONDS - t0))s"
+  fi
+  exec 7>&-
+  echo "$tar"
+}
+
+build_pause() {
+  local out=$1 dir
+  dir=$(mktemp -d -p "$WORK")
+  command -v gcc >/dev/null || die "gcc is needed to build the pause image"
+  gcc -static -O2 -s -o "$dir/pause" "$HERE/pause.c" || die "building pause.c failed (needs a static libc: apt-get install libc6-dev)"
+  mkdir "$dir/rootfs" && mv "$dir/pause" "$dir/rootfs/pause"
+  python3 "$HERE/oci_image.py" "$out" "$PAUSE_IMAGE" --rootfs "$dir/rootfs" \
+    --entrypoint '["/pause"]' --user 65535:65535 >/dev/null
+}
+
+build_workload() {
+  local k=$1 out=$2 dir
+  if ! command -v mmdebstrap >/dev/null; then
+    (($(id -u) == 0)) || die "the workload image needs mmdebstrap (apt-get install mmdebstrap)"
+    log "installing mmdebstrap"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap >&2 ||
+      die "apt-get install mmdebstrap failed"
+  fi
+  dir=$(mktemp -d -p "$WORK")
+  # essential + the listed packages: no apt in the image, nothing else.
+  SOURCE_DATE_EPOCH=0 mmdebstrap --quiet --variant=essential --include="$WORKLOAD_PACKAGES" \
+    --format=tar "$DEBIAN_SUITE" "$dir/rootfs.tar" "$DEBIAN_MIRROR" >&2 || die "mmdebstrap failed"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-workload:$k" --layer "$dir/rootfs.tar" \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["python3"]' >/dev/null
+}
+
+# The files of the Dockerfile's final stage (distroless cc-debian12:nonroot):
+# glibc and libgcc from the host's Debian 12 packages (only those the binary
+# loads), the CA bundle, passwd/group with nonroot 65532, /tmp, /home/nonroot.
+build_operator() {
+  local bin=$1 k=$2 out=$3 dir lib
+  dir=$(mktemp -d -p "$WORK")
+  local r=$dir/rootfs
+  install -D -m 0755 "$bin" "$r/usr/local/bin/codeartifact-operator"
+  # The release profile strips symbols (strip = true); a debug build's are
+  # dropped here too, to keep the image small.
+  strip --strip-debug "$r/usr/local/bin/codeartifact-operator"
+  for lib in $(ldd "$bin" | awk '/=>/ { print $3 } /^[[:space:]]*\/.*ld-linux/ { print $1 }'); do
+    install -D -m 0755 "$(readlink -f "$lib")" "$r$lib"
+  done
+  install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
+  mkdir -p "$r/etc"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$r/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n' >"$r/etc/group"
+  install -d -m 1777 "$r/tmp"
+  install -d -m 0700 -o 65532 -g 65532 "$r/home/nonroot"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-operator:$k" --rootfs "$r" \
+    --user 65532:65532 --entrypoint '["/usr/local/bin/codeartifact-operator"]' --cmd '["run"]' \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt --expose 8080 \
+    --label org.opencontainers.image.title=codeartifact-operator >/dev/null
+}
+
+case ${1:-} in
+  pause)
+    k=$(key build_pause "$(cat "$HERE/pause.c")" "$(gcc --version | head -1)")
+    echo "$(cached pause "$k" build_pause) $PAUSE_IMAGE"
+    ;;
+  workload)
+    k=$(key build_workload "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$WORKLOAD_PACKAGES")
+    echo "$(cached workload "$k" build_workload "$k") localhost/codeartifact-workload:$k"
+    ;;
+  operator)
+    bin=${2:?usage: images/build.sh operator BINARY}
+    [[ -x $bin ]] || die "operator binary $bin missing (cargo build --release -p codeartifact-operator)"
+    k=$(key build_operator "$(sha256sum <"$bin")" "$(dpkg-query -W libc6 libgcc-s1 ca-certificates)")
+    echo "$(cached operator "$k" build_operator "$bin" "$k") localhost/codeartifact-operator:$k"
+    ;;
+  *) sed -n 's/^#! \{0,1\}//p' "$0" >&2; exit 2 ;;
+esac

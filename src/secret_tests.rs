@@ -24,7 +24,9 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
         },
         repository_name: None,
         description: None,
-        external_connection: true,
+        mode: Default::default(),
+        adopt: false,
+        external_connection: Some(true),
         upstreams: vec![],
         tags: Default::default(),
         deletion_policy: Default::default(),
@@ -143,4 +145,20 @@ fn up_to_date_detects_changed_data_and_missing_labels() {
     let mut unlabelled = desired.clone();
     unlabelled.metadata.labels = None;
     assert!(!is_up_to_date(&unlabelled, &desired));
+}
+
+#[test]
+fn the_instance_label_fits_for_names_longer_than_63_characters() {
+    let long = format!("{}-{}", "a".repeat(62), "b".repeat(100));
+    let v = label_value(&long);
+    assert_eq!(
+        v,
+        "a".repeat(62),
+        "cut at 63, then the trailing '-' dropped"
+    );
+    assert_eq!(label_value("short-name"), "short-name");
+    let mut r = repo(None);
+    r.metadata.name = Some("x".repeat(253));
+    let l = labels(&r);
+    assert_eq!(l["app.kubernetes.io/instance"].len(), 63);
 }

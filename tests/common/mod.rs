@@ -7,6 +7,7 @@
 
 pub mod python;
 pub mod reliability;
+pub mod tenancy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,6 +84,7 @@ fn install_crd(cp: &ControlPlane) {
             "--for=condition=Established",
             "--timeout=60s",
             "crd/pypirepositories.codeartifact-operator.dev",
+            "crd/codeartifactdomains.codeartifact-operator.dev",
         ]));
     });
 }
@@ -141,6 +143,9 @@ impl Operator {
             format!("--watch-namespaces={namespace}"),
             "--cluster-name=e2e".to_string(),
             "--log-format=json".to_string(),
+            // Tests written before CodeArtifactDomain let each PypiRepository
+            // create its domain; tenancy tests pass --tenancy=strict (last wins).
+            "--tenancy=open".to_string(),
         ];
         args.extend(extra.iter().cloned());
         let env = [

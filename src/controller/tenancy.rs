@@ -120,7 +120,7 @@ mod tests {
             "evil",
             serde_json::json!({"domain": {"name": "acme"}, "externalConnection": false, "deletionPolicy": "Delete"}),
         );
-        let m = message(admit(&evil, &[acme.clone()], &BTreeMap::new()));
+        let m = message(admit(&evil, std::slice::from_ref(&acme), &BTreeMap::new()));
         assert!(m.contains("namespace evil"), "{m}");
         assert!(!m.contains("demo"), "another team's rule leaked: {m}");
         let demo = repo(
@@ -179,7 +179,7 @@ mod tests {
         );
         let r = repo("t", serde_json::json!({"domain": {"name": "acme"}}));
         let on = BTreeMap::from([("pypi".to_string(), "on".to_string())]);
-        assert!(admit(&r, &[d.clone()], &on).is_ok());
+        assert!(admit(&r, std::slice::from_ref(&d), &on).is_ok());
         assert!(admit(&r, &[d], &BTreeMap::new()).is_err());
     }
 }

@@ -12,7 +12,7 @@ use kube::{Api, Client};
 use testenv::{ControlPlane, TempNamespace};
 
 use super::reliability::setup_on;
-use super::{Env, Options, condition};
+use super::{Env, Options};
 
 /// The label that selects this test's CodeArtifactDomains.
 pub const SELECTOR_KEY: &str = "e2e-tenancy";
@@ -32,6 +32,8 @@ pub struct Strict {
 pub async fn setup_strict(prefix: &str, extra: usize, resync: &str) -> Strict {
     let id = format!("{prefix}-{}", std::process::id());
     let mut opts = Options::default();
+    opts.operator_args
+        .retain(|a| !a.starts_with("--resync-interval"));
     opts.operator_args.extend([
         "--tenancy=strict".to_string(),
         format!("--domain-selector={SELECTOR_KEY}={id}"),

@@ -12,7 +12,7 @@ use kube::{Api, Client};
 use testenv::{ControlPlane, TempNamespace};
 
 use super::reliability::setup_on;
-use super::{Env, Options};
+use super::{Env, Options, condition};
 
 /// The label that selects this test's CodeArtifactDomains.
 pub const SELECTOR_KEY: &str = "e2e-tenancy";

@@ -12,7 +12,7 @@ use kube::{Api, Client};
 use testenv::{ControlPlane, TempNamespace};
 
 use super::reliability::setup_on;
-use super::{Env, Options, condition};
+use super::{Env, Options};
 
 /// The label that selects this test's CodeArtifactDomains.
 pub const SELECTOR_KEY: &str = "e2e-tenancy";
@@ -133,9 +133,15 @@ impl Strict {
         let started = Instant::now();
         let ok = testenv::wait_for(Duration::from_secs(60), || async {
             api.get_opt(name).await.ok().flatten().is_some_and(|o| {
-                condition(&o, "Ready")
-                    .is_some_and(|(s, r, _)| s == status && reason.is_none_or(|want| r == want))
-                    && super::observed_current(&o)
+                // The condition's own generation: failure statuses leave status.observedGeneration.
+                o.status.as_ref().is_some_and(|st| {
+                    st.conditions.iter().any(|c| {
+                        c.type_ == "Ready"
+                            && c.status == status
+                            && reason.is_none_or(|want| c.reason == want)
+                            && c.observed_generation == o.metadata.generation
+                    })
+                })
             })
         })
         .await;

@@ -101,7 +101,7 @@ fn missing(rule: &AccessRule, req: &Request<'_>) -> Vec<String> {
     if spec.mode == RepositoryMode::Manage {
         if spec.adopt && !rule.adopt && !rule.create {
             out.push("adopting repositories (adopt)".into());
-        } else if !spec.adopt && !rule.create {
+        } else if !spec.adopt && !rule.create && !rule.adopt {
             out.push("creating repositories (create)".into());
         }
     }

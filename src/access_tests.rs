@@ -162,7 +162,8 @@ fn adoption_needs_the_opt_in_and_the_rule() {
     );
     assert_eq!(
         ask(&adopt_only, "t", &none, "x", &spec(serde_json::json!({}))),
-        Verdict::Missing(vec!["creating repositories (create)".into()])
+        Verdict::Allowed(Grant::default()),
+        "admitted, so that an existing repository is answered with AlreadyExists and the fix"
     );
     let create_only = vec![rule(
         serde_json::json!({"namespaces": ["t"], "repositories": ["*"], "create": true}),

@@ -187,7 +187,9 @@ async fn ensure_repository(
 ) -> Result<(Repository, bool)> {
     let owner = d.owner.as_deref();
     let may_create = d.grant.is_none_or(|g| g.create);
-    if (known || !may_create)
+    // Under strict tenancy look before creating: a CreateRepository that
+    // conflicts with another team's repository is an attempted write.
+    if (known || !may_create || d.grant.is_some())
         && let Some(repo) = ctx
             .aws
             .describe_repository(&d.domain, owner, &d.repository)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the whole product on one machine. Starts a real control plane and
-# the CodeArtifact emulator, runs the operator, applies deploy/examples/basic.yaml,
+# the CodeArtifact emulator, runs the operator (strict tenancy), applies the platform's
+# deploy/platform/acme.yaml and the team's deploy/examples/basic.yaml,
 # waits for Ready, shows the generated pip.conf (token masked), uploads a package
 # with twine and installs it with pip through the Secret. `make demo-down` cleans up.
 #
@@ -76,7 +77,8 @@ if [[ $DEMO_NODE == 1 ]]; then
 else
 step "installing the CRD and starting the operator"
 kubectl apply --server-side -f crds/ >/dev/null
-kubectl wait --for=condition=Established crd/pypirepositories.codeartifact-operator.dev --timeout=60s >/dev/null
+kubectl wait --for=condition=Established crd/pypirepositories.codeartifact-operator.dev \
+  crd/codeartifactdomains.codeartifact-operator.dev --timeout=60s >/dev/null
 [[ -f "$DEMO_DIR/operator.pid" ]] && kill "$(cat "$DEMO_DIR/operator.pid")" 2>/dev/null || true
 AWS_ACCESS_KEY_ID=AKIDDEMO AWS_SECRET_ACCESS_KEY=demo-secret AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true \
   "$BIN/codeartifact-operator" run --codeartifact-endpoint "$EMULATOR_URL" --listen 127.0.0.1:0 \
@@ -85,8 +87,12 @@ echo $! > "$DEMO_DIR/operator.pid"
 echo "    operator pid $(cat "$DEMO_DIR/operator.pid"), log $DEMO_DIR/operator.log"
 fi
 
-step "applying deploy/examples/basic.yaml in namespace $NS and waiting for Ready"
+step "declaring domain acme (deploy/platform/acme.yaml), admitting namespace $NS, applying deploy/examples/basic.yaml there and waiting for Ready"
+kubectl apply -f deploy/platform/acme.yaml
+kubectl wait --for=condition=Ready cadomain/acme --timeout=120s
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl label namespace "$NS" pypi.acme.example/access=manage --overwrite >/dev/null
+kubectl get cadomain
 kubectl apply -n "$NS" -f deploy/examples/basic.yaml
 kubectl wait -n "$NS" --for=condition=Ready pypirepo/python-packages --timeout=120s
 kubectl get -n "$NS" pypirepo

@@ -24,8 +24,33 @@ pub struct Cli {
 pub enum Command {
     /// Run the controller against the current kubeconfig or the in-cluster configuration.
     Run(Box<RunArgs>),
-    /// Print the PypiRepository CustomResourceDefinition as YAML.
-    Crd,
+    /// Print a CustomResourceDefinition as YAML (PypiRepository unless --kind says otherwise).
+    Crd {
+        /// Which kind's CRD to print.
+        #[arg(long, value_enum, default_value = "pypi-repository")]
+        kind: CrdKind,
+    },
+}
+
+/// The kinds the operator defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CrdKind {
+    /// PypiRepository (namespaced).
+    PypiRepository,
+    /// CodeArtifactDomain (cluster-scoped).
+    CodeArtifactDomain,
+}
+
+/// Who may use which CodeArtifact domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Tenancy {
+    /// A PypiRepository is served only when a CodeArtifactDomain declares its
+    /// domain and one of its access rules allows the namespace every part of
+    /// the spec. The operator never creates a domain for a PypiRepository.
+    Strict,
+    /// Single-team clusters: every PypiRepository may use, create and adopt
+    /// anything its spec names, as before CodeArtifactDomain existed.
+    Open,
 }
 
 /// Log output format.
@@ -47,8 +72,27 @@ pub struct RunArgs {
 
     /// Name of this cluster, written into the ownership tags of what the operator creates.
     /// Operators in different clusters sharing an AWS account must use different names.
-    #[arg(long, env = "CLUSTER_NAME", default_value = "default")]
+    /// 1 to 128 characters without control characters (it becomes a tag value).
+    #[arg(long, env = "CLUSTER_NAME", default_value = "default", value_parser = parse_cluster_name)]
     pub cluster_name: String,
+
+    /// `strict`: namespaces get only what a CodeArtifactDomain's access rules grant them.
+    /// `open`: any PypiRepository may create and adopt domains and repositories (single-team
+    /// clusters only; a warning is logged at start).
+    // Given twice, the last wins (test harnesses add one to a default list).
+    #[arg(
+        long,
+        env = "TENANCY",
+        value_enum,
+        default_value = "strict",
+        overrides_with = "tenancy"
+    )]
+    pub tenancy: Tenancy,
+
+    /// Label selector for the CodeArtifactDomains this operator serves (e.g. `operator=eu`);
+    /// all when empty. Lets several operators (say, one per AWS account) share a cluster.
+    #[arg(long, env = "DOMAIN_SELECTOR", default_value = "")]
+    pub domain_selector: String,
 
     /// Comma-separated namespaces to watch; all namespaces when empty.
     #[arg(
@@ -116,6 +160,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from(d))
 }
 
+/// A cluster name that fits a CodeArtifact tag value (at most 256 characters, no
+/// control characters) with room for the uid the adoption marker appends.
+pub fn parse_cluster_name(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.chars().count() > 128 || text.chars().any(char::is_control) {
+        return Err(format!(
+            "{text:?} must be 1 to 128 characters without control characters"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 impl RunArgs {
     /// Namespaces without empty entries.
     pub fn namespaces(&self) -> Vec<String> {
@@ -155,6 +210,28 @@ mod tests {
         };
         assert_eq!(args.namespaces(), ["a", "b"]);
         assert_eq!(args.resync_interval, Duration::from_secs(5400));
+    }
+
+    #[test]
+    fn tenancy_is_strict_unless_opened_and_the_last_flag_wins() {
+        let cli = Cli::try_parse_from(["codeartifact-operator"]).unwrap();
+        assert_eq!(cli.run.tenancy, Tenancy::Strict);
+        let cli = Cli::try_parse_from([
+            "codeartifact-operator",
+            "--tenancy=open",
+            "--tenancy=strict",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.tenancy, Tenancy::Strict);
+        assert!(Cli::try_parse_from(["codeartifact-operator", "--tenancy=loose"]).is_err());
+    }
+
+    #[test]
+    fn cluster_names_must_fit_a_tag_value() {
+        assert!(parse_cluster_name("prod-eu").is_ok());
+        assert!(parse_cluster_name("").is_err());
+        assert!(parse_cluster_name(&"c".repeat(129)).is_err());
+        assert!(parse_cluster_name("a\nb").is_err());
     }
 
     #[test]

@@ -40,6 +40,61 @@ pub enum Error {
         name: String,
     },
 
+    /// With `--tenancy=strict`, no CodeArtifactDomain rule allows what the spec asks.
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+
+    /// The repository belongs to another PypiRepository or another cluster.
+    #[error(
+        "repository {repository} is managed by {owner}; this object changes nothing in it. Use spec.mode Consume to read it, or choose another repository name"
+    )]
+    OwnedElsewhere {
+        /// Repository name.
+        repository: String,
+        /// `PypiRepository namespace/name` or `cluster <name>`.
+        owner: String,
+    },
+
+    /// The repository exists without a marker and may not be adopted.
+    #[error("repository {repository} already exists and was not created by this object; {fix}")]
+    AlreadyExists {
+        /// Repository name.
+        repository: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// A repository that must exist (consume mode) does not.
+    #[error(
+        "repository {repository} does not exist in domain {domain}; a consumer only reads, so it waits until the repository's manager creates it"
+    )]
+    RepositoryNotFound {
+        /// Domain name.
+        domain: String,
+        /// Repository name.
+        repository: String,
+    },
+
+    /// With `--tenancy=strict`, the declared domain does not exist (yet).
+    #[error(
+        "domain {domain} does not exist yet; its CodeArtifactDomain creates it (mode Manage) or it must be created outside the cluster (mode Use)"
+    )]
+    DomainMissing {
+        /// Domain name.
+        domain: String,
+    },
+
+    /// A domain to be deleted still holds repositories.
+    #[error(
+        "domain {domain} still holds {count} repositories, so it is not deleted; delete them, or set deletionPolicy Retain to release this object"
+    )]
+    DomainNotEmpty {
+        /// Domain name.
+        domain: String,
+        /// Repositories left.
+        count: i32,
+    },
+
     /// The spec cannot work, for a reason the CRD schema cannot express.
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
@@ -96,7 +151,12 @@ impl Error {
                 AwsErrorKind::Validation => Reason::InvalidSpec,
                 AwsErrorKind::QuotaExceeded => Reason::QuotaExceeded,
             },
-            Error::DomainNotFound { .. } => Reason::DomainNotFound,
+            Error::DomainNotFound { .. } | Error::DomainMissing { .. } => Reason::DomainNotFound,
+            Error::NotPermitted(_) => Reason::NotPermitted,
+            Error::OwnedElsewhere { .. } => Reason::OwnedElsewhere,
+            Error::AlreadyExists { .. } => Reason::AlreadyExists,
+            Error::RepositoryNotFound { .. } => Reason::RepositoryNotFound,
+            Error::DomainNotEmpty { .. } => Reason::DomainNotEmpty,
             Error::UpstreamNotFound { .. } => Reason::UpstreamNotFound,
             Error::SecretConflict { .. } | Error::InvalidSpec(_) => Reason::InvalidSpec,
             Error::Kube(_) | Error::Finalizer(_) => Reason::KubernetesError,
@@ -115,6 +175,11 @@ impl Error {
             Reason::DomainNotFound => "domain_not_found",
             Reason::UpstreamNotFound => "upstream_not_found",
             Reason::KubernetesError => "kubernetes",
+            Reason::NotPermitted => "not_permitted",
+            Reason::OwnedElsewhere => "owned_elsewhere",
+            Reason::AlreadyExists => "already_exists",
+            Reason::RepositoryNotFound => "repository_not_found",
+            Reason::DomainNotEmpty => "domain_not_empty",
             Reason::Available | Reason::Synced | Reason::Deleting => "other",
         }
     }
@@ -127,10 +192,26 @@ impl Error {
             Error::Aws(_)
             | Error::DomainNotFound { .. }
             | Error::UpstreamNotFound { .. }
-            | Error::SecretConflict { .. } => RetryClass::NeedsFix,
-            Error::InvalidSpec(_) => RetryClass::Permanent,
+            | Error::SecretConflict { .. }
+            | Error::OwnedElsewhere { .. }
+            | Error::RepositoryNotFound { .. }
+            | Error::DomainMissing { .. }
+            | Error::DomainNotEmpty { .. } => RetryClass::NeedsFix,
+            // Access changes arrive through the watches on CodeArtifactDomains and Namespaces.
+            Error::InvalidSpec(_) | Error::NotPermitted(_) | Error::AlreadyExists { .. } => {
+                RetryClass::Permanent
+            }
             Error::Kube(_) | Error::Finalizer(_) => RetryClass::Transient,
         }
+    }
+
+    /// Whether the object must lose its credentials: access was refused, or the
+    /// repository is not this object's to use.
+    pub fn revokes_access(&self) -> bool {
+        matches!(
+            self.root(),
+            Error::NotPermitted(_) | Error::OwnedElsewhere { .. } | Error::AlreadyExists { .. }
+        )
     }
 
     /// The full message with its causes, cut to fit an Event or a condition.
@@ -145,18 +226,23 @@ impl Error {
             }
             source = s.source();
         }
-        truncate(out, 1024)
+        truncate(out, NOTE_MAX_BYTES)
     }
 }
 
-fn truncate(mut s: String, max: usize) -> String {
+/// The Event API refuses notes longer than this many bytes.
+pub const NOTE_MAX_BYTES: usize = 1024;
+
+/// Cuts `s` to at most `max` bytes, ellipsis included, on a character boundary.
+pub fn truncate(mut s: String, max: usize) -> String {
+    const ELLIPSIS: char = '…';
     if s.len() > max {
-        let mut cut = max;
+        let mut cut = max.saturating_sub(ELLIPSIS.len_utf8());
         while !s.is_char_boundary(cut) {
             cut -= 1;
         }
         s.truncate(cut);
-        s.push('…');
+        s.push(ELLIPSIS);
     }
     s
 }
@@ -212,5 +298,30 @@ mod tests {
     fn report_is_bounded() {
         let e = Error::InvalidSpec("x".repeat(5000));
         assert!(e.report().len() <= 1024 + '…'.len_utf8());
+    }
+
+    #[test]
+    fn reports_fit_the_event_note_limit_even_with_multibyte_text() {
+        for text in ["x".repeat(5000), "é".repeat(3000), "€".repeat(2000)] {
+            let r = Error::InvalidSpec(text).report();
+            assert!(r.len() <= NOTE_MAX_BYTES, "{} bytes", r.len());
+            assert!(r.ends_with('…'));
+        }
+        assert_eq!(truncate("short".into(), NOTE_MAX_BYTES), "short");
+    }
+
+    #[test]
+    fn access_errors_revoke_credentials_and_wait_for_a_change() {
+        let e = Error::NotPermitted("no".into());
+        assert!(e.revokes_access());
+        assert_eq!(e.retry_class(), RetryClass::Permanent);
+        assert_eq!(e.reason(), Reason::NotPermitted);
+        let owned = Error::OwnedElsewhere {
+            repository: "r".into(),
+            owner: "PypiRepository demo/web".into(),
+        };
+        assert!(owned.revokes_access());
+        assert_eq!(owned.reason(), Reason::OwnedElsewhere);
+        assert!(!aws(AwsErrorKind::AccessDenied).revokes_access());
     }
 }

@@ -3,15 +3,18 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use codeartifact_operator::config::{Cli, Command};
+use codeartifact_operator::config::{Cli, Command, CrdKind};
 use codeartifact_operator::{crd, run, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
-        Some(Command::Crd) => {
-            print!("{}", crd::crd_yaml());
+        Some(Command::Crd { kind }) => {
+            match kind {
+                CrdKind::PypiRepository => print!("{}", crd::crd_yaml()),
+                CrdKind::CodeArtifactDomain => print!("{}", crd::domain_crd_yaml()),
+            }
             return ExitCode::SUCCESS;
         }
         Some(Command::Run(args)) => *args,

@@ -9,10 +9,10 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
 use crate::aws::CodeArtifact;
-use crate::config::RunArgs;
+use crate::config::{RunArgs, Tenancy};
 use crate::controller::backoff::BackoffConfig;
 use crate::controller::{self, Context, ControllerConfig};
-use crate::crd::PypiRepository;
+use crate::crd::{CodeArtifactDomain, PypiRepository};
 use crate::metrics::Metrics;
 
 /// Why the operator could not start.
@@ -26,6 +26,16 @@ pub enum StartError {
         "cannot list PypiRepositories ({0}); is the CRD installed (`codeartifact-operator crd | kubectl apply -f -`) and does the operator's RBAC allow it?"
     )]
     CrdMissing(kube::Error),
+    /// Strict tenancy needs the CodeArtifactDomain CRD and cluster-wide read access to it and to Namespaces.
+    #[error(
+        "cannot list {what} ({source}); --tenancy=strict needs the CodeArtifactDomain CRD and RBAC to get/list/watch codeartifactdomains and namespaces (the chart grants both)"
+    )]
+    TenancyCaches {
+        /// What could not be listed.
+        what: &'static str,
+        /// Why.
+        source: kube::Error,
+    },
     /// No AWS region.
     #[error(transparent)]
     Aws(#[from] crate::aws::MissingRegion),
@@ -47,6 +57,7 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
     let (ready_tx, ready_rx) = watch::channel(false);
     let http = tokio::spawn(crate::http::serve(args.listen, metrics.clone(), ready_rx));
     check_crd(&client, &args).await?;
+    let domains = check_tenancy(&client, args.tenancy).await?;
     let aws =
         CodeArtifact::from_env(args.codeartifact_endpoint.as_deref(), metrics.clone()).await?;
     tracing::info!(region = aws.region(), cluster = %args.cluster_name, namespaces = ?args.namespaces(), "starting controller");
@@ -61,6 +72,8 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
         reporter: "codeartifact-operator".into(),
         instance: args.instance.clone(),
         concurrency: args.max_concurrent_reconciles,
+        tenancy: args.tenancy,
+        domain_selector: args.domain_selector.clone(),
     };
     let ctx = Arc::new(Context::new(client.clone(), aws, metrics, config));
     let leadership = if args.leader_elect {
@@ -68,6 +81,9 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
     } else {
         None
     };
+    if domains {
+        tokio::spawn(crate::domain::run(ctx.clone()));
+    }
     tokio::select! {
         () = controller::run(ctx, ready_tx) => Ok(()),
         res = http => Err(StartError::Http(res.unwrap_or_else(|e| Err(std::io::Error::other(e))).err().unwrap_or_else(|| std::io::Error::other("HTTP server stopped")))),
@@ -85,6 +101,40 @@ async fn check_crd(client: &Client, args: &RunArgs) -> Result<(), StartError> {
         .await
         .map_err(StartError::CrdMissing)?;
     Ok(())
+}
+
+/// Strict tenancy needs the CodeArtifactDomain and Namespace caches; open
+/// tenancy runs the CodeArtifactDomain controller only when its CRD is
+/// there. Returns whether to run it.
+async fn check_tenancy(client: &Client, tenancy: Tenancy) -> Result<bool, StartError> {
+    let domains: Api<CodeArtifactDomain> = Api::all(client.clone());
+    let listed = domains.list_metadata(&ListParams::default().limit(1)).await;
+    match tenancy {
+        Tenancy::Strict => {
+            listed.map_err(|source| StartError::TenancyCaches {
+                what: "CodeArtifactDomains",
+                source,
+            })?;
+            let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+            namespaces
+                .list_metadata(&ListParams::default().limit(1))
+                .await
+                .map_err(|source| StartError::TenancyCaches {
+                    what: "Namespaces",
+                    source,
+                })?;
+            Ok(true)
+        }
+        Tenancy::Open => {
+            tracing::warn!(
+                "--tenancy=open: every namespace that can create a PypiRepository may create domains and adopt or change any repository, and shares tokens with everyone; use it only on single-team clusters"
+            );
+            if let Err(e) = &listed {
+                tracing::warn!(error = %e, "CodeArtifactDomains are not available; their controller does not run");
+            }
+            Ok(listed.is_ok())
+        }
+    }
 }
 
 /// Blocks until this replica holds the Lease; returns the channel that tells when it stops holding it.

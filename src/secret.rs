@@ -154,7 +154,10 @@ pub fn labels(repo: &PypiRepository) -> BTreeMap<String, String> {
             "app.kubernetes.io/name".to_string(),
             "codeartifact-pypi".to_string(),
         ),
-        ("app.kubernetes.io/instance".to_string(), repo.name_any()),
+        (
+            "app.kubernetes.io/instance".to_string(),
+            label_value(&repo.name_any()),
+        ),
         (
             "app.kubernetes.io/component".to_string(),
             "credentials".to_string(),
@@ -168,6 +171,14 @@ pub fn labels(repo: &PypiRepository) -> BTreeMap<String, String> {
             "codeartifact-operator".to_string(),
         ),
     ])
+}
+
+/// A name cut to a valid label value: at most 63 characters, ending in a
+/// letter or digit (object names may be 253 characters long).
+pub fn label_value(name: &str) -> String {
+    let cut: String = name.chars().take(63).collect();
+    cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
 /// The whole Secret, owned by the PypiRepository so it is garbage-collected with it.

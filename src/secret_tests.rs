@@ -24,7 +24,9 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
         },
         repository_name: None,
         description: None,
-        external_connection: true,
+        mode: Default::default(),
+        adopt: false,
+        external_connection: Some(true),
         upstreams: vec![],
         tags: Default::default(),
         deletion_policy: Default::default(),
@@ -375,4 +377,20 @@ fn usage_lists_each_renderings_keys_and_never_the_token() {
     let default = usage(&ClientSettings::of(&repo(None)));
     assert_eq!(default.len(), 3);
     assert!(default[2].keys.contains(&"PIP_INDEX_URL".to_string()));
+}
+
+#[test]
+fn the_instance_label_fits_for_names_longer_than_63_characters() {
+    let long = format!("{}-{}", "a".repeat(62), "b".repeat(100));
+    let v = label_value(&long);
+    assert_eq!(
+        v,
+        "a".repeat(62),
+        "cut at 63, then the trailing '-' dropped"
+    );
+    assert_eq!(label_value("short-name"), "short-name");
+    let mut r = repo(None);
+    r.metadata.name = Some("x".repeat(253));
+    let l = labels(&r);
+    assert_eq!(l["app.kubernetes.io/instance"].len(), 63);
 }

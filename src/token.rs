@@ -1,7 +1,9 @@
-//! Authorization tokens are per domain: one cache entry per domain, owner,
-//! region and lifetime serves every PypiRepository that shares them, and
-//! concurrent reconciles wait for a single GetAuthorizationToken call.
-//! Freshness and refresh scheduling are pure functions of `now`.
+//! Authorization tokens are per domain: one cache entry per identity, domain,
+//! owner, region and lifetime serves every PypiRepository that shares them,
+//! and concurrent reconciles wait for a single GetAuthorizationToken call.
+//! Only tokens the operator minted itself enter the cache: a token read back
+//! from a Secret (which its namespace can edit) is never shared. Freshness,
+//! well-formedness and refresh scheduling are pure functions of `now`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,11 +13,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::aws::{AwsError, IssuedToken};
 
-/// What a token is valid for. Tokens are scoped to a domain (and its owner);
-/// the lifetime is part of the key so a PypiRepository that asks for short
-/// tokens never receives a long one.
+/// The identity of tokens minted with the operator's own AWS credentials.
+pub const OPERATOR_IDENTITY: &str = "operator";
+
+/// What a token is valid for. Tokens are scoped to the AWS identity that
+/// minted them and to a domain (and its owner); the lifetime is part of the
+/// key so a PypiRepository that asks for short tokens never receives a long one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenKey {
+    /// The AWS identity that mints the token (the operator's own: "operator").
+    pub identity: String,
     /// AWS region of the operator's client.
     pub region: String,
     /// Domain owner as written in the spec; `None` means the operator's account.
@@ -30,13 +37,20 @@ impl TokenKey {
     /// A stable string for the Secret annotation, so a restarted operator can
     /// tell which tokens it may reuse.
     pub fn scope(&self) -> String {
-        format!(
+        let scope = format!(
             "{}/{}/{}/{}",
             self.region,
             self.owner.as_deref().unwrap_or("self"),
             self.domain,
             self.duration_seconds
-        )
+        );
+        // The operator's own identity keeps the scope Secrets written before
+        // identities existed carry, so an upgrade does not re-mint every token.
+        if self.identity == OPERATOR_IDENTITY {
+            scope
+        } else {
+            format!("{}:{scope}", self.identity)
+        }
     }
 }
 
@@ -69,6 +83,24 @@ pub fn next_requeue(refresh_at: DateTime<Utc>, now: DateTime<Utc>, resync: Durat
     until.clamp(Duration::from_secs(1), resync.max(Duration::from_secs(1)))
 }
 
+/// Whether a token is safe to hand out and render: only URL-safe characters
+/// (so it cannot break out of pip.conf, .pypirc or a URL), issued in the past,
+/// expiring after it was issued, and living at most 12 hours. A token edited
+/// into a Secret by hand fails at least one of these or is only ever given
+/// back to that same Secret.
+pub fn is_well_formed(token: &IssuedToken, now: DateTime<Utc>) -> bool {
+    let value = token.token.expose();
+    let lifetime = token.expires_at - token.issued_at;
+    !value.is_empty()
+        && value.len() <= 8192
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        && token.issued_at <= now
+        && lifetime > TimeDelta::zero()
+        && lifetime <= TimeDelta::seconds(crate::crd::MAX_TOKEN_SECONDS)
+}
+
 type Slot = Arc<tokio::sync::Mutex<Option<IssuedToken>>>;
 
 /// Shared tokens, one slot per [`TokenKey`].
@@ -94,19 +126,6 @@ impl TokenCache {
             .entry(key.clone())
             .or_default()
             .clone()
-    }
-
-    /// Offers a token found in an existing Secret (after a restart), so that
-    /// other PypiRepositories on the same domain reuse it instead of minting.
-    pub async fn offer(&self, key: &TokenKey, token: IssuedToken) {
-        let slot = self.slot(key);
-        let mut held = slot.lock().await;
-        if held
-            .as_ref()
-            .is_none_or(|h| h.expires_at < token.expires_at)
-        {
-            *held = Some(token);
-        }
     }
 
     /// A token that `fresh` accepts, minting one with `mint` when the cache has

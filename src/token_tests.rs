@@ -21,6 +21,7 @@ fn token(issued: i64, expires: i64) -> IssuedToken {
 
 fn key(domain: &str) -> TokenKey {
     TokenKey {
+        identity: "operator".into(),
         region: "us-west-2".into(),
         owner: None,
         domain: domain.into(),
@@ -111,22 +112,6 @@ async fn stale_token_is_replaced_and_domains_are_separate() {
 }
 
 #[tokio::test]
-async fn offered_token_is_reused_and_only_replaced_by_a_newer_one() {
-    let cache = TokenCache::default();
-    cache.offer(&key("a"), token(100, 43_300)).await;
-    cache.offer(&key("a"), token(0, 43_200)).await;
-    let (t, s) = cache
-        .get_or_mint(
-            &key("a"),
-            |_| true,
-            || async { panic!("must not mint while an offered token is fresh") },
-        )
-        .await
-        .unwrap();
-    assert_eq!((s, t.issued_at), (TokenSource::Cached, at(100)));
-}
-
-#[tokio::test]
 async fn failed_mint_is_returned_and_nothing_is_cached() {
     let cache = TokenCache::default();
     let err = crate::aws::AwsError {
@@ -144,4 +129,56 @@ async fn failed_mint_is_returned_and_nothing_is_cached() {
         .await
         .unwrap();
     assert_eq!(s, TokenSource::Minted);
+}
+
+fn valued(value: &str, issued: i64, expires: i64) -> IssuedToken {
+    IssuedToken {
+        token: AuthToken::new(value),
+        ..token(issued, expires)
+    }
+}
+
+#[test]
+fn only_url_safe_past_issued_tokens_of_at_most_twelve_hours_are_well_formed() {
+    let now = at(1_000);
+    assert!(is_well_formed(
+        &valued("eyJ2ZXIiOjF9.a-b_c~d", 0, 43_200),
+        now
+    ));
+    for (why, bad) in [
+        ("newline", valued("abc\n[global]", 0, 43_200)),
+        ("space", valued("abc def", 0, 43_200)),
+        ("quote", valued("abc\"", 0, 43_200)),
+        ("at sign", valued("a@evil.example", 0, 43_200)),
+        ("empty", valued("", 0, 43_200)),
+        ("issued in the future", valued("abc", 2_000, 3_000)),
+        ("longer than 12 h", valued("abc", 0, 43_201)),
+        ("expired before issued", valued("abc", 500, 400)),
+    ] {
+        assert!(!is_well_formed(&bad, now), "{why}");
+    }
+}
+
+#[tokio::test]
+async fn tokens_of_different_identities_never_mix() {
+    let cache = TokenCache::default();
+    let mine = key("a");
+    let theirs = TokenKey {
+        identity: "role/other".into(),
+        ..key("a")
+    };
+    assert_ne!(mine.scope(), theirs.scope());
+    cache
+        .get_or_mint(&mine, |_| true, || async { Ok(token(0, 43_200)) })
+        .await
+        .unwrap();
+    let (_, s) = cache
+        .get_or_mint(&theirs, |_| true, || async { Ok(token(1, 43_200)) })
+        .await
+        .unwrap();
+    assert_eq!(
+        s,
+        TokenSource::Minted,
+        "another identity gets its own token"
+    );
 }

@@ -95,9 +95,28 @@ async fn chart_lints_renders_and_rejects_bad_values() {
             && out.contains("RuntimeDefault"),
         "{out}"
     );
-    let (ok, out) = helm(cp, &["template", "x", c, "--set", "watchNamespaces={a,b}"]);
+    let (ok, out) = helm(
+        cp,
+        &[
+            "template",
+            "x",
+            c,
+            "--set",
+            "watchNamespaces={a,b}",
+            "--set",
+            "tenancy=open",
+        ],
+    );
     assert!(
         ok && !out.contains("kind: ClusterRole") && out.matches("\nkind: Role\n").count() == 2,
+        "{out}"
+    );
+    // Strict tenancy (the default) reads cluster-scoped CodeArtifactDomains and Namespace labels.
+    let (ok, out) = helm(cp, &["template", "x", c, "--set", "watchNamespaces={a,b}"]);
+    assert!(
+        ok && out.contains("name: x-codeartifact-operator-tenancy")
+            && out.contains("codeartifactdomains")
+            && out.contains("value: \"strict\""),
         "{out}"
     );
     let (ok, out) = helm(
@@ -270,6 +289,8 @@ async fn namespace_scoped_install_works_with_roles_only() {
             release.name(),
             "--set",
             &format!("watchNamespaces={{{watched}}}"),
+            "--set",
+            "tenancy=open",
             "--wait=false",
         ],
     );

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use codeartifact_operator::crd::{PypiRepository, crd_yaml, reference_markdown};
+use codeartifact_operator::crd::{PypiRepository, crd_yaml, domain_crd_yaml, reference_markdown};
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
@@ -32,6 +32,16 @@ fn chart_carries_the_same_crd() {
         "charts/codeartifact-operator/crds/pypirepositories.codeartifact-operator.dev.yaml",
         &crd_yaml(),
     );
+}
+
+#[test]
+fn domain_crd_in_crds_folder_and_chart_matches_the_code() {
+    for rel in [
+        "crds/codeartifactdomains.codeartifact-operator.dev.yaml",
+        "charts/codeartifact-operator/crds/codeartifactdomains.codeartifact-operator.dev.yaml",
+    ] {
+        assert_same(rel, &domain_crd_yaml());
+    }
 }
 
 #[test]

@@ -174,6 +174,13 @@ fn assert_locked_down(node: &Node, ns: &str, pod: &str) {
     );
 }
 
+/// The platform's declaration of domain `nodedom`, granting namespace `ns` repository `repo`.
+fn domain(ns: &str) -> String {
+    format!(
+        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: CodeArtifactDomain\nmetadata:\n  name: nodedom\nspec:\n  access:\n    - namespaces: [{ns}]\n      repositories: [repo]\n      create: true\n      externalConnection: true\n"
+    )
+}
+
 fn repository(name: &str) -> String {
     format!(
         "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: nodedom\n  token:\n    durationSeconds: 900\n"
@@ -344,7 +351,9 @@ async fn operator_and_workloads_on_a_real_node() {
         "the operator Pod mounts a projected ServiceAccount token: {pod_json}"
     );
 
-    // 2. A PypiRepository becomes Ready, reconciled by the operator in the Pod.
+    // 2. A PypiRepository becomes Ready, reconciled by the operator in the Pod,
+    //    in the chart's default strict tenancy: the platform declares the domain first.
+    apply(node, ns, tmp.path(), "domain", &domain(ns));
     apply(node, ns, tmp.path(), "repo", &repository("repo"));
     wait(
         node,

@@ -222,16 +222,42 @@ fn refuses_the_rest(env: &Env, kubeconfig: &Path, ns: &str) -> usize {
     refused.len()
 }
 
+/// A CodeArtifactDomain for domain "rbac" that lets `ns` create and delete;
+/// returns the label selector that picks it.
+async fn declare_domain(env: &Env, ns: &str) -> String {
+    let api: kube::Api<codeartifact_operator::crd::CodeArtifactDomain> =
+        kube::Api::all(env.client.clone());
+    let obj = serde_json::json!({
+        "apiVersion": "codeartifact-operator.dev/v1alpha1", "kind": "CodeArtifactDomain",
+        "metadata": {"name": ns, "labels": {"e2e-rbac": ns}},
+        "spec": {"domainName": "rbac", "access": [
+            {"namespaces": [ns], "repositories": ["least"], "create": true, "delete": true}
+        ]},
+    });
+    api.patch(
+        ns,
+        &kube::api::PatchParams::apply("e2e-rbac").force(),
+        &kube::api::Patch::Apply(&obj),
+    )
+    .await
+    .expect("apply CodeArtifactDomain");
+    format!("e2e-rbac={ns}")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_works_with_only_the_charts_rbac_and_nothing_more() {
     let mut env = setup_without_operator("rbac", Options::default()).await;
     let ns = env.ns.name().to_string();
     install_rbac(&env, &ns);
     let kubeconfig = service_account_kubeconfig(&env, &ns);
+    // Strict tenancy (the chart's default), so its cluster-wide read rules are exercised too.
+    let selector = declare_domain(&env, &ns).await;
     let mut args = Options::default().operator_args;
     args.extend([
         "--leader-elect".to_string(),
         format!("--lease-namespace={ns}"),
+        "--tenancy=strict".to_string(),
+        format!("--domain-selector={selector}"),
     ]);
     env.operator = env.operator_with_kubeconfig(&kubeconfig, &ns, &args);
     works_end_to_end(&env).await;

@@ -209,6 +209,8 @@ fn launch(settings: &Settings, cp: &ControlPlane, emulator: &Emulator, log: &Pat
     launch.args = vec![
         "--cluster-name=bench".to_string(),
         "--log-format=json".to_string(),
+        // Each PypiRepository creates its domain, as the bench measures.
+        "--tenancy=open".to_string(),
     ];
     launch.rust_log.clone_from(&settings.rust_log);
     launch

@@ -1,16 +1,17 @@
 //! The apply side of a reconcile, as named steps:
-//! desired state → CodeArtifact → Secret → status → next requeue.
+//! access → desired state → CodeArtifact → Secret → status → next requeue.
 //! When CodeArtifact cannot be brought in line with the spec, the Secret of a
-//! repository that exists is still kept fresh.
+//! repository that exists is still kept fresh; when access is refused, the
+//! Secret loses its credentials.
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use super::desired::Desired;
-use super::repository::Remote;
+use super::remote::{Note, Remote, is_repository_arn};
+use super::state::Uid;
 use super::{Context, credentials, desired, report, repository, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
@@ -20,10 +21,17 @@ use crate::token::{next_requeue, refresh_at};
 /// before they are returned to the error policy.
 pub async fn apply(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action> {
     let mut synced = None;
-    match steps(&obj, &ctx, &mut synced).await {
+    let mut notes = Vec::new();
+    let result = steps(&obj, &ctx, &mut synced, &mut notes).await;
+    for n in notes {
+        report::normal(&ctx, &obj, n.reason, n.action, n.message).await;
+    }
+    match result {
         Ok(action) => Ok(action),
         Err(e) => {
-            if synced.is_none() {
+            if e.revokes_access() {
+                revoke(&obj, &ctx).await;
+            } else if synced.is_none() {
                 keep_token_fresh(&obj, &ctx).await;
             }
             report::failure(&ctx, &obj, &e, synced.as_ref()).await;
@@ -32,21 +40,69 @@ pub async fn apply(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action
     }
 }
 
+/// `synced` receives CodeArtifact's state as soon as step 2 succeeds, so a
+/// later failure still reports it.
+async fn steps(
+    obj: &PypiRepository,
+    ctx: &Context,
+    synced: &mut Option<Remote>,
+    notes: &mut Vec<Note>,
+) -> Result<Action> {
+    let now = Utc::now();
+    // 0. Strict tenancy: may this namespace have what the spec asks (caches only)?
+    let admission = ctx.admission(obj)?;
+    // 1. What the spec asks for (pure, no network).
+    let d = desired::desired(
+        obj,
+        ctx.aws.region(),
+        &ctx.config.cluster_name,
+        admission.as_ref(),
+    )?;
+    // 2. CodeArtifact: domain, repository, connection, upstreams, tags (skipped between resyncs).
+    let remote = synced.insert(repository::sync(obj, ctx, &d, notes).await?);
+    // 3. The Secret holds a fresh token (shared per domain and identity).
+    let token = credentials::ensure_secret(obj, ctx, &d, &remote.endpoint, now).await?;
+    let due = refresh_at(&token, d.refresh_before);
+    ctx.note_token_due(&Uid::of(obj), due);
+    // 4. Status, written only when it changed.
+    report::write_status(ctx, obj, status::ready(obj, remote, &token, now)).await?;
+    // 5. Back before the token needs replacing, or at the next resync.
+    Ok(Action::requeue(next_requeue(due, now, ctx.config.resync)))
+}
+
+/// Access was refused or the repository is not this object's: no more
+/// token refreshes, and the credentials leave the Secret. Nothing in AWS
+/// is touched.
+async fn revoke(obj: &PypiRepository, ctx: &Context) {
+    ctx.states.update(&Uid::of(obj), |s| {
+        s.token_due = None;
+        s.synced = None;
+    });
+    if let Err(e) = credentials::remove_credentials(obj, ctx).await {
+        tracing::warn!(error = %e.report(), "could not remove the credentials of a refused object");
+    }
+}
+
 /// After step 2 failed, gives the Secret of a repository that already exists
 /// a fresh token all the same: a settings mistake (a missing upstream, a tag
 /// CodeArtifact refuses) or a denied call must not cut workloads off once
 /// the old token expires. Best effort: the step 2 error is what is reported.
 async fn keep_token_fresh(obj: &PypiRepository, ctx: &Context) {
-    let Ok(d) = desired::desired(obj, ctx.aws.region(), &ctx.config.cluster_name) else {
+    let Ok(admission) = ctx.admission(obj) else {
         return;
     };
-    let uid = obj.uid().unwrap_or_default();
+    let Ok(d) = desired::desired(
+        obj,
+        ctx.aws.region(),
+        &ctx.config.cluster_name,
+        admission.as_ref(),
+    ) else {
+        return;
+    };
+    let uid = Uid::of(obj);
     let last = ctx
-        .synced
-        .lock()
-        .expect("synced lock")
-        .get(&uid)
-        .map(|r| r.remote.clone());
+        .states
+        .read(&uid, |s| s.synced.as_ref().map(|r| r.remote.clone()));
     let Some(endpoint) = known_endpoint(obj, last.as_ref(), &d) else {
         return;
     };
@@ -61,36 +117,17 @@ async fn keep_token_fresh(obj: &PypiRepository, ctx: &Context) {
 /// The repository's endpoint when it is known to exist: from the last full
 /// sync in memory, or from status (after a restart).
 fn known_endpoint(obj: &PypiRepository, last: Option<&Remote>, d: &Desired) -> Option<String> {
-    let same_repo = format!("/{}/{}", d.domain, d.repository);
-    if let Some(last) = last.filter(|l| l.repository_arn.ends_with(&same_repo)) {
+    if let Some(last) = last.filter(|l| l.is_repository(&d.domain, &d.repository)) {
         return Some(last.endpoint.clone());
     }
     let st = obj.status.as_ref()?;
     let synced_before = st
         .repository_arn
         .as_deref()
-        .is_some_and(|arn| arn.ends_with(&same_repo));
+        .is_some_and(|arn| is_repository_arn(arn, &d.domain, &d.repository));
     synced_before
         .then(|| st.repository_endpoint.clone())
         .flatten()
-}
-
-/// `synced` receives CodeArtifact's state as soon as step 2 succeeds, so a
-/// later failure still reports it.
-async fn steps(obj: &PypiRepository, ctx: &Context, synced: &mut Option<Remote>) -> Result<Action> {
-    let now = Utc::now();
-    // 1. What the spec asks for (pure, no network).
-    let d = desired::desired(obj, ctx.aws.region(), &ctx.config.cluster_name)?;
-    // 2. CodeArtifact: domain, repository, connection, upstreams, tags (skipped between resyncs).
-    let remote = synced.insert(repository::sync(obj, ctx, &d).await?);
-    // 3. The Secret holds a fresh token (shared per domain).
-    let token = credentials::ensure_secret(obj, ctx, &d, &remote.endpoint, now).await?;
-    let due = refresh_at(&token, d.refresh_before);
-    ctx.note_token_due(&obj.uid().unwrap_or_default(), due);
-    // 4. Status, written only when it changed.
-    report::write_status(ctx, obj, status::ready(obj, remote, &token, now)).await?;
-    // 5. Back before the token needs replacing, or at the next resync.
-    Ok(Action::requeue(next_requeue(due, now, ctx.config.resync)))
 }
 
 #[cfg(test)]
@@ -119,7 +156,7 @@ mod tests {
     #[test]
     fn a_repository_synced_before_keeps_its_endpoint_for_token_refreshes() {
         let o = obj(serde_json::json!({}));
-        let d = desired::desired(&o, "us-west-2", "c").unwrap();
+        let d = desired::desired(&o, "us-west-2", "c", None).unwrap();
         let arn = "arn:aws:codeartifact:us-west-2:111122223333:repository/dom/web";
         assert_eq!(
             known_endpoint(&o, Some(&remote(arn)), &d).as_deref(),
@@ -136,7 +173,7 @@ mod tests {
     #[test]
     fn a_repository_never_synced_gets_no_token_before_it_exists() {
         let o = obj(serde_json::json!({}));
-        let d = desired::desired(&o, "us-west-2", "c").unwrap();
+        let d = desired::desired(&o, "us-west-2", "c", None).unwrap();
         assert_eq!(known_endpoint(&o, None, &d), None);
         let other = "arn:aws:codeartifact:us-west-2:111122223333:repository/dom/elsewhere";
         assert_eq!(known_endpoint(&o, Some(&remote(other)), &d), None);

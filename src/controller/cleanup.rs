@@ -1,8 +1,10 @@
-//! The delete side: with `Delete`, the repository goes, then the domain if
-//! this cluster's operator created it and it is empty; with `Retain`,
-//! nothing in AWS is touched. Anything without the ownership marker is
-//! kept. Idempotent: what is already gone counts as deleted. The Secret is
-//! left to garbage collection through its owner reference.
+//! The delete side: with `Delete`, the repository goes when this object
+//! created it; with `--tenancy=open` then also the domain, if this cluster's
+//! operator created it and it is empty (under strict tenancy domains belong
+//! to their CodeArtifactDomain). With `Retain`, for consumers, and when the
+//! access rules no longer allow `delete`, nothing in AWS is touched.
+//! Idempotent: what is already gone counts as deleted. The Secret is left to
+//! garbage collection through its owner reference.
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use super::desired::Desired;
 use super::ownership::{owns_domain, owns_repository};
 use super::{Context, desired, forget, report, status};
 use crate::aws::AwsErrorKind;
-use crate::crd::{DeletionPolicy, PypiRepository};
+use crate::crd::{DeletionPolicy, PypiRepository, RepositoryMode};
 use crate::error::Result;
 
 /// Runs the deletion steps the policy allows; failures keep the finalizer
@@ -22,8 +24,8 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
     if let Err(e) = report::write_status(&ctx, &obj, status::deleting(&obj, Utc::now())).await {
         tracing::debug!(error = %e, "could not mark the object as deleting");
     }
-    let result = match obj.spec.deletion_policy {
-        DeletionPolicy::Retain => {
+    let result = match (obj.spec.deletion_policy, obj.spec.mode) {
+        (DeletionPolicy::Retain, _) | (_, RepositoryMode::Consume) => {
             let note = format!(
                 "deletionPolicy Retain: repository {} and domain {} stay in CodeArtifact",
                 obj.repository_name(),
@@ -32,7 +34,7 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
             report::normal(&ctx, &obj, "Retained", "Delete", note).await;
             Ok(())
         }
-        DeletionPolicy::Delete => delete_remote(&obj, &ctx).await,
+        (DeletionPolicy::Delete, RepositoryMode::Manage) => delete_remote(&obj, &ctx).await,
     };
     match result {
         Ok(()) => {
@@ -47,8 +49,36 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
 }
 
 async fn delete_remote(obj: &PypiRepository, ctx: &Context) -> Result<()> {
-    let d = desired::desired(obj, ctx.aws.region(), &ctx.config.cluster_name)?;
+    let admission = match ctx.admission(obj) {
+        Ok(a) => a,
+        Err(e) => {
+            let note = format!(
+                "Repository {} is kept in CodeArtifact: {}",
+                obj.repository_name(),
+                e.report()
+            );
+            report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
+            return Ok(());
+        }
+    };
+    if admission.as_ref().is_some_and(|a| !a.grant.delete) {
+        let note = format!(
+            "Repository {} is kept: the CodeArtifactDomain's access rules no longer allow this namespace to delete",
+            obj.repository_name()
+        );
+        report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
+        return Ok(());
+    }
+    let d = desired::desired(
+        obj,
+        ctx.aws.region(),
+        &ctx.config.cluster_name,
+        admission.as_ref(),
+    )?;
     delete_repository(obj, ctx, &d).await?;
+    if admission.is_some() {
+        return Ok(());
+    }
     delete_domain_if_empty(obj, ctx, &d).await
 }
 

@@ -1,12 +1,15 @@
-//! Step 3 of a reconcile: the Secret holds a fresh token. A still-fresh
-//! token already in the Secret is kept (also across operator restarts);
-//! otherwise the shared per-domain token is used, minted only when no fresh
-//! one exists. The Secret is written only when its content changes.
+//! Step 3 of a reconcile: the Secret holds a fresh token. A still-fresh,
+//! well-formed token already in this object's own Secret is kept for this
+//! object only (also across operator restarts); otherwise the shared
+//! per-domain token is used, minted only when no fresh one exists. Tokens
+//! read from Secrets never enter the shared cache: a namespace can edit its
+//! Secret, and what it writes there must not reach anyone else. The Secret is
+//! written only when its content changes.
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 
 use super::Context;
 use super::desired::Desired;
@@ -14,7 +17,7 @@ use crate::aws::IssuedToken;
 use crate::crd::{FIELD_MANAGER, PypiRepository};
 use crate::error::{Error, Result};
 use crate::secret::{build_secret, is_up_to_date, stored_token};
-use crate::token::{TokenSource, is_fresh};
+use crate::token::{TokenSource, is_fresh, is_well_formed};
 
 /// Makes sure the Secret exists with a fresh token and the right content;
 /// returns the token it holds.
@@ -39,15 +42,21 @@ pub async fn ensure_secret(
     let stored = existing
         .as_ref()
         .and_then(|s| stored_token(s, &uid, &scope))
-        .filter(|t| is_fresh(t, d.refresh_before, now));
+        .filter(|t| is_well_formed(t, now) && is_fresh(t, d.refresh_before, now));
     let token = match stored {
-        Some(token) => {
-            // Lets other PypiRepositories on the domain reuse it after a restart.
-            ctx.tokens.offer(&d.token_key, token.clone()).await;
-            token
-        }
+        Some(token) => token,
         None => shared_token(ctx, d, now).await?,
     };
+    if !is_well_formed(&token, now) {
+        // Never render a token that could break out of pip.conf or .pypirc.
+        ctx.tokens.forget(&d.token_key);
+        return Err(Error::Aws(crate::aws::AwsError {
+            operation: "GetAuthorizationToken",
+            kind: crate::aws::AwsErrorKind::Other,
+            message: "the token is not URL-safe or its lifetime is implausible; it was not written"
+                .into(),
+        }));
+    }
     let desired = build_secret(obj, endpoint, &token, &scope);
     if existing
         .as_ref()
@@ -64,6 +73,41 @@ pub async fn ensure_secret(
     ctx.metrics
         .set_token_expiry(&namespace, &obj.name_any(), token.expires_at.timestamp());
     Ok(token)
+}
+
+/// Takes the credentials out of the object's Secret (when it is this
+/// object's): a server-side apply without data drops every key the operator
+/// wrote, so they stop working for the namespace at once. The Secret itself
+/// stays until garbage collection, which keeps Pods that mount it startable.
+pub async fn remove_credentials(obj: &PypiRepository, ctx: &Context) -> Result<()> {
+    let namespace = obj.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let name = obj.secret_name();
+    let Some(secret) = api.get_opt(&name).await? else {
+        return Ok(());
+    };
+    if !may_write(&secret, obj) || secret.data.as_ref().is_none_or(|d| d.is_empty()) {
+        return Ok(());
+    }
+    let emptied = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            labels: Some(crate::secret::labels(obj)),
+            owner_references: obj.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_string()),
+        ..Default::default()
+    };
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&emptied),
+    )
+    .await?;
+    tracing::info!(namespace, secret = %name, "removed the credentials from the Secret: access refused");
+    Ok(())
 }
 
 /// The domain's shared token, minted when the cache holds no fresh one.

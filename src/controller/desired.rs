@@ -8,25 +8,34 @@ use std::time::Duration;
 use kube::ResourceExt;
 
 use super::ownership::Owner;
-use crate::crd::PypiRepository;
+use super::remote::Settings;
+use super::tenancy::Admission;
+use crate::access::Grant;
+use crate::crd::{PypiRepository, RepositoryMode};
 use crate::error::{Error, Result};
-use crate::token::TokenKey;
+use crate::token::{OPERATOR_IDENTITY, TokenKey};
 
 /// The desired state of one PypiRepository.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     /// Domain name.
     pub domain: String,
-    /// Domain owner from the spec; `None` means the operator's account.
+    /// Domain owner from the spec (or its CodeArtifactDomain); `None` means the operator's account.
     pub owner: Option<String>,
+    /// Manage or only consume the repository.
+    pub mode: RepositoryMode,
+    /// Strict mode's grant; `None` with `--tenancy=open`, where everything is allowed.
+    pub grant: Option<Grant>,
+    /// The spec opts in to adopting an unmarked repository.
+    pub adopt: bool,
     /// Repository name.
     pub repository: String,
-    /// Description, "" for none.
-    pub description: String,
-    /// Upstreams in order.
+    /// Description as stated; `None` when the spec does not say.
+    pub description: Option<String>,
+    /// Upstreams in order; empty when the spec does not say.
     pub upstreams: Vec<String>,
-    /// Whether `public:pypi` should be connected.
-    pub external_connection: bool,
+    /// Whether `public:pypi` should be connected; `None` when the spec does not say.
+    pub external_connection: Option<bool>,
     /// The user's repository tags (without ownership markers).
     pub tags: BTreeMap<String, String>,
     /// How long before expiry to refresh; `None` for a quarter of the lifetime.
@@ -37,9 +46,36 @@ pub struct Desired {
     pub owner_marker: Owner,
 }
 
+impl Desired {
+    /// The settings for a repository; `current` is `None` when defaults apply to what is unstated.
+    pub fn settings(&self, current: Option<&Settings>) -> Settings {
+        Settings {
+            description: self
+                .description
+                .clone()
+                .or_else(|| current.map(|c| c.description.clone()))
+                .unwrap_or_default(),
+            upstreams: match (self.upstreams.is_empty(), current) {
+                (true, Some(c)) => c.upstreams.clone(),
+                _ => self.upstreams.clone(),
+            },
+            external_connection: self
+                .external_connection
+                .or_else(|| current.map(|c| c.external_connection))
+                .unwrap_or(true),
+        }
+    }
+}
+
 /// Builds the desired state. Fails only on what the CRD schema cannot rule
 /// out (objects written before a schema change, or with validation off).
-pub fn desired(obj: &PypiRepository, region: &str, cluster: &str) -> Result<Desired> {
+/// `admission` is strict mode's verdict; `None` with `--tenancy=open`.
+pub fn desired(
+    obj: &PypiRepository,
+    region: &str,
+    cluster: &str,
+    admission: Option<&Admission>,
+) -> Result<Desired> {
     let spec = &obj.spec;
     let refresh_before = match &spec.token.refresh_before {
         None => None,
@@ -57,18 +93,27 @@ pub fn desired(obj: &PypiRepository, region: &str, cluster: &str) -> Result<Desi
             "spec.upstreams must not list the repository itself".into(),
         ));
     }
+    let owner = spec
+        .domain
+        .owner
+        .clone()
+        .or_else(|| admission.and_then(|a| a.domain_owner.clone()));
     Ok(Desired {
         domain: spec.domain.name.clone(),
-        owner: spec.domain.owner.clone(),
+        owner: owner.clone(),
+        mode: spec.mode,
+        grant: admission.map(|a| a.grant),
+        adopt: spec.adopt,
         repository,
-        description: spec.description.clone().unwrap_or_default(),
+        description: spec.description.clone(),
         upstreams: spec.upstreams.clone(),
         external_connection: spec.external_connection,
         tags: spec.tags.clone(),
         refresh_before,
         token_key: TokenKey {
+            identity: OPERATOR_IDENTITY.to_string(),
             region: region.to_string(),
-            owner: spec.domain.owner.clone(),
+            owner,
             domain: spec.domain.name.clone(),
             duration_seconds: d,
         },
@@ -112,9 +157,12 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_crd() {
-        let d = desired(&obj(|_| {}), "us-west-2", "c1").unwrap();
+        let d = desired(&obj(|_| {}), "us-west-2", "c1", None).unwrap();
         assert_eq!(d.repository, "web");
-        assert!(d.external_connection, "public:pypi is on by default");
+        assert!(
+            d.settings(None).external_connection,
+            "public:pypi is on by default"
+        );
         assert_eq!(d.token_key.duration_seconds, 43_200);
         assert_eq!(d.refresh_before, None);
         assert_eq!(
@@ -134,6 +182,7 @@ mod tests {
             &obj(|s| s.token.refresh_before = Some("1h30m".into())),
             "r",
             "c",
+            None,
         )
         .unwrap();
         assert_eq!(d.refresh_before, Some(Duration::from_secs(5400)));
@@ -145,12 +194,13 @@ mod tests {
             &obj(|s| s.token.refresh_before = Some("soon".into())),
             "r",
             "c",
+            None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("refreshBefore"), "{e}");
-        let e = desired(&obj(|s| s.token.duration_seconds = 60), "r", "c").unwrap_err();
+        let e = desired(&obj(|s| s.token.duration_seconds = 60), "r", "c", None).unwrap_err();
         assert!(e.to_string().contains("durationSeconds"), "{e}");
-        let e = desired(&obj(|s| s.upstreams = vec!["web".into()]), "r", "c").unwrap_err();
+        let e = desired(&obj(|s| s.upstreams = vec!["web".into()]), "r", "c", None).unwrap_err();
         assert!(e.to_string().contains("upstreams"), "{e}");
     }
 
@@ -168,9 +218,60 @@ mod tests {
             }),
             "r",
             "c",
+            None,
         )
         .unwrap();
         assert_eq!(d.repository, "Other.Repo");
         assert_eq!(d.token_key.owner.as_deref(), Some("111122223333"));
+    }
+
+    #[test]
+    fn unstated_settings_default_on_creation_and_stay_on_adoption() {
+        let d = desired(
+            &obj(|s| s.description = Some("mine".into())),
+            "r",
+            "c",
+            None,
+        )
+        .unwrap();
+        let theirs = Settings {
+            description: "theirs".into(),
+            upstreams: vec!["base".into()],
+            external_connection: false,
+        };
+        assert_eq!(
+            d.settings(None),
+            Settings {
+                description: "mine".into(),
+                upstreams: vec![],
+                external_connection: true
+            }
+        );
+        assert_eq!(
+            d.settings(Some(&theirs)),
+            Settings {
+                description: "mine".into(),
+                upstreams: vec!["base".into()],
+                external_connection: false
+            },
+            "only the stated description changes"
+        );
+    }
+
+    #[test]
+    fn strict_admission_supplies_the_domain_owner_and_grant() {
+        let a = Admission {
+            grant: Grant {
+                create: true,
+                adopt: false,
+                delete: false,
+            },
+            domain_owner: Some("444455556666".into()),
+            declared_by: "acme".into(),
+        };
+        let d = desired(&obj(|_| {}), "r", "c", Some(&a)).unwrap();
+        assert_eq!(d.owner.as_deref(), Some("444455556666"));
+        assert_eq!(d.token_key.owner.as_deref(), Some("444455556666"));
+        assert_eq!(d.grant, Some(a.grant));
     }
 }

@@ -6,33 +6,41 @@ pub mod backoff;
 mod cleanup;
 mod credentials;
 mod desired;
+mod domains;
+pub mod finalize;
 pub mod ownership;
 mod reconcile;
+pub mod remote;
 mod report;
 mod repository;
+pub mod state;
 mod status;
+pub mod tenancy;
+mod watches;
 
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client, ResourceExt};
-use tokio::sync::watch;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Client, ResourceExt};
 
 use crate::aws::{CodeArtifact, Domain};
-use crate::crd::{PypiRepository, PypiRepositoryStatus};
-use crate::error::{Error, RetryClass};
+use crate::config::Tenancy;
+use crate::crd::{CodeArtifactDomain, PypiRepository};
+use crate::error::{Error, Result, RetryClass};
 use crate::metrics::Metrics;
 use crate::token::TokenCache;
-use backoff::{Attempts, BackoffConfig};
+use backoff::BackoffConfig;
+use state::{States, Uid};
+use tenancy::Admission;
+
+pub use watches::run;
 
 pub use reconcile::reconcile;
 
@@ -53,10 +61,34 @@ pub struct ControllerConfig {
     pub instance: Option<String>,
     /// At most this many reconciles run at once (0: no limit).
     pub concurrency: u16,
+    /// Strict (access rules decide) or open (anything goes, single team).
+    pub tenancy: Tenancy,
+    /// Label selector for the CodeArtifactDomains this operator serves; empty: all.
+    pub domain_selector: String,
+}
+
+impl ControllerConfig {
+    /// The watch configuration for CodeArtifactDomains.
+    pub fn domain_watch(&self) -> kube::runtime::watcher::Config {
+        let config = kube::runtime::watcher::Config::default();
+        if self.domain_selector.is_empty() {
+            config
+        } else {
+            config.labels(&self.domain_selector)
+        }
+    }
 }
 
 /// A domain known to exist, shared by the reconciles of its repositories.
 pub type DomainSlot = Arc<tokio::sync::Mutex<Option<Domain>>>;
+
+/// The caches strict tenancy decides from, filled by the watches.
+pub struct TenancyCaches {
+    /// Every CodeArtifactDomain.
+    pub domains: Store<CodeArtifactDomain>,
+    /// Every Namespace's metadata (for labels).
+    pub namespaces: Store<PartialObjectMeta<Namespace>>,
+}
 
 /// Everything a reconcile needs.
 pub struct Context {
@@ -72,22 +104,12 @@ pub struct Context {
     pub recorder: Recorder,
     /// Settings.
     pub config: ControllerConfig,
-    /// Failures per object, for backoff.
-    pub attempts: Attempts,
-    /// The last full comparison with CodeArtifact of each object (by uid).
-    /// Kept in memory because the object in the watch cache can lag behind
-    /// the status the operator just wrote.
-    pub synced: Mutex<HashMap<String, repository::SyncRecord>>,
+    /// What the controller remembers of each object.
+    pub states: States,
     /// Domains known to exist, by name and spec owner.
     pub domains: Mutex<HashMap<(String, Option<String>), DomainSlot>>,
-    /// When the token in each object's Secret must next be replaced (by uid),
-    /// so that an object whose reconciles fail is still retried in time.
-    pub token_due: Mutex<HashMap<String, DateTime<Utc>>>,
-    /// The status the operator last wrote for each object (by uid). The
-    /// operator is the only writer of status, so this is the newest one even
-    /// when the watch cache has not caught up; reconciles start from it,
-    /// which avoids repeating writes and resetting transition times.
-    pub written: Mutex<HashMap<String, PypiRepositoryStatus>>,
+    /// Strict tenancy's caches, set once the watches start.
+    pub caches: std::sync::OnceLock<TenancyCaches>,
 }
 
 impl Context {
@@ -109,26 +131,20 @@ impl Context {
             tokens: TokenCache::default(),
             metrics,
             config,
-            attempts: Attempts::default(),
-            synced: Mutex::new(HashMap::new()),
+            states: States::default(),
             domains: Mutex::new(HashMap::new()),
-            token_due: Mutex::new(HashMap::new()),
-            written: Mutex::new(HashMap::new()),
+            caches: std::sync::OnceLock::new(),
         }
     }
 
     /// Records when the token in `uid`'s Secret must next be replaced.
-    pub fn note_token_due(&self, uid: &str, at: DateTime<Utc>) {
-        self.token_due
-            .lock()
-            .expect("token due lock")
-            .insert(uid.to_string(), at);
+    pub fn note_token_due(&self, uid: &Uid, at: DateTime<Utc>) {
+        self.states.update(uid, |s| s.token_due = Some(at));
     }
 
     /// How long until the token in `uid`'s Secret must be replaced, if that is still ahead.
-    fn until_token_due(&self, uid: &str, now: DateTime<Utc>) -> Option<Duration> {
-        let due = *self.token_due.lock().expect("token due lock").get(uid)?;
-        until(due, now)
+    fn until_token_due(&self, uid: &Uid, now: DateTime<Utc>) -> Option<Duration> {
+        until(self.states.read(uid, |s| s.token_due)?, now)
     }
 
     /// The cache slot of a domain; holding its lock serialises lookups of that domain.
@@ -144,13 +160,9 @@ impl Context {
 
     /// The object with the newest status this operator wrote for it.
     pub fn with_latest_status(&self, obj: Arc<PypiRepository>) -> Arc<PypiRepository> {
-        let uid = obj.uid().unwrap_or_default();
         let written = self
-            .written
-            .lock()
-            .expect("written lock")
-            .get(&uid)
-            .cloned();
+            .states
+            .read(&Uid::of(obj.as_ref()), |s| s.written.clone());
         match written {
             Some(status) if obj.status.as_ref() != Some(&status) => {
                 let mut newer = (*obj).clone();
@@ -168,77 +180,26 @@ impl Context {
             .expect("domain cache lock")
             .remove(&(name.to_string(), owner.map(str::to_string)));
     }
-}
 
-/// What a status-only change must not trigger: only spec, deletion and
-/// finalizer changes wake the controller (plus owned Secrets, requeues and
-/// retries), so writing status never causes another reconcile.
-fn spec_or_lifecycle_change(obj: &PypiRepository) -> Option<u64> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    obj.metadata.generation.hash(&mut h);
-    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
-    obj.finalizers().hash(&mut h);
-    Some(h.finish())
-}
-
-/// Runs the controller until shutdown. `ready` turns true once every watched
-/// namespace's cache has synced.
-pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
-    let namespaces: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
-        vec![None]
-    } else {
-        ctx.config.namespaces.iter().cloned().map(Some).collect()
-    };
-    let mut controllers = Vec::new();
-    let mut stores = Vec::new();
-    for ns in namespaces {
-        let (api, secrets): (Api<PypiRepository>, Api<PartialObjectMeta<Secret>>) = match &ns {
-            Some(ns) => (
-                Api::namespaced(ctx.client.clone(), ns),
-                Api::namespaced(ctx.client.clone(), ns),
-            ),
-            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-        };
-        let (reader, writer) = reflector::store();
-        let trigger = watcher(api, watcher::Config::default().any_semantic())
-            .default_backoff()
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(spec_or_lifecycle_change, Default::default());
-        stores.push(reader.clone());
-        // Only the operator's own Secrets matter, and only their owner references:
-        // a label-selected metadata watch never holds token data in memory.
-        let secret_watch =
-            watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
-        let secret_events = watcher(secrets, secret_watch)
-            .default_backoff()
-            .touched_objects();
-        let controller = Controller::for_stream(trigger, reader)
-            .owns_stream(secret_events)
-            .with_config(controller::Config::default().concurrency(ctx.config.concurrency))
-            .shutdown_on_signal()
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|res| async move {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "reconcile loop reported an error");
-                }
-            });
-        controllers.push(controller);
-    }
-    tokio::spawn(async move {
-        for store in stores {
-            // NB: the store's readiness signal wakes only the last task that
-            // polled it, and the controller's applier waits on it too; polling
-            // again every 200 ms picks the result up once it is there.
-            while tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready())
-                .await
-                .is_err()
-            {}
+    /// Strict tenancy's verdict on `obj` (`None` with `--tenancy=open`), from
+    /// the watch caches only.
+    pub fn admission(&self, obj: &PypiRepository) -> Result<Option<Admission>> {
+        if self.config.tenancy == Tenancy::Open {
+            return Ok(None);
         }
-        let _ = ready.send(true);
-        tracing::info!("caches synced; controller ready");
-    });
-    futures::future::join_all(controllers).await;
+        let Some(caches) = self.caches.get() else {
+            return Err(Error::NotPermitted(
+                "the operator has not loaded CodeArtifactDomains yet".into(),
+            ));
+        };
+        let namespace = obj.namespace().unwrap_or_default();
+        let labels: BTreeMap<String, String> = caches
+            .namespaces
+            .get(&ObjectRef::new(&namespace))
+            .map(|n| n.labels().clone())
+            .unwrap_or_default();
+        tenancy::admit(obj, &caches.domains.state(), &labels).map(Some)
+    }
 }
 
 /// Decides when a failed object is retried: transient errors back off
@@ -250,8 +211,11 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
 pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed(err.category());
     let class = err.retry_class();
-    let key = obj.uid().unwrap_or_default();
-    let attempt = ctx.attempts.failed(&key);
+    let key = Uid::of(obj.as_ref());
+    let attempt = ctx.states.update(&key, |s| {
+        s.attempts += 1;
+        s.attempts
+    });
     let token_due = ctx.until_token_due(&key, Utc::now());
     if class == RetryClass::Permanent {
         tracing::warn!(object = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), error = %err.report(), "waiting for a spec change");
@@ -294,11 +258,7 @@ fn retry(backoff: Option<Duration>, token_due: Option<Duration>) -> Action {
 
 /// Forgets per-object state of a PypiRepository that is gone.
 fn forget(ctx: &Context, obj: &PypiRepository) {
-    let uid = obj.uid().unwrap_or_default();
-    ctx.attempts.succeeded(&uid);
-    ctx.synced.lock().expect("synced lock").remove(&uid);
-    ctx.token_due.lock().expect("token due lock").remove(&uid);
-    ctx.written.lock().expect("written lock").remove(&uid);
+    ctx.states.forget(&Uid::of(obj));
     ctx.metrics
         .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
 }

@@ -1,14 +1,15 @@
-//! The reconcile entry point: time it, and hand the object to kube-runtime's
-//! finalizer helper, which dispatches to apply or cleanup.
+//! The reconcile entry point: time it, and run apply or cleanup, through a
+//! finalizer only when deletion has work to do in AWS.
 
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{Event, finalizer};
+use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
 
-use super::{Context, apply, cleanup};
-use crate::crd::{FINALIZER, PypiRepository};
+use super::state::Uid;
+use super::{Context, apply, cleanup, finalize};
+use crate::crd::PypiRepository;
 use crate::error::{Error, Result};
 
 /// Reconciles one PypiRepository.
@@ -18,17 +19,17 @@ pub async fn reconcile(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Ac
     let namespace = obj
         .namespace()
         .ok_or_else(|| Error::InvalidSpec("a PypiRepository must be namespaced".into()))?;
-    let uid = obj.uid().unwrap_or_default();
+    let uid = Uid::of(obj.as_ref());
     let api: Api<PypiRepository> = Api::namespaced(ctx.client.clone(), &namespace);
     let obj = ctx.with_latest_status(obj);
-    let action = finalizer(&api, FINALIZER, obj, |event| async {
+    let needed = finalize::needs_finalizer(&obj);
+    let action = finalize::with_finalizer_if(&api, obj, needed, |event| async {
         match event {
             Event::Apply(o) => apply::apply(o, ctx.clone()).await,
             Event::Cleanup(o) => cleanup::cleanup(o, ctx.clone()).await,
         }
     })
-    .await
-    .map_err(|e| Error::Finalizer(Box::new(e)))?;
-    ctx.attempts.succeeded(&uid);
+    .await?;
+    ctx.states.succeeded(&uid);
     Ok(action)
 }

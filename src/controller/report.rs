@@ -7,10 +7,11 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
-use super::repository::Remote;
+use super::remote::Remote;
+use super::state::Uid;
 use super::{Context, status};
 use crate::crd::{PypiRepository, PypiRepositoryStatus};
-use crate::error::{Error, Result};
+use crate::error::{Error, NOTE_MAX_BYTES, Result, truncate};
 
 /// Publishes a Normal Event.
 pub async fn normal(ctx: &Context, obj: &PypiRepository, reason: &str, action: &str, note: String) {
@@ -39,7 +40,8 @@ async fn publish(
     let event = Event {
         type_,
         reason: reason.to_string(),
-        note: Some(note),
+        // The Event API refuses longer notes, which would lose the Event.
+        note: Some(truncate(note, NOTE_MAX_BYTES)),
         action: action.to_string(),
         secondary: None,
     };
@@ -66,11 +68,8 @@ pub async fn write_status(
         &Patch::Merge(&patch),
     )
     .await?;
-    let uid = obj.uid().unwrap_or_default();
-    ctx.written
-        .lock()
-        .expect("written lock")
-        .insert(uid, status);
+    ctx.states
+        .update(&Uid::of(obj), |s| s.written = Some(status));
     Ok(())
 }
 

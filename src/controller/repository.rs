@@ -1,95 +1,86 @@
 //! Step 2 of a reconcile: make CodeArtifact match the spec. Creates what is
-//! missing, adopts what exists, and corrects drift; between resyncs it trusts
-//! the status and makes no AWS call at all.
+//! missing, adopts what the rules allow, refuses what is someone else's, and
+//! corrects drift; between resyncs it trusts memory and makes no AWS call.
+//! What it did comes back as [`Note`]s for the caller to report.
 
 use std::time::Instant;
 
 use kube::ResourceExt;
 
+use super::Context;
 use super::desired::Desired;
-use super::ownership::{domain_marker, owns_repository, repository_marker, tag_changes};
-use super::{Context, report};
-use crate::aws::{AwsError, AwsErrorKind, Domain, PUBLIC_PYPI, Repository, RepositorySettings};
-use crate::crd::PypiRepository;
+use super::domains::ensure_domain;
+use super::ownership::{Claim, adoption_marker, claim, repository_marker, tag_changes};
+use super::remote::{Note, Remote, Settings, SyncRecord, current_settings};
+use super::state::Uid;
+use crate::aws::{AwsErrorKind, Repository, RepositorySettings};
+use crate::crd::{PypiRepository, RepositoryMode};
 use crate::error::{Error, Result};
 
-/// What CodeArtifact holds for one PypiRepository, as status reports it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Remote {
-    /// Domain ARN.
-    pub domain_arn: String,
-    /// Domain owner account.
-    pub domain_owner: String,
-    /// Repository ARN.
-    pub repository_arn: String,
-    /// PyPI endpoint of the repository.
-    pub endpoint: String,
-    /// Keys of spec.tags applied to the repository.
-    pub applied_tag_keys: Vec<String>,
+/// How this object holds an existing repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Every setting follows the spec, defaults included; `marker`: it
+    /// carries this object's creation marker.
+    Full {
+        /// Keep the creation marker on it.
+        marker: bool,
+    },
+    /// Adopted under strict tenancy: only stated settings change, and it
+    /// carries the adoption marker.
+    Stated,
 }
 
-/// The outcome of the last full sync of one object.
-#[derive(Clone, Debug)]
-pub struct SyncRecord {
-    /// The generation that was synced.
-    pub generation: i64,
-    /// When.
-    pub at: Instant,
-    /// What CodeArtifact held afterwards.
-    pub remote: Remote,
+/// Decides, from the repository's tags, whether and how this object may
+/// manage an existing repository. Pure.
+pub fn hold(d: &Desired, claimed: &Claim) -> Result<Hold> {
+    let Some(grant) = d.grant else {
+        // --tenancy=open: today's single-team behaviour, anything is adopted.
+        return Ok(Hold::Full {
+            marker: *claimed == Claim::Ours { adopted: false },
+        });
+    };
+    match claimed {
+        Claim::Ours { adopted: false } => Ok(Hold::Full { marker: true }),
+        Claim::Ours { adopted: true } => Ok(Hold::Stated),
+        Claim::Elsewhere(owner) => Err(Error::OwnedElsewhere {
+            repository: d.repository.clone(),
+            owner: owner.clone(),
+        }),
+        Claim::Unmarked if d.adopt && grant.adopt => Ok(Hold::Stated),
+        Claim::Unmarked => Err(Error::AlreadyExists {
+            repository: d.repository.clone(),
+            fix: if d.adopt {
+                "the CodeArtifactDomain's access rules do not let this namespace adopt repositories; ask your platform team, use spec.mode Consume to only read it, or choose another name".into()
+            } else {
+                "set spec.adopt: true to take it over (settings the spec does not state stay as they are), use spec.mode Consume to only read it, or choose another name".into()
+            },
+        }),
+    }
 }
 
-/// Brings CodeArtifact in line with `d`, or returns the status's record of
-/// it when nothing changed since the last full sync.
-pub async fn sync(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Remote> {
-    let last = ctx
-        .synced
-        .lock()
-        .expect("synced lock")
-        .get(&obj.uid().unwrap_or_default())
-        .cloned();
+/// Brings CodeArtifact in line with `d`, or returns the last sync's outcome
+/// when nothing changed since.
+pub async fn sync(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    notes: &mut Vec<Note>,
+) -> Result<Remote> {
+    let uid = Uid::of(obj);
+    let last = ctx.states.read(&uid, |s| s.synced.clone());
     if let Some(remote) = recent(obj, ctx, d, last.as_ref()) {
         return Ok(remote);
     }
-    let domain = ensure_domain(obj, ctx, d).await?;
-    let owner = d.owner.as_deref();
-    let (repo, created) = ensure_repository(obj, ctx, d, last.is_some()).await?;
-    let applied_tag_keys = d.tags.keys().cloned().collect();
-    if !created {
-        correct_settings(ctx, d, &repo).await?;
-        correct_tags(obj, ctx, d, &repo).await?;
-    }
-    let has_public = repo.external_connections.iter().any(|c| c == PUBLIC_PYPI);
-    match (d.external_connection, has_public) {
-        (true, false) => {
-            ctx.aws
-                .associate_public_pypi(&d.domain, owner, &d.repository)
-                .await?
-        }
-        (false, true) => {
-            ctx.aws
-                .disassociate_public_pypi(&d.domain, owner, &d.repository)
-                .await?
-        }
-        _ => {}
-    }
-    let known = last
-        .as_ref()
-        .filter(|l| l.remote.repository_arn == repo.arn)
-        .map(|l| l.remote.endpoint.clone())
-        .or_else(|| {
-            let s = obj.status.as_ref()?;
-            (s.repository_name.as_deref() == Some(d.repository.as_str()))
-                .then(|| s.repository_endpoint.clone())
-                .flatten()
-        });
-    let endpoint = match known {
-        Some(e) => e,
-        None => {
-            ctx.aws
-                .get_pypi_endpoint(&d.domain, owner, &d.repository)
-                .await?
-        }
+    let domain = ensure_domain(obj, ctx, d, notes).await?;
+    let repo = match d.mode {
+        RepositoryMode::Consume => existing(ctx, d).await?,
+        RepositoryMode::Manage => manage(obj, ctx, d, last.is_some(), notes).await?,
+    };
+    let endpoint = endpoint(obj, ctx, d, last.as_ref(), &repo).await?;
+    let applied_tag_keys = match d.mode {
+        RepositoryMode::Manage => d.tags.keys().cloned().collect(),
+        RepositoryMode::Consume => vec![],
     };
     let remote = Remote {
         domain_arn: domain.arn,
@@ -103,10 +94,7 @@ pub async fn sync(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Re
         at: Instant::now(),
         remote: remote.clone(),
     };
-    ctx.synced
-        .lock()
-        .expect("synced lock")
-        .insert(obj.uid().unwrap_or_default(), record);
+    ctx.states.update(&uid, |s| s.synced = Some(record));
     Ok(remote)
 }
 
@@ -121,86 +109,87 @@ fn recent(
     // 0.9: a requeue scheduled for exactly one resync period must count as due.
     let fresh = last.generation == obj.metadata.generation.unwrap_or_default()
         && last.at.elapsed() < ctx.config.resync.mul_f64(0.9);
-    let same_repo = last
-        .remote
-        .repository_arn
-        .ends_with(&format!("/{}/{}", d.domain, d.repository));
-    (fresh && same_repo).then(|| last.remote.clone())
+    (fresh && last.remote.is_repository(&d.domain, &d.repository)).then(|| last.remote.clone())
 }
 
-/// The domain, created in the operator's account when it does not exist.
-/// Domains are shared, so a found domain is remembered, and concurrent
-/// reconciles of one domain wait for a single lookup: a thousand
-/// PypiRepositories on ten domains cost ten DescribeDomain calls and no
-/// duplicate CreateDomain.
-async fn ensure_domain(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Domain> {
-    let slot = ctx.domain_slot(&d.domain, d.owner.as_deref());
-    let mut known = slot.lock().await;
-    if let Some(domain) = known.as_ref() {
-        return Ok(domain.clone());
-    }
-    let domain = find_or_create_domain(obj, ctx, d).await?;
-    *known = Some(domain.clone());
-    Ok(domain)
-}
-
-async fn find_or_create_domain(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Domain> {
-    if let Some(found) = ctx
-        .aws
-        .describe_domain(&d.domain, d.owner.as_deref())
+/// Consume mode: the repository must exist; nothing is changed.
+async fn existing(ctx: &Context, d: &Desired) -> Result<Repository> {
+    ctx.aws
+        .describe_repository(&d.domain, d.owner.as_deref(), &d.repository)
         .await?
-    {
-        return Ok(found);
-    }
-    if let Some(owner) = &d.owner {
-        return Err(Error::DomainNotFound {
+        .ok_or_else(|| Error::RepositoryNotFound {
             domain: d.domain.clone(),
-            owner: owner.clone(),
-        });
-    }
-    let mut tags = obj.spec.domain.tags.clone();
-    tags.extend(domain_marker(&d.owner_marker));
-    match ctx
-        .aws
-        .create_domain(&d.domain, obj.spec.domain.encryption_key.as_deref(), &tags)
-        .await
-    {
-        Ok(created) => {
-            report::normal(
-                ctx,
-                obj,
-                "DomainCreated",
-                "CreateDomain",
-                format!("Created CodeArtifact domain {}", d.domain),
-            )
-            .await;
-            Ok(created)
-        }
-        // Another PypiRepository created it a moment ago.
-        Err(e) if e.kind == AwsErrorKind::Conflict => ctx
-            .aws
-            .describe_domain(&d.domain, None)
-            .await?
-            .ok_or_else(|| Error::Aws(e)),
-        Err(e) => Err(e.into()),
-    }
+            repository: d.repository.clone(),
+        })
 }
 
-/// The repository and whether this call created it.
-async fn ensure_repository(
+/// Manage mode: create the repository, or check who holds it and correct it.
+async fn manage(
     obj: &PypiRepository,
     ctx: &Context,
     d: &Desired,
     synced_before: bool,
-) -> Result<(Repository, bool)> {
-    let owner = d.owner.as_deref();
+    notes: &mut Vec<Note>,
+) -> Result<Repository> {
     let known = synced_before
         || obj
             .status
             .as_ref()
             .and_then(|s| s.repository_arn.as_ref())
             .is_some();
-    if known
+    let (repo, created) = ensure_repository(obj, ctx, d, known, notes).await?;
+    if created {
+        connect(ctx, d, &repo, d.settings(None).external_connection).await?;
+        return Ok(repo);
+    }
+    let tags = ctx.aws.list_tags(&repo.arn).await?;
+    let claimed = claim(&tags, &d.owner_marker);
+    let how = hold(d, &claimed)?;
+    if claimed == Claim::Unmarked && (d.grant.is_some() || !known) {
+        notes.push(adopted_note(d));
+    }
+    let current = current_settings(&repo);
+    let want = match how {
+        Hold::Full { .. } => d.settings(None),
+        Hold::Stated => d.settings(Some(&current)),
+    };
+    // The marker goes on first, so that no other object can take the
+    // repository while its settings are being changed.
+    correct_tags(obj, ctx, d, &repo, &tags, how).await?;
+    correct_settings(ctx, d, &current, &want).await?;
+    connect(ctx, d, &repo, want.external_connection).await?;
+    Ok(repo)
+}
+
+fn adopted_note(d: &Desired) -> Note {
+    let message = if d.grant.is_some() {
+        format!(
+            "Adopted existing CodeArtifact repository {}; the operator changes only the settings the spec states and will never delete it",
+            d.repository
+        )
+    } else {
+        format!(
+            "Adopted existing CodeArtifact repository {}; the operator manages its settings but will never delete it",
+            d.repository
+        )
+    };
+    Note::new("RepositoryAdopted", "Adopt", message)
+}
+
+/// The repository and whether this call created it. Under strict tenancy a
+/// repository is created only when the rules grant `create`.
+async fn ensure_repository(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    known: bool,
+    notes: &mut Vec<Note>,
+) -> Result<(Repository, bool)> {
+    let owner = d.owner.as_deref();
+    let may_create = d.grant.is_none_or(|g| g.create);
+    // Under strict tenancy look before creating: a CreateRepository that
+    // conflicts with another team's repository is an attempted write.
+    if (known || !may_create || d.grant.is_some())
         && let Some(repo) = ctx
             .aws
             .describe_repository(&d.domain, owner, &d.repository)
@@ -208,11 +197,19 @@ async fn ensure_repository(
     {
         return Ok((repo, false));
     }
+    if !may_create {
+        return Err(Error::NotPermitted(format!(
+            "repository {} does not exist, and the CodeArtifactDomain's access rules let namespace {} only adopt, not create; ask your platform team",
+            d.repository,
+            obj.namespace().unwrap_or_default()
+        )));
+    }
+    let want = d.settings(None);
     let mut tags = d.tags.clone();
     tags.extend(repository_marker(&d.owner_marker));
     let settings = RepositorySettings {
-        description: d.description.clone(),
-        upstreams: d.upstreams.clone(),
+        description: want.description,
+        upstreams: want.upstreams,
         tags,
     };
     match ctx
@@ -226,20 +223,24 @@ async fn ensure_repository(
             } else {
                 "Created"
             };
-            report::normal(
-                ctx,
-                obj,
+            notes.push(Note::new(
                 "RepositoryCreated",
                 "CreateRepository",
                 format!(
                     "{verb} CodeArtifact repository {} in domain {}",
                     d.repository, d.domain
                 ),
-            )
-            .await;
+            ));
             Ok((repo, true))
         }
-        Err(e) if e.kind == AwsErrorKind::Conflict => adopt(obj, ctx, d).await.map(|r| (r, false)),
+        Err(e) if e.kind == AwsErrorKind::Conflict => {
+            let repo = ctx
+                .aws
+                .describe_repository(&d.domain, owner, &d.repository)
+                .await?
+                .ok_or_else(|| Error::Aws(e))?;
+            Ok((repo, false))
+        }
         Err(e) if e.kind == AwsErrorKind::NotFound && !d.upstreams.is_empty() => {
             Err(Error::UpstreamNotFound {
                 domain: d.domain.clone(),
@@ -249,38 +250,38 @@ async fn ensure_repository(
         Err(e) => {
             if e.kind == AwsErrorKind::NotFound {
                 // The domain may have been deleted behind our back: look again next time.
-                ctx.forget_domain(&d.domain, d.owner.as_deref());
+                ctx.forget_domain(&d.domain, owner);
             }
             Err(e.into())
         }
     }
 }
 
-/// Takes over a repository that already exists under this name.
-async fn adopt(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<Repository> {
-    let repo = ctx
-        .aws
-        .describe_repository(&d.domain, d.owner.as_deref(), &d.repository)
-        .await?
-        .ok_or_else(|| AwsError {
-            operation: "DescribeRepository",
-            kind: AwsErrorKind::Conflict,
-            message: "repository vanished while being adopted".into(),
-        })?;
-    let tags = ctx.aws.list_tags(&repo.arn).await?;
-    if !owns_repository(&tags, &d.owner_marker) {
-        let note = format!(
-            "Adopted existing CodeArtifact repository {}; the operator manages its settings but will never delete it",
-            d.repository
-        );
-        report::normal(ctx, obj, "RepositoryAdopted", "Adopt", note).await;
+/// The public:pypi connection as `want` says.
+async fn connect(ctx: &Context, d: &Desired, repo: &Repository, want: bool) -> Result<()> {
+    let has = current_settings(repo).external_connection;
+    let owner = d.owner.as_deref();
+    match (want, has) {
+        (true, false) => Ok(ctx
+            .aws
+            .associate_public_pypi(&d.domain, owner, &d.repository)
+            .await?),
+        (false, true) => Ok(ctx
+            .aws
+            .disassociate_public_pypi(&d.domain, owner, &d.repository)
+            .await?),
+        _ => Ok(()),
     }
-    Ok(repo)
 }
 
 /// Description and upstreams.
-async fn correct_settings(ctx: &Context, d: &Desired, repo: &Repository) -> Result<()> {
-    if repo.description == d.description && repo.upstreams == d.upstreams {
+async fn correct_settings(
+    ctx: &Context,
+    d: &Desired,
+    current: &Settings,
+    want: &Settings,
+) -> Result<()> {
+    if current.description == want.description && current.upstreams == want.upstreams {
         return Ok(());
     }
     match ctx
@@ -289,8 +290,8 @@ async fn correct_settings(ctx: &Context, d: &Desired, repo: &Repository) -> Resu
             &d.domain,
             d.owner.as_deref(),
             &d.repository,
-            &d.description,
-            &d.upstreams,
+            &want.description,
+            &want.upstreams,
         )
         .await
     {
@@ -302,24 +303,27 @@ async fn correct_settings(ctx: &Context, d: &Desired, repo: &Repository) -> Resu
     }
 }
 
-/// spec.tags, plus the ownership marker on repositories this object created.
+/// spec.tags, plus the marker that `how` calls for.
 async fn correct_tags(
     obj: &PypiRepository,
     ctx: &Context,
     d: &Desired,
     repo: &Repository,
+    current: &std::collections::BTreeMap<String, String>,
+    how: Hold,
 ) -> Result<()> {
-    let current = ctx.aws.list_tags(&repo.arn).await?;
     let mut desired = d.tags.clone();
-    if owns_repository(&current, &d.owner_marker) {
-        desired.extend(repository_marker(&d.owner_marker));
+    match how {
+        Hold::Full { marker: true } => desired.extend(repository_marker(&d.owner_marker)),
+        Hold::Stated => desired.extend(adoption_marker(&d.owner_marker)),
+        Hold::Full { marker: false } => {}
     }
     let managed = obj
         .status
         .as_ref()
         .map(|s| s.applied_tag_keys.clone())
         .unwrap_or_default();
-    let (set, remove) = tag_changes(&current, &desired, &managed);
+    let (set, remove) = tag_changes(current, &desired, &managed);
     if !set.is_empty() {
         ctx.aws.tag_resource(&repo.arn, &set).await?;
     }
@@ -328,3 +332,34 @@ async fn correct_tags(
     }
     Ok(())
 }
+
+/// The PyPI endpoint: from memory or status when this repository was synced
+/// before, otherwise from CodeArtifact.
+async fn endpoint(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    last: Option<&SyncRecord>,
+    repo: &Repository,
+) -> Result<String> {
+    let known = last
+        .filter(|l| l.remote.repository_arn == repo.arn)
+        .map(|l| l.remote.endpoint.clone())
+        .or_else(|| {
+            let s = obj.status.as_ref()?;
+            (s.repository_arn.as_deref() == Some(repo.arn.as_str()))
+                .then(|| s.repository_endpoint.clone())
+                .flatten()
+        });
+    match known {
+        Some(e) => Ok(e),
+        None => Ok(ctx
+            .aws
+            .get_pypi_endpoint(&d.domain, d.owner.as_deref(), &d.repository)
+            .await?),
+    }
+}
+
+#[cfg(test)]
+#[path = "repository_tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::repository::Remote;
+use super::remote::Remote;
 use crate::aws::IssuedToken;
 use crate::crd::{
     CONDITION_READY, CONDITION_SYNCED, PypiRepository, PypiRepositoryStatus, Reason, set_condition,

@@ -35,6 +35,16 @@ pub enum Reason {
     KubernetesError,
     /// The object is being deleted.
     Deleting,
+    /// No CodeArtifactDomain rule allows this namespace what the spec asks (`--tenancy=strict`).
+    NotPermitted,
+    /// The repository carries another object's or another cluster's ownership marker.
+    OwnedElsewhere,
+    /// The repository exists without an ownership marker and adoption was not asked for or allowed.
+    AlreadyExists,
+    /// The repository a consumer reads does not exist.
+    RepositoryNotFound,
+    /// A domain set to be deleted still holds repositories.
+    DomainNotEmpty,
 }
 
 impl Reason {
@@ -53,6 +63,11 @@ impl Reason {
             Reason::Conflict => "Conflict",
             Reason::KubernetesError => "KubernetesError",
             Reason::Deleting => "Deleting",
+            Reason::NotPermitted => "NotPermitted",
+            Reason::OwnedElsewhere => "OwnedElsewhere",
+            Reason::AlreadyExists => "AlreadyExists",
+            Reason::RepositoryNotFound => "RepositoryNotFound",
+            Reason::DomainNotEmpty => "DomainNotEmpty",
         }
     }
 }

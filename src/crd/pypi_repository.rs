@@ -40,13 +40,38 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     validation = Rule::new(
         "(has(self.spec.secret) && has(self.spec.secret.name)) || size(self.metadata.name) <= 248"
     ).message("metadata.name is too long for the default Secret name <name>-pypi; set spec.secret.name").field_path(".spec.secret"),
+    validation = Rule::new(
+        "!has(self.spec.mode) || self.spec.mode != 'Consume' || (!has(self.spec.description) && !has(self.spec.externalConnection) && !has(self.spec.upstreams) && !has(self.spec.tags) && !has(self.spec.adopt) && self.spec.deletionPolicy != 'Delete')"
+    ).message("spec.mode Consume changes nothing in CodeArtifact: leave out description, externalConnection, upstreams, tags, adopt and deletionPolicy Delete").field_path(".spec.mode"),
 )]
 #[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
 #[serde(rename_all = "camelCase")]
 pub struct PypiRepositorySpec {
-    /// The CodeArtifact domain that holds the repository. The operator creates
-    /// it when it does not exist (in its own account) and adopts it when it does.
+    /// The CodeArtifact domain that holds the repository. With
+    /// `--tenancy=strict` (the default) a CodeArtifactDomain must declare it
+    /// and admit this namespace; the operator never creates it for a
+    /// PypiRepository. With `--tenancy=open` the operator creates it when it
+    /// does not exist (in its own account) and uses it when it does.
     pub domain: DomainSpec,
+
+    /// `Manage` (the default): the operator creates the repository (or, with
+    /// spec.adopt, takes over an unmarked existing one) and keeps it as the
+    /// spec says. `Consume`: the repository must already exist (usually
+    /// managed by another PypiRepository); the operator changes nothing in
+    /// CodeArtifact and only keeps a token Secret fresh. Deleting a consumer
+    /// never touches CodeArtifact. Immutable.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.mode is immutable"))]
+    pub mode: RepositoryMode,
+
+    /// Take over a repository of this name that already exists and carries
+    /// no ownership marker (it was made by hand or by a tool). Off by
+    /// default: then an existing repository is refused with reason
+    /// AlreadyExists. With `--tenancy=strict` the CodeArtifactDomain must
+    /// also allow adoption. An adopted repository is marked as this object's,
+    /// keeps every setting the spec does not state, and is never deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
 
     /// Name of the CodeArtifact repository. Defaults to metadata.name.
     /// 2 to 100 characters: letters, digits, '.', '_' and '-', starting with a
@@ -69,11 +94,21 @@ pub struct PypiRepositorySpec {
     /// Connect the repository to the public PyPI index (`public:pypi`), so
     /// pip can install public packages through it; they are cached in the
     /// repository. Set to false for a private-only or air-gapped repository.
-    #[serde(default = "default_true")]
-    pub external_connection: bool,
+    /// Unset: a repository the operator creates gets the connection, and an
+    /// adopted one keeps whatever it has. AWS allows one external connection
+    /// together with up to 10 upstreams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_connection: Option<bool>,
 
-    /// Upstream repositories in the same domain, searched in this order when
-    /// a package is not found here. At most 10; each must already exist.
+    /// Upstream repositories in the same domain, at most 10, each existing
+    /// already. A package version is looked up in this repository first,
+    /// then in the upstreams in the order listed (each with its own
+    /// upstreams before the next one); the first that has it wins. Upstreams
+    /// and externalConnection can be used together: AWS allows up to 10
+    /// upstreams and one external connection on a repository (AWS suggests
+    /// one repository per domain with the connection, upstream of the
+    /// others). Unset or empty: none on a repository the operator creates;
+    /// an adopted repository keeps its upstreams.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 10),
@@ -93,9 +128,12 @@ pub struct PypiRepositorySpec {
     pub tags: BTreeMap<String, String>,
 
     /// What happens in CodeArtifact when this object is deleted. `Retain`
-    /// (the default) leaves the repository and domain untouched. `Delete`
-    /// deletes the repository, then the domain when the operator created it
-    /// and no repositories are left in it. Resources the operator did not
+    /// (the default) leaves the repository and domain untouched, and the
+    /// object carries no finalizer. `Delete` deletes the repository when this
+    /// object created it (with `--tenancy=open` also the domain, when the
+    /// operator created it and it is empty); the object then carries a
+    /// finalizer until that is done. With `--tenancy=strict` the
+    /// CodeArtifactDomain must allow `delete`. Resources the operator did not
     /// create are never deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
@@ -114,8 +152,8 @@ pub struct PypiRepositorySpec {
 // `\P{C}*`: no control characters, such as the newline a YAML block scalar
 // leaves). The same check on keys would need a regex in the CEL rule below,
 // which the apiserver refuses as too costly, so keys are left to CodeArtifact.
-const TAGS_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256 && !k.startsWith('aws:') && !k.startsWith('codeartifact-operator.dev/'))";
-const TAGS_MESSAGE: &str = "tag keys must be 1 to 128 characters and not start with 'aws:' or 'codeartifact-operator.dev/'; values at most 256 characters";
+pub(super) const TAGS_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256 && !k.startsWith('aws:') && !k.startsWith('codeartifact-operator.dev/'))";
+pub(super) const TAGS_MESSAGE: &str = "tag keys must be 1 to 128 characters and not start with 'aws:' or 'codeartifact-operator.dev/'; values at most 256 characters";
 
 /// The CodeArtifact domain of the repository.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -155,6 +193,16 @@ pub struct DomainSpec {
     #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"}))]
     #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
     pub tags: BTreeMap<String, String>,
+}
+
+/// How the PypiRepository relates to its CodeArtifact repository.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RepositoryMode {
+    /// Create (or adopt) the repository and keep it as the spec says.
+    #[default]
+    Manage,
+    /// Only read an existing repository: keep a token Secret fresh, change nothing.
+    Consume,
 }
 
 /// What deleting the PypiRepository does in CodeArtifact.
@@ -250,10 +298,6 @@ pub struct PypiRepositoryStatus {
     /// to set. Never holds the token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_usage: Vec<SecretUsage>,
-}
-
-fn default_true() -> bool {
-    true
 }
 
 fn default_duration() -> i64 {

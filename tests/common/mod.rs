@@ -12,6 +12,7 @@
 
 pub mod python;
 pub mod reliability;
+pub mod tenancy;
 
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
@@ -113,6 +114,9 @@ impl Operator {
             format!("--watch-namespaces={namespace}"),
             "--cluster-name=e2e".to_string(),
             "--log-format=json".to_string(),
+            // Tests written before CodeArtifactDomain let each PypiRepository
+            // create its domain; tenancy tests pass --tenancy=strict (last wins).
+            "--tenancy=open".to_string(),
         ];
         launch.args.extend(extra.iter().cloned());
         launch.rust_log = Some("info,codeartifact_operator=debug".to_string());

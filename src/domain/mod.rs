@@ -1,0 +1,263 @@
+//! The CodeArtifactDomain controller: creates or uses the domain per its
+//! mode, keeps its tags, reports it in status, and deletes it only as its
+//! policy allows (empty, and created by this cluster). It shares the
+//! PypiRepository controller's clients and settings.
+
+mod sync;
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::StreamExt;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::Event;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, Resource, ResourceExt};
+
+use crate::controller::Context;
+use crate::controller::backoff::{self, Attempts};
+use crate::controller::finalize::with_finalizer_if;
+use crate::crd::{
+    CONDITION_READY, CodeArtifactDomain, CodeArtifactDomainStatus, DeletionPolicy, DomainMode,
+    Reason, set_condition,
+};
+use crate::error::{Error, NOTE_MAX_BYTES, Result, RetryClass, truncate};
+
+/// What the domain reconciles share.
+pub struct DomainContext {
+    /// The operator's context (clients, settings).
+    pub ctx: Arc<Context>,
+    /// Failures per CodeArtifactDomain, for backoff.
+    pub attempts: Attempts,
+}
+
+/// Whether deleting the object has work to do in AWS.
+pub fn needs_finalizer(cad: &CodeArtifactDomain) -> bool {
+    cad.spec.mode == DomainMode::Manage && cad.spec.deletion_policy == DeletionPolicy::Delete
+}
+
+fn spec_or_lifecycle_change(obj: &CodeArtifactDomain) -> Option<u64> {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    obj.finalizers().hash(&mut h);
+    Some(h.finish())
+}
+
+/// Runs the CodeArtifactDomain controller until shutdown.
+pub async fn run(ctx: Arc<Context>) {
+    let api: Api<CodeArtifactDomain> = Api::all(ctx.client.clone());
+    let (reader, writer) = reflector::store();
+    let trigger = watcher(api, ctx.config.domain_watch().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(spec_or_lifecycle_change, Default::default());
+    let dctx = Arc::new(DomainContext {
+        ctx,
+        attempts: Attempts::default(),
+    });
+    Controller::for_stream(trigger, reader)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, dctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "domain reconcile loop reported an error");
+            }
+        })
+        .await;
+}
+
+/// Reconciles one CodeArtifactDomain.
+#[tracing::instrument(skip_all, fields(cadomain = %obj.name_any()))]
+pub async fn reconcile(obj: Arc<CodeArtifactDomain>, dctx: Arc<DomainContext>) -> Result<Action> {
+    let api: Api<CodeArtifactDomain> = Api::all(dctx.ctx.client.clone());
+    let needed = needs_finalizer(&obj);
+    let key = obj.uid().unwrap_or_default();
+    let action = with_finalizer_if(&api, obj, needed, |event| async {
+        let (o, result) = match event {
+            Event::Apply(o) => {
+                let r = sync::apply(&o, &dctx.ctx).await;
+                (o, r)
+            }
+            Event::Cleanup(o) => {
+                let r = sync::cleanup(&o, &dctx.ctx).await;
+                (o, r)
+            }
+        };
+        match result {
+            Ok((status, action)) => {
+                write_status(&dctx.ctx, &o, status).await?;
+                Ok(action)
+            }
+            Err(e) => {
+                report_failure(&dctx.ctx, &o, &e).await;
+                Err(e)
+            }
+        }
+    })
+    .await?;
+    dctx.attempts.succeeded(&key);
+    Ok(action)
+}
+
+fn error_policy(obj: Arc<CodeArtifactDomain>, err: &Error, dctx: Arc<DomainContext>) -> Action {
+    let class = err.retry_class();
+    if class == RetryClass::Permanent {
+        return Action::await_change();
+    }
+    let attempt = dctx.attempts.failed(&obj.uid().unwrap_or_default());
+    let delay = backoff::jitter(
+        backoff::delay(dctx.ctx.config.backoff, class, attempt),
+        rand::random::<f64>(),
+    );
+    tracing::warn!(cadomain = %obj.name_any(), error = %err.report(), attempt, "domain reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Writes status when it changed.
+async fn write_status(
+    ctx: &Context,
+    obj: &CodeArtifactDomain,
+    status: CodeArtifactDomainStatus,
+) -> Result<()> {
+    if obj.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<CodeArtifactDomain> = Api::all(ctx.client.clone());
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ready=False with the reason, and a Warning Event; best effort.
+async fn report_failure(ctx: &Context, obj: &CodeArtifactDomain, err: &Error) {
+    let mut st = obj.status.clone().unwrap_or_default();
+    set_condition(
+        &mut st.conditions,
+        CONDITION_READY,
+        false,
+        err.reason(),
+        &err.report(),
+        obj.metadata.generation,
+        Utc::now(),
+    );
+    if let Err(e) = write_status(ctx, obj, st).await {
+        tracing::warn!(error = %e, "could not write domain failure status");
+    }
+    publish(
+        ctx,
+        obj,
+        EventType::Warning,
+        err.reason().as_str(),
+        err.report(),
+    )
+    .await;
+}
+
+/// Publishes an Event on the CodeArtifactDomain.
+pub(crate) async fn publish(
+    ctx: &Context,
+    obj: &CodeArtifactDomain,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = KubeEvent {
+        type_,
+        reason: reason.to_string(),
+        note: Some(truncate(note, NOTE_MAX_BYTES)),
+        action: "Reconcile".to_string(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(cadomain = %obj.name_any(), error = %e, "could not publish Event");
+    }
+}
+
+/// Status after a successful reconcile.
+pub fn ready_status(
+    obj: &CodeArtifactDomain,
+    domain: &crate::aws::Domain,
+    created_by_operator: bool,
+    now: chrono::DateTime<Utc>,
+) -> CodeArtifactDomainStatus {
+    let mut st = obj.status.clone().unwrap_or_default();
+    st.observed_generation = obj.metadata.generation;
+    st.domain_name = Some(domain.name.clone());
+    st.arn = Some(domain.arn.clone());
+    st.owner = Some(domain.owner.clone());
+    st.repository_count = Some(domain.repository_count);
+    st.created_by_operator = Some(created_by_operator);
+    st.applied_tag_keys = match obj.spec.mode {
+        DomainMode::Manage => obj.spec.tags.keys().cloned().collect(),
+        DomainMode::Use => vec![],
+    };
+    let message = match obj.spec.mode {
+        DomainMode::Manage => format!("Domain {} exists and carries spec.tags", domain.name),
+        DomainMode::Use => format!("Domain {} exists; the operator only uses it", domain.name),
+    };
+    set_condition(
+        &mut st.conditions,
+        CONDITION_READY,
+        true,
+        Reason::Available,
+        &message,
+        obj.metadata.generation,
+        now,
+    );
+    st
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cad(spec: serde_json::Value) -> CodeArtifactDomain {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "codeartifact-operator.dev/v1alpha1", "kind": "CodeArtifactDomain",
+            "metadata": {"name": "acme", "generation": 2}, "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_a_managed_delete_holds_a_finalizer() {
+        assert!(!needs_finalizer(&cad(serde_json::json!({}))));
+        assert!(needs_finalizer(&cad(
+            serde_json::json!({"deletionPolicy": "Delete"})
+        )));
+        assert!(!needs_finalizer(&cad(serde_json::json!({"mode": "Use"}))));
+    }
+
+    #[test]
+    fn ready_status_reports_arn_owner_and_count() {
+        let domain = crate::aws::Domain {
+            name: "acme".into(),
+            owner: "111122223333".into(),
+            arn: "arn:aws:codeartifact:us-west-2:111122223333:domain/acme".into(),
+            repository_count: 3,
+        };
+        let o = cad(serde_json::json!({"tags": {"team": "platform"}}));
+        let st = ready_status(&o, &domain, true, Utc::now());
+        assert_eq!(st.repository_count, Some(3));
+        assert_eq!(st.owner.as_deref(), Some("111122223333"));
+        assert_eq!(st.applied_tag_keys, vec!["team".to_string()]);
+        assert_eq!(st.observed_generation, Some(2));
+        assert_eq!(st.conditions[0].status, "True");
+        let used = cad(serde_json::json!({"mode": "Use"}));
+        assert!(
+            ready_status(&used, &domain, false, Utc::now())
+                .applied_tag_keys
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! A CodeArtifactDomain against CodeArtifact: create (mode Manage) or find
+//! (mode Use) the domain, keep its tags (Manage only), and delete it only
+//! when it is empty and this cluster created it.
+
+use chrono::Utc;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+
+use super::{publish, ready_status};
+use crate::aws::{AwsErrorKind, Domain};
+use crate::controller::Context;
+use crate::controller::ownership::{
+    TAG_CLUSTER, TAG_OWNER, TAG_UID, created_by_cluster, tag_changes,
+};
+use crate::crd::{CodeArtifactDomain, CodeArtifactDomainStatus, DomainMode};
+use crate::error::{Error, Result};
+
+/// Marker tags for a domain a CodeArtifactDomain creates.
+fn marker(ctx: &Context, obj: &CodeArtifactDomain) -> std::collections::BTreeMap<String, String> {
+    std::collections::BTreeMap::from([
+        (TAG_CLUSTER.to_string(), ctx.config.cluster_name.clone()),
+        (
+            TAG_OWNER.to_string(),
+            format!("CodeArtifactDomain/{}", obj.name_any()),
+        ),
+        (TAG_UID.to_string(), obj.uid().unwrap_or_default()),
+    ])
+}
+
+fn ours(ctx: &Context, tags: &std::collections::BTreeMap<String, String>) -> bool {
+    created_by_cluster(tags, &ctx.config.cluster_name)
+}
+
+/// Creates or finds the domain, corrects its tags, and returns the status to write.
+pub async fn apply(
+    obj: &CodeArtifactDomain,
+    ctx: &Context,
+) -> Result<(CodeArtifactDomainStatus, Action)> {
+    let name = obj.domain_name();
+    let owner = obj.spec.owner.as_deref();
+    let domain = match ctx.aws.describe_domain(&name, owner).await? {
+        Some(d) => d,
+        None => create(obj, ctx, &name).await?,
+    };
+    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    let created = ours(ctx, &tags);
+    if obj.spec.mode == DomainMode::Manage {
+        correct_tags(obj, ctx, &domain, &tags, created).await?;
+    }
+    let status = ready_status(obj, &domain, created, Utc::now());
+    Ok((status, Action::requeue(ctx.config.resync)))
+}
+
+async fn create(obj: &CodeArtifactDomain, ctx: &Context, name: &str) -> Result<Domain> {
+    if obj.spec.mode == DomainMode::Use {
+        return Err(Error::DomainMissing {
+            domain: name.to_string(),
+        });
+    }
+    if let Some(owner) = &obj.spec.owner {
+        return Err(Error::DomainNotFound {
+            domain: name.to_string(),
+            owner: owner.clone(),
+        });
+    }
+    let mut tags = obj.spec.tags.clone();
+    tags.extend(marker(ctx, obj));
+    match ctx
+        .aws
+        .create_domain(name, obj.spec.encryption_key.as_deref(), &tags)
+        .await
+    {
+        Ok(d) => {
+            let note = format!("Created CodeArtifact domain {name}");
+            publish(ctx, obj, EventType::Normal, "DomainCreated", note).await;
+            Ok(d)
+        }
+        Err(e) if e.kind == AwsErrorKind::Conflict => ctx
+            .aws
+            .describe_domain(name, None)
+            .await?
+            .ok_or_else(|| Error::Aws(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn correct_tags(
+    obj: &CodeArtifactDomain,
+    ctx: &Context,
+    domain: &Domain,
+    current: &std::collections::BTreeMap<String, String>,
+    created: bool,
+) -> Result<()> {
+    let mut desired = obj.spec.tags.clone();
+    if created {
+        // Keep the marker as it is (it may name an earlier creator).
+        for k in [TAG_CLUSTER, TAG_OWNER, TAG_UID] {
+            if let Some(v) = current.get(k) {
+                desired.insert(k.to_string(), v.clone());
+            }
+        }
+    }
+    let managed = obj
+        .status
+        .as_ref()
+        .map(|s| s.applied_tag_keys.clone())
+        .unwrap_or_default();
+    let (set, remove) = tag_changes(current, &desired, &managed);
+    if !set.is_empty() {
+        ctx.aws.tag_resource(&domain.arn, &set).await?;
+    }
+    if !remove.is_empty() {
+        ctx.aws.untag_resource(&domain.arn, &remove).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the domain when it is empty and this cluster created it.
+pub async fn cleanup(
+    obj: &CodeArtifactDomain,
+    ctx: &Context,
+) -> Result<(CodeArtifactDomainStatus, Action)> {
+    let name = obj.domain_name();
+    let owner = obj.spec.owner.as_deref();
+    let status = obj.status.clone().unwrap_or_default();
+    let Some(domain) = ctx.aws.describe_domain(&name, owner).await? else {
+        ctx.forget_domain(&name, owner);
+        return Ok((status, Action::await_change()));
+    };
+    if domain.repository_count > 0 {
+        return Err(Error::DomainNotEmpty {
+            domain: name,
+            count: domain.repository_count,
+        });
+    }
+    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    if !ours(ctx, &tags) {
+        let note =
+            format!("Domain {name} was not created by this cluster's operator, so it is kept");
+        publish(ctx, obj, EventType::Normal, "DomainKept", note).await;
+        return Ok((status, Action::await_change()));
+    }
+    match ctx.aws.delete_domain(&name, owner).await {
+        Ok(()) => {
+            ctx.forget_domain(&name, owner);
+            let note = format!("Deleted empty CodeArtifact domain {name}");
+            publish(ctx, obj, EventType::Normal, "DomainDeleted", note).await;
+            Ok((status, Action::await_change()))
+        }
+        Err(e) if e.kind == AwsErrorKind::Conflict => Err(Error::DomainNotEmpty {
+            domain: name,
+            count: 1,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -109,9 +109,8 @@ impl Context {
         (token, self.clock.real_time_of(expires))
     }
 
-    /// If `token` is unexpired and was issued for `domain`/`owner`: the permissions it carries
-    /// (`None` inside: minted by a long-term key, everything allowed).
-    pub fn token_grant(&self, token: &str, domain: &str, owner: &str) -> Option<Option<Grant>> {
+    /// If `token` is unexpired and was issued for `domain`/`owner`: the permissions it carries.
+    pub fn token_grant(&self, token: &str, domain: &str, owner: &str) -> Option<ValidToken> {
         let now = self.clock.now();
         self.read(|s| {
             s.tokens
@@ -119,7 +118,15 @@ impl Context {
                 .find(|t| {
                     t.token == token && t.domain == domain && t.owner == owner && t.expires > now
                 })
-                .map(|t| t.grant.clone())
+                .map(|t| ValidToken {
+                    grant: t.grant.clone(),
+                })
         })
     }
+}
+
+/// A token the PyPI endpoint accepts.
+pub struct ValidToken {
+    /// The minting session's permissions; `None`: minted by a long-term key, everything allowed.
+    pub grant: Option<Grant>,
 }

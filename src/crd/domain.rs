@@ -185,6 +185,10 @@ fn default_max_token() -> i64 {
     MAX_TOKEN_SECONDS
 }
 
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
 fn is_max_token(v: &i64) -> bool {
     *v == MAX_TOKEN_SECONDS
 }

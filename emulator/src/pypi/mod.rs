@@ -106,7 +106,7 @@ pub async fn handle(
     };
     let grant =
         basic_token(req.headers()).and_then(|t| ctx.token_grant(&t, &target.domain, &target.owner));
-    let Some(grant) = grant else {
+    let Some(grant) = grant.map(|valid| valid.grant) else {
         return unauthorized();
     };
     if let Err(e) = ctx.read(|s| {

@@ -222,11 +222,7 @@ async fn access_changes_act_within_seconds_and_revocation_removes_credentials() 
     let (_, t_out) = s
         .wait_ready_is(0, "web", "False", Some("NotPermitted"))
         .await;
-    let gone = testenv::wait_for(Duration::from_secs(10), || async {
-        s.secret_token(0, "web-pypi").await.is_none()
-    })
-    .await;
-    assert!(gone.is_ok(), "the token is still in the Secret");
+    the_token_leaves_web_pypi(&s, "the token is still in the Secret").await;
     // Back in, then the rule itself is revoked.
     s.label_namespace(0, &label, Some("on")).await;
     s.wait_ready_is(0, "web", "True", None).await;
@@ -235,29 +231,8 @@ async fn access_changes_act_within_seconds_and_revocation_removes_credentials() 
     let (_, t_rule) = s
         .wait_ready_is(0, "web", "False", Some("NotPermitted"))
         .await;
-    let gone = testenv::wait_for(Duration::from_secs(10), || async {
-        s.secret_token(0, "web-pypi").await.is_none()
-    })
-    .await;
-    assert!(
-        gone.is_ok(),
-        "the token is still in the Secret after the rule went"
-    );
-    let minted = s.env.emulator.call_count("GetAuthorizationToken");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(
-        s.env.emulator.call_count("GetAuthorizationToken"),
-        minted,
-        "no token refresh for a revoked object"
-    );
-    assert!(
-        s.env
-            .emulator
-            .repositories()
-            .iter()
-            .any(|r| r.name == "web"),
-        "revoking deletes nothing in AWS"
-    );
+    the_token_leaves_web_pypi(&s, "the token is still in the Secret after the rule went").await;
+    a_revoked_object_is_neither_refreshed_nor_deleted(&s).await;
     // Deleting the object (Retain): no finalizer, gone at once.
     s.env.delete("web").await;
     s.env.wait_gone("web", Duration::from_secs(10)).await;
@@ -275,4 +250,32 @@ async fn access_changes_act_within_seconds_and_revocation_removes_credentials() 
             "access changes must act within seconds: {t:?}"
         );
     }
+}
+
+/// Within 10 s the credentials leave `web`'s Secret; `failure` says when they did not.
+async fn the_token_leaves_web_pypi(s: &Strict, failure: &str) {
+    let gone = testenv::wait_for(Duration::from_secs(10), || async {
+        s.secret_token(0, "web-pypi").await.is_none()
+    })
+    .await;
+    assert!(gone.is_ok(), "{failure}");
+}
+
+/// Revoked `web`: no token minted for 5 s, and its repository still in AWS.
+async fn a_revoked_object_is_neither_refreshed_nor_deleted(s: &Strict) {
+    let minted = s.env.emulator.call_count("GetAuthorizationToken");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        s.env.emulator.call_count("GetAuthorizationToken"),
+        minted,
+        "no token refresh for a revoked object"
+    );
+    assert!(
+        s.env
+            .emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == "web"),
+        "revoking deletes nothing in AWS"
+    );
 }

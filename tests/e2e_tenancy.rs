@@ -46,6 +46,27 @@ async fn the_attack_is_refused_and_two_teams_stay_apart() {
     );
     let acme = acme(&s);
 
+    let demo_token = demo_gets_python_packages(&s, &acme).await;
+    let refused_cost = the_attack_is_refused_at_no_cost(&s, &acme, &demo_token).await;
+    each_team_gets_only_its_own_names(&s, &acme).await;
+    an_adopt_rule_does_not_beat_demos_marker(&s, &cad, &acme).await;
+
+    let tokens = assert_no_leaks(
+        &s.env.client,
+        &s.env.emulator,
+        &[&s.ns(0), &s.ns(1), &s.ns(2)],
+        &[&s.env.operator],
+    )
+    .await;
+    s.delete_domain(&cad).await;
+    println!(
+        "SUMMARY tenancy attack: refused object cost {refused_cost} AWS calls (6 s after refusal); no Secret, CodeArtifact unchanged; two teams each refused the other's names; OwnedElsewhere with 0 writes; 0 of {tokens} tokens leaked"
+    );
+    assert_eq!(refused_cost, 0, "a refused object costs no AWS call");
+}
+
+/// Demo's `python-packages`, Ready; returns the token in its Secret.
+async fn demo_gets_python_packages(s: &Strict, acme: &str) -> String {
     s.create(
         0,
         "python-packages",
@@ -53,14 +74,18 @@ async fn the_attack_is_refused_and_two_teams_stay_apart() {
     )
     .await;
     s.wait_ready_is(0, "python-packages", "True", None).await;
-    let demo_token = s
-        .secret_token(0, "python-packages-pypi")
+    s.secret_token(0, "python-packages-pypi")
         .await
-        .expect("demo's token");
+        .expect("demo's token")
+}
+
+/// The attack: another namespace names demo's repository, with Delete and
+/// no connection. Refused, with no Secret and demo's repository and token
+/// unchanged; returns the AWS calls made in the 6 s after the refusal.
+async fn the_attack_is_refused_at_no_cost(s: &Strict, acme: &str, demo_token: &str) -> u64 {
     let before_repo = s.env.emulator.repositories();
     let before_calls = s.env.emulator.calls();
 
-    // The attack: another namespace names demo's repository, with Delete and no connection.
     s.create(
         1,
         "grab",
@@ -92,10 +117,13 @@ async fn the_attack_is_refused_and_two_teams_stay_apart() {
     );
     assert_eq!(
         s.secret_token(0, "python-packages-pypi").await.as_deref(),
-        Some(demo_token.as_str())
+        Some(demo_token)
     );
+    refused_cost
+}
 
-    // Team b gets b-*, not a-*; team a gets a-*.
+/// Team b gets b-*, not a-*; team a gets a-*.
+async fn each_team_gets_only_its_own_names(s: &Strict, acme: &str) {
     s.create(2, "b-web", serde_json::json!({"domain": {"name": acme}}))
         .await;
     s.create(2, "a-stolen", serde_json::json!({"domain": {"name": acme}}))
@@ -122,8 +150,10 @@ async fn the_attack_is_refused_and_two_teams_stay_apart() {
         .map(|r| r.name)
         .collect();
     assert!(!names.contains(&"a-stolen".to_string()), "{names:?}");
+}
 
-    // Even with a rule that lets evil adopt python-packages, demo's marker protects it.
+/// Even with a rule that lets evil adopt python-packages, demo's marker protects it.
+async fn an_adopt_rule_does_not_beat_demos_marker(s: &Strict, cad: &str, acme: &str) {
     let rules = serde_json::json!([
         {"namespaces": [s.ns(0)], "repositories": ["python-packages", "a-*"], "create": true, "delete": true, "externalConnection": true},
         {"namespaces": [s.ns(2)], "repositories": ["b-*"], "create": true},
@@ -136,7 +166,7 @@ async fn the_attack_is_refused_and_two_teams_stay_apart() {
         serde_json::json!({"domain": {"name": acme}, "repositoryName": "python-packages", "adopt": true, "externalConnection": false}),
     )
     .await;
-    s.apply_domain(&cad, domain(&s.id, rules)).await;
+    s.apply_domain(cad, domain(&s.id, rules)).await;
     let (again, _) = s
         .wait_ready_is(1, "grab-again", "False", Some("OwnedElsewhere"))
         .await;
@@ -165,19 +195,6 @@ async fn the_attack_is_refused_and_two_teams_stay_apart() {
             .unwrap()
             .is_none()
     );
-
-    let tokens = assert_no_leaks(
-        &s.env.client,
-        &s.env.emulator,
-        &[&s.ns(0), &s.ns(1), &s.ns(2)],
-        &[&s.env.operator],
-    )
-    .await;
-    s.delete_domain(&cad).await;
-    println!(
-        "SUMMARY tenancy attack: refused object cost {refused_cost} AWS calls (6 s after refusal); no Secret, CodeArtifact unchanged; two teams each refused the other's names; OwnedElsewhere with 0 writes; 0 of {tokens} tokens leaked"
-    );
-    assert_eq!(refused_cost, 0, "a refused object costs no AWS call");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,11 +222,7 @@ async fn access_changes_act_within_seconds_and_revocation_removes_credentials() 
     let (_, t_out) = s
         .wait_ready_is(0, "web", "False", Some("NotPermitted"))
         .await;
-    let gone = testenv::wait_for(Duration::from_secs(10), || async {
-        s.secret_token(0, "web-pypi").await.is_none()
-    })
-    .await;
-    assert!(gone.is_ok(), "the token is still in the Secret");
+    the_token_leaves_web_pypi(&s, "the token is still in the Secret").await;
     // Back in, then the rule itself is revoked.
     s.label_namespace(0, &label, Some("on")).await;
     s.wait_ready_is(0, "web", "True", None).await;
@@ -218,29 +231,8 @@ async fn access_changes_act_within_seconds_and_revocation_removes_credentials() 
     let (_, t_rule) = s
         .wait_ready_is(0, "web", "False", Some("NotPermitted"))
         .await;
-    let gone = testenv::wait_for(Duration::from_secs(10), || async {
-        s.secret_token(0, "web-pypi").await.is_none()
-    })
-    .await;
-    assert!(
-        gone.is_ok(),
-        "the token is still in the Secret after the rule went"
-    );
-    let minted = s.env.emulator.call_count("GetAuthorizationToken");
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(
-        s.env.emulator.call_count("GetAuthorizationToken"),
-        minted,
-        "no token refresh for a revoked object"
-    );
-    assert!(
-        s.env
-            .emulator
-            .repositories()
-            .iter()
-            .any(|r| r.name == "web"),
-        "revoking deletes nothing in AWS"
-    );
+    the_token_leaves_web_pypi(&s, "the token is still in the Secret after the rule went").await;
+    a_revoked_object_is_neither_refreshed_nor_deleted(&s).await;
     // Deleting the object (Retain): no finalizer, gone at once.
     s.env.delete("web").await;
     s.env.wait_gone("web", Duration::from_secs(10)).await;
@@ -258,4 +250,32 @@ async fn access_changes_act_within_seconds_and_revocation_removes_credentials() 
             "access changes must act within seconds: {t:?}"
         );
     }
+}
+
+/// Within 10 s the credentials leave `web`'s Secret; `failure` says when they did not.
+async fn the_token_leaves_web_pypi(s: &Strict, failure: &str) {
+    let gone = testenv::wait_for(Duration::from_secs(10), || async {
+        s.secret_token(0, "web-pypi").await.is_none()
+    })
+    .await;
+    assert!(gone.is_ok(), "{failure}");
+}
+
+/// Revoked `web`: no token minted for 5 s, and its repository still in AWS.
+async fn a_revoked_object_is_neither_refreshed_nor_deleted(s: &Strict) {
+    let minted = s.env.emulator.call_count("GetAuthorizationToken");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        s.env.emulator.call_count("GetAuthorizationToken"),
+        minted,
+        "no token refresh for a revoked object"
+    );
+    assert!(
+        s.env
+            .emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == "web"),
+        "revoking deletes nothing in AWS"
+    );
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use codeartifact_operator::crd::FINALIZER;
 use common::ACCESS_KEY;
 use common::reliability::{assert_no_leaks, sdk};
-use common::tenancy::setup_strict;
+use common::tenancy::{Strict, setup_strict};
 use k8s_openapi::ByteString;
 use kube::api::{Patch, PatchParams};
 
@@ -20,38 +20,7 @@ use kube::api::{Patch, PatchParams};
 async fn adoption_needs_the_opt_in_and_leaves_unstated_settings_alone() {
     let s = setup_strict("tenancy-adopt", 0, "2s").await;
     let domain = format!("legacy-{}", std::process::id());
-    let aws = sdk(&s.env.emulator, ACCESS_KEY);
-    aws.create_domain()
-        .domain(&domain)
-        .tags(
-            aws_sdk_codeartifact::types::Tag::builder()
-                .key("cost-center")
-                .value("platform")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    aws.create_repository()
-        .domain(&domain)
-        .repository("base")
-        .send()
-        .await
-        .unwrap();
-    aws.create_repository()
-        .domain(&domain)
-        .repository("legacy")
-        .description("theirs")
-        .upstreams(
-            aws_sdk_codeartifact::types::UpstreamRepository::builder()
-                .repository_name("base")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    seed_legacy_domain(&s, &domain).await;
     let cad = format!("use-{}", std::process::id());
     s.apply_domain(
         &cad,
@@ -68,6 +37,59 @@ async fn adoption_needs_the_opt_in_and_leaves_unstated_settings_alone() {
     assert_eq!(used.status.as_ref().unwrap().repository_count, Some(2));
     let domain_before = s.env.emulator.domains();
 
+    adopted_only_after_the_opt_in(&s, &domain).await;
+    unstated_settings_stay_across_resyncs(&s).await;
+    // The domain in mode Use was never changed.
+    assert_eq!(s.env.emulator.domains(), domain_before);
+    assert_eq!(
+        s.env.emulator.call_count("CreateDomain"),
+        1,
+        "only the test's own"
+    );
+    s.env.assert_no_token_leaks().await;
+    s.delete_domain(&cad).await;
+}
+
+/// A domain the operator did not create: tagged, with `legacy` (a
+/// description and the upstream `base`) that nobody declared.
+async fn seed_legacy_domain(s: &Strict, domain: &str) {
+    let aws = sdk(&s.env.emulator, ACCESS_KEY);
+    aws.create_domain()
+        .domain(domain)
+        .tags(
+            aws_sdk_codeartifact::types::Tag::builder()
+                .key("cost-center")
+                .value("platform")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws.create_repository()
+        .domain(domain)
+        .repository("base")
+        .send()
+        .await
+        .unwrap();
+    aws.create_repository()
+        .domain(domain)
+        .repository("legacy")
+        .description("theirs")
+        .upstreams(
+            aws_sdk_codeartifact::types::UpstreamRepository::builder()
+                .repository_name("base")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Refused as `AlreadyExists` (naming `spec.adopt`) without tagging
+/// anything, then adopted once the object says `adopt: true`.
+async fn adopted_only_after_the_opt_in(s: &Strict, domain: &str) {
     s.create(0, "legacy", serde_json::json!({"domain": {"name": domain}}))
         .await;
     let (refused, _) = s
@@ -90,8 +112,10 @@ async fn adoption_needs_the_opt_in_and_leaves_unstated_settings_alone() {
         events.iter().any(|(_, r, _)| r == "RepositoryAdopted"),
         "{events:?}"
     );
+}
 
-    // Three resyncs (2 s each) later the unstated settings are as they were.
+/// Three resyncs (2 s each) later the unstated settings are as they were.
+async fn unstated_settings_stay_across_resyncs(s: &Strict) {
     tokio::time::sleep(Duration::from_secs(7)).await;
     let legacy = s
         .env
@@ -122,15 +146,6 @@ async fn adoption_needs_the_opt_in_and_leaves_unstated_settings_alone() {
         s.env.emulator.call_count("DescribeRepository") >= 3,
         "it did resync"
     );
-    // The domain in mode Use was never changed.
-    assert_eq!(s.env.emulator.domains(), domain_before);
-    assert_eq!(
-        s.env.emulator.call_count("CreateDomain"),
-        1,
-        "only the test's own"
-    );
-    s.env.assert_no_token_leaks().await;
-    s.delete_domain(&cad).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,6 +164,22 @@ async fn five_namespaces_consume_one_repository_and_a_poisoned_secret_stays_its_
     )
     .await;
     s.wait_domain_ready(&cad).await;
+    the_owner_creates_shared_without_a_finalizer(&s, &domain).await;
+    five_consumers_read_the_one_repository(&s, &domain, &label).await;
+    a_poisoned_secret_stays_its_own(&s).await;
+    deleting_consumers_never_touches_aws(&s).await;
+    the_finalizer_follows_the_deletion_policy(&s).await;
+
+    let namespaces: Vec<String> = (0..=5).map(|i| s.ns(i)).collect();
+    let refs: Vec<&str> = namespaces.iter().map(String::as_str).collect();
+    let tokens = assert_no_leaks(&s.env.client, &s.env.emulator, &refs, &[&s.env.operator]).await;
+    s.delete_domain(&cad).await;
+    println!(
+        "SUMMARY tenancy sharing: 5 consumers of one repository Ready with no finalizer; a tenant's not-URL-safe and well-formed tokens stayed in its own Secret and were replaced; 0 writes on consumer deletion; finalizer only with Delete; 0 of {tokens} tokens leaked"
+    );
+}
+
+async fn the_owner_creates_shared_without_a_finalizer(s: &Strict, domain: &str) {
     s.create(0, "shared", serde_json::json!({"domain": {"name": domain}}))
         .await;
     let (owner, _) = s.wait_ready_is(0, "shared", "True", None).await;
@@ -160,8 +191,12 @@ async fn five_namespaces_consume_one_repository_and_a_poisoned_secret_stays_its_
             .is_none_or(|f| !f.iter().any(|f| f == FINALIZER)),
         "Retain needs no finalizer"
     );
+}
+
+/// Namespaces 1..=5, labelled into the reader rule, each consume `shared`.
+async fn five_consumers_read_the_one_repository(s: &Strict, domain: &str, label: &str) {
     for i in 1..=5 {
-        s.label_namespace(i, &label, Some("yes")).await;
+        s.label_namespace(i, label, Some("yes")).await;
         s.create(i, "pkgs", serde_json::json!({"domain": {"name": domain}, "repositoryName": "shared", "mode": "Consume"})).await;
     }
     let mut endpoints = Vec::new();
@@ -177,8 +212,11 @@ async fn five_namespaces_consume_one_repository_and_a_poisoned_secret_stays_its_
     endpoints.dedup();
     assert_eq!(endpoints.len(), 1, "all read the one repository");
     assert_eq!(s.env.emulator.repositories().len(), 1);
+}
 
-    // Tenant 1 writes its own token and expiry into its Secret.
+/// Tenant 1 writes its own token and expiry into its Secret: the operator
+/// replaces it, and nobody else's Secret changes.
+async fn a_poisoned_secret_stays_its_own(s: &Strict) {
     let mut others: BTreeMap<usize, String> = BTreeMap::new();
     for i in 2..=5 {
         let sec = s.secrets(i).get("pkgs-pypi").await.unwrap();
@@ -225,8 +263,10 @@ async fn five_namespaces_consume_one_repository_and_a_poisoned_secret_stays_its_
             "{pip}"
         );
     }
+}
 
-    // Deleting consumers never touches AWS.
+/// Consumers have no finalizer: they go at once, with no AWS write.
+async fn deleting_consumers_never_touches_aws(s: &Strict) {
     let before = s.env.emulator.calls();
     for i in 1..=5 {
         s.repos(i)
@@ -247,8 +287,10 @@ async fn five_namespaces_consume_one_repository_and_a_poisoned_secret_stays_its_
         common::tenancy::writes(&before)
     );
     assert_eq!(s.env.emulator.repositories().len(), 1);
+}
 
-    // The finalizer comes with Delete and goes with Retain.
+/// The finalizer comes with Delete and goes with Retain.
+async fn the_finalizer_follows_the_deletion_policy(s: &Strict) {
     s.env
         .patch_spec("shared", serde_json::json!({"deletionPolicy": "Delete"}))
         .await;
@@ -274,14 +316,6 @@ async fn five_namespaces_consume_one_repository_and_a_poisoned_secret_stays_its_
         .patch_spec("shared", serde_json::json!({"deletionPolicy": "Retain"}))
         .await;
     assert!(has_finalizer(false).await, "Retain removes it");
-
-    let namespaces: Vec<String> = (0..=5).map(|i| s.ns(i)).collect();
-    let refs: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-    let tokens = assert_no_leaks(&s.env.client, &s.env.emulator, &refs, &[&s.env.operator]).await;
-    s.delete_domain(&cad).await;
-    println!(
-        "SUMMARY tenancy sharing: 5 consumers of one repository Ready with no finalizer; a tenant's not-URL-safe and well-formed tokens stayed in its own Secret and were replaced; 0 writes on consumer deletion; finalizer only with Delete; 0 of {tokens} tokens leaked"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_sts as sts;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
 
 const BIN: &str = env!("CARGO_BIN_EXE_codeartifact-emulator");
 
@@ -30,7 +32,25 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
     let file = dir.path().join("roles.json");
     let arn = "arn:aws:iam::123456789012:role/from-file";
     std::fs::write(&file, roles_json(arn).to_string()).unwrap();
-    let mut child = tokio::process::Command::new(BIN)
+    let (mut child, url) = start_with_roles(&file).await;
+    let bad = the_admin_api_lists_refuses_and_adds(&url, arn).await;
+    both_roles_can_be_assumed(&url, arn).await;
+    child.kill().await.unwrap();
+
+    // A role file the emulator cannot use stops startup with a message naming the problem.
+    std::fs::write(&file, json!([bad]).to_string()).unwrap();
+    let out = emulator_with_roles(&file).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NotAction"),
+        "{out:?}"
+    );
+}
+
+/// The binary with one long-term key and `--roles FILE`.
+fn emulator_with_roles(file: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(BIN);
+    command
         .args([
             "--listen",
             "127.0.0.1:0",
@@ -38,7 +58,13 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
             "AKIDCLI:cli-secret:123456789012",
         ])
         .arg("--roles")
-        .arg(&file)
+        .arg(file);
+    command
+}
+
+/// Starts the binary and reads its URL from the startup line.
+async fn start_with_roles(file: &Path) -> (Child, String) {
+    let mut child = emulator_with_roles(file)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -55,6 +81,12 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
         .expect(&line)
         .0
         .to_string();
+    (child, url)
+}
+
+/// The admin API lists the file's role, refuses what the evaluator does not
+/// support (naming it) and adds `from-admin`; returns the refused role.
+async fn the_admin_api_lists_refuses_and_adds(url: &str, arn: &str) -> serde_json::Value {
     let http = reqwest::Client::new();
     let listed: serde_json::Value = http
         .get(format!("{url}/_emulator/roles"))
@@ -65,7 +97,6 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
         .await
         .unwrap();
     assert_eq!(listed[0]["arn"], arn);
-    // The admin API refuses what the evaluator does not support, naming it.
     let mut bad = roles_json("arn:aws:iam::123456789012:role/bad")[0].clone();
     bad["policy"] = json!({"Statement": {"Effect": "Allow", "NotAction": "*", "Resource": "*"}});
     let refused = http
@@ -84,10 +115,14 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
         .await
         .unwrap();
     assert_eq!(ok.status(), 200);
+    bad
+}
 
+/// aws-sdk-sts assumes the role from the file and the one from the admin API.
+async fn both_roles_can_be_assumed(url: &str, arn: &str) {
     let conf = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
-        .endpoint_url(&url)
+        .endpoint_url(url)
         .credentials_provider(Credentials::new(
             "AKIDCLI",
             "cli-secret",
@@ -116,25 +151,4 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
             format!("arn:aws:sts::123456789012:assumed-role/{name}/cli")
         );
     }
-    child.kill().await.unwrap();
-
-    // A role file the emulator cannot use stops startup with a message naming the problem.
-    std::fs::write(&file, json!([bad]).to_string()).unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--credentials",
-            "AKIDCLI:cli-secret:123456789012",
-        ])
-        .arg("--roles")
-        .arg(&file)
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("NotAction"),
-        "{out:?}"
-    );
 }

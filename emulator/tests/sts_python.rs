@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use codeartifact_emulator::Role;
+use codeartifact_emulator::{Emulator, Role};
 use common::{ACCOUNT, client, python_command, python_script, upload};
 use serde_json::json;
 
@@ -15,21 +15,7 @@ const ROLE: &str = "arn:aws:iam::111122223333:role/reader";
 async fn boto3_assume_role_then_pip_reads_and_twine_is_refused_under_a_session_policy() {
     common::venv_python();
     let emu = common::start().await;
-    emu.add_role(Role {
-        arn: ROLE.into(),
-        trusted: vec!["AKIDEMULATOR".into()],
-        external_id: None,
-        policy: json!({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"},
-                {"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*"},
-                {"Effect": "Deny", "Action": "codeartifact:DeleteDomain", "Resource": "*"}
-            ]
-        }),
-        max_session_seconds: 3600,
-    })
-    .unwrap();
+    emu.add_role(reader_role()).unwrap();
     let c = client(&emu);
     let (token, read_endpoint) = common::domain_with_repo(&c, "dom", "reads").await;
     c.create_repository()
@@ -40,68 +26,11 @@ async fn boto3_assume_role_then_pip_reads_and_twine_is_refused_under_a_session_p
         .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path();
-    let dist = home.join("dist");
-    std::fs::create_dir_all(&dist).unwrap();
-    let built = python_command(home)
-        .arg(python_script("distbuild.py"))
-        .args([dist.to_str().unwrap(), "Scoped_Pkg", "1.0.0"])
-        .output()
-        .await
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
-    // Published with the long-term key into both repositories; the scoped token may read one.
-    let files: Vec<PathBuf> = String::from_utf8(built.stdout)
-        .unwrap()
-        .lines()
-        .map(PathBuf::from)
-        .collect();
-    let wheel = files
-        .iter()
-        .find(|f| f.extension().is_some_and(|e| e == "whl"))
-        .unwrap();
-    let bytes = std::fs::read(wheel).unwrap();
-    let name = wheel.file_name().unwrap().to_str().unwrap();
-    let (_, other_endpoint) = common::endpoint_and_token(&c, "dom", "others").await;
-    for endpoint in [&read_endpoint, &other_endpoint] {
-        let r = upload(endpoint, &token, "scoped-pkg", "1.0.0", name, &bytes).await;
-        assert_eq!(r.status(), 200);
-    }
+    publish_into_both_repositories(&c, home, &token, &read_endpoint).await;
     let twine_dir = home.join("twine");
     build_into(home, &twine_dir).await;
 
-    let out = python_command(home)
-        .arg(python_script("sts_conformance.py"))
-        .env("EMULATOR_URL", emu.base_url())
-        .env("EMULATOR_REGION", emu.region())
-        .env("EMULATOR_KEY", "AKIDEMULATOR")
-        .env("EMULATOR_SECRET", "emulator-secret")
-        .env("EMULATOR_ACCOUNT", ACCOUNT)
-        .env("OTHER_KEY", "AKIDOTHER")
-        .env("OTHER_SECRET", "other-secret")
-        .env("ROLE_ARN", ROLE)
-        .env("DOMAIN", "dom")
-        .env("READ_REPO", "reads")
-        .env("OTHER_REPO", "others")
-        .env("REQUIREMENT", "scoped-pkg==1.0.0")
-        .env("DIST_DIR", &twine_dir)
-        .env("WORK_DIR", home)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .await
-        .unwrap();
-    let shown = format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{shown}");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("sts conformance OK"),
-        "{shown}"
-    );
+    let shown = run_sts_conformance(&emu, home, &twine_dir).await;
     assert!(
         home.join("ok").join("scoped_pkg").exists(),
         "pip installed the package: {shown}"
@@ -120,8 +49,99 @@ async fn boto3_assume_role_then_pip_reads_and_twine_is_refused_under_a_session_p
     assert!(versions.is_err(), "the refused upload left no package");
 }
 
+/// A role the first test key may assume: all of CodeArtifact but DeleteDomain.
+fn reader_role() -> Role {
+    Role {
+        arn: ROLE.into(),
+        trusted: vec!["AKIDEMULATOR".into()],
+        external_id: None,
+        policy: json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"},
+                {"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*"},
+                {"Effect": "Deny", "Action": "codeartifact:DeleteDomain", "Resource": "*"}
+            ]
+        }),
+        max_session_seconds: 3600,
+    }
+}
+
+/// Published with the long-term key into both repositories; the scoped token may read one.
+async fn publish_into_both_repositories(
+    c: &aws_sdk_codeartifact::Client,
+    home: &Path,
+    token: &str,
+    read_endpoint: &str,
+) {
+    let dist = home.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let built = python_command(home)
+        .arg(python_script("distbuild.py"))
+        .args([dist.to_str().unwrap(), "Scoped_Pkg", "1.0.0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let files: Vec<PathBuf> = String::from_utf8(built.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let wheel = files
+        .iter()
+        .find(|f| f.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    let bytes = std::fs::read(wheel).unwrap();
+    let name = wheel.file_name().unwrap().to_str().unwrap();
+    let (_, other_endpoint) = common::endpoint_and_token(c, "dom", "others").await;
+    for endpoint in [read_endpoint, other_endpoint.as_str()] {
+        let r = upload(endpoint, token, "scoped-pkg", "1.0.0", name, &bytes).await;
+        assert_eq!(r.status(), 200);
+    }
+}
+
+/// boto3 assumes the role, pip reads and twine is refused (`sts_conformance.py`);
+/// returns its output for later messages.
+async fn run_sts_conformance(emu: &Emulator, home: &Path, twine_dir: &Path) -> String {
+    let out = python_command(home)
+        .arg(python_script("sts_conformance.py"))
+        .env("EMULATOR_URL", emu.base_url())
+        .env("EMULATOR_REGION", emu.region())
+        .env("EMULATOR_KEY", "AKIDEMULATOR")
+        .env("EMULATOR_SECRET", "emulator-secret")
+        .env("EMULATOR_ACCOUNT", ACCOUNT)
+        .env("OTHER_KEY", "AKIDOTHER")
+        .env("OTHER_SECRET", "other-secret")
+        .env("ROLE_ARN", ROLE)
+        .env("DOMAIN", "dom")
+        .env("READ_REPO", "reads")
+        .env("OTHER_REPO", "others")
+        .env("REQUIREMENT", "scoped-pkg==1.0.0")
+        .env("DIST_DIR", twine_dir)
+        .env("WORK_DIR", home)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .await
+        .unwrap();
+    let shown = format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("sts conformance OK"),
+        "{shown}"
+    );
+    shown
+}
+
 /// A second package for twine to try (and fail) to publish.
-async fn build_into(home: &std::path::Path, dir: &std::path::Path) {
+async fn build_into(home: &Path, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let out = python_command(home)
         .arg(python_script("distbuild.py"))

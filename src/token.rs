@@ -88,6 +88,10 @@ pub fn next_requeue(refresh_at: DateTime<Utc>, now: DateTime<Utc>, resync: Durat
 /// expiring after it was issued, and living at most 12 hours. A token edited
 /// into a Secret by hand fails at least one of these or is only ever given
 /// back to that same Secret.
+///
+/// Times allow [`CLOCK_SKEW`]: a minted token's issue time is the operator's
+/// clock and its expiry CodeArtifact's, so a 12-hour token can seem to live a
+/// second longer (which made the operator discard and re-mint it).
 pub fn is_well_formed(token: &IssuedToken, now: DateTime<Utc>) -> bool {
     let value = token.token.expose();
     let lifetime = token.expires_at - token.issued_at;
@@ -96,10 +100,13 @@ pub fn is_well_formed(token: &IssuedToken, now: DateTime<Utc>) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
-        && token.issued_at <= now
+        && token.issued_at <= now + CLOCK_SKEW
         && lifetime > TimeDelta::zero()
-        && lifetime <= TimeDelta::seconds(crate::crd::MAX_TOKEN_SECONDS)
+        && lifetime <= TimeDelta::seconds(crate::crd::MAX_TOKEN_SECONDS) + CLOCK_SKEW
 }
+
+/// How far the operator's clock and CodeArtifact's may disagree.
+pub const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 type Slot = Arc<tokio::sync::Mutex<Option<IssuedToken>>>;
 

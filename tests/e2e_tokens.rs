@@ -170,18 +170,29 @@ async fn restart_reuses_the_fresh_token_in_the_secrets() {
         )
     });
 
-    env.create(&repo("three", "restart-dom", 43_200)).await;
-    env.wait_ready("three").await;
     assert_eq!(
         env.emulator.call_count("GetAuthorizationToken"),
         1,
-        "no token is minted while the stored one is fresh"
-    );
-    assert_eq!(
-        token_of(&env, "three-pypi").await.0,
-        token_of(&env, "one-pypi").await.0
+        "no token is minted for objects whose own Secret holds a fresh one"
     );
     let after = resource_version(&env, "one-pypi").await;
     assert_eq!(before, after, "a restart does not rewrite a fresh Secret");
+
+    // A token read back from a Secret serves only its own object (a tenant
+    // can write its Secret): a new object gets a token the operator mints,
+    // and the next one shares that minted token.
+    for n in ["three", "four"] {
+        env.create(&repo(n, "restart-dom", 43_200)).await;
+        env.wait_ready(n).await;
+    }
+    assert_eq!(env.emulator.call_count("GetAuthorizationToken"), 2);
+    assert_ne!(
+        token_of(&env, "three-pypi").await.0,
+        token_of(&env, "one-pypi").await.0
+    );
+    assert_eq!(
+        token_of(&env, "four-pypi").await.0,
+        token_of(&env, "three-pypi").await.0
+    );
     env.assert_no_token_leaks().await;
 }

@@ -41,6 +41,7 @@ pub struct SecretSpec {
     /// `<NAME>` is indexName upper-cased with '-' replaced by '_'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 6))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
     pub renderings: Option<Vec<Rendering>>,
 
     /// Name of the package index in the uv and Poetry renderings: the uv

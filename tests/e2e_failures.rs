@@ -173,3 +173,47 @@ async fn runtime_invalid_specs_explain_what_to_fix() {
     );
     env.assert_no_token_leaks().await;
 }
+
+/// Issue 11, point 6: a `Delete` that AWS refuses keeps the object (and its
+/// finalizer) with `Ready=False` and the reason, retries with backoff, and
+/// switching the policy to `Retain` releases it without deleting anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_delete_is_retried_and_retain_releases_the_object() {
+    let env = setup("refused-delete", Options::default()).await;
+    env.create(&repo("kept", "  deletionPolicy: Delete\n"))
+        .await;
+    env.wait_ready("kept").await;
+    env.emulator.deny(ACCESS_KEY, "DeleteRepository");
+    env.delete("kept").await;
+    let message = wait_reason(&env, "kept", "AccessDenied").await;
+    assert!(
+        message.contains("DeleteRepository"),
+        "the message names the refused call: {message}"
+    );
+
+    let before = env.emulator.call_count("DeleteRepository");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let retries = env.emulator.call_count("DeleteRepository") - before;
+    assert!(
+        (1..=4).contains(&retries),
+        "bounded retries: {retries} DeleteRepository calls in 7 s"
+    );
+    let wanted = ("faults".to_string(), "kept".to_string());
+    assert!(env.emulator_repositories().contains(&wanted));
+
+    env.patch_spec("kept", serde_json::json!({"deletionPolicy": "Retain"}))
+        .await;
+    env.wait_gone("kept", Duration::from_secs(30)).await;
+    assert!(
+        env.emulator_repositories().contains(&wanted),
+        "Retain keeps the repository"
+    );
+    let after = env.emulator.call_count("DeleteRepository");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        env.emulator.call_count("DeleteRepository"),
+        after,
+        "no more delete attempts once released"
+    );
+    env.assert_no_token_leaks().await;
+}

@@ -211,11 +211,16 @@ async fn every_example_is_accepted_and_reconciled() {
             .iter()
             .any(|r| r.name == "private-packages")
     );
+    // Without a finalizer (Retain) the Event follows the deletion, from the watch.
+    let retained = testenv::wait_for(Duration::from_secs(20), || async {
+        env.events()
+            .await
+            .iter()
+            .any(|(_, reason, _)| reason == "Retained")
+    })
+    .await;
     let events = env.events().await;
-    assert!(
-        events.iter().any(|(_, reason, _)| reason == "Retained"),
-        "{events:?}"
-    );
+    assert!(retained.is_ok(), "{events:?}");
     assert!(
         events
             .iter()

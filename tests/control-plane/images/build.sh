@@ -72,7 +72,9 @@ build_workload() {
   if ! command -v mmdebstrap >/dev/null; then
     (($(id -u) == 0)) || die "the workload image needs mmdebstrap (apt-get install mmdebstrap)"
     log "installing mmdebstrap"
+    # A new machine may have no package lists yet: update once and try again.
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap >&2 ||
+      { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap >&2; } ||
       die "apt-get install mmdebstrap failed"
   fi
   dir=$(mktemp -d -p "$WORK")

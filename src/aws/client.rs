@@ -324,6 +324,22 @@ impl CodeArtifact {
             .set_tag_keys(Some(keys.to_vec()));
         self.call("UntagResource", req.send()).await.map(|_| ())
     }
+
+    /// Sets `set` and removes `remove` on `arn`, skipping a call with nothing to do.
+    pub async fn retag(
+        &self,
+        arn: &str,
+        set: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<()> {
+        if !set.is_empty() {
+            self.tag_resource(arn, set).await?;
+        }
+        if !remove.is_empty() {
+            self.untag_resource(arn, remove).await?;
+        }
+        Ok(())
+    }
 }
 
 fn own(owner: Option<&str>) -> Option<String> {

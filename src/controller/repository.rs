@@ -324,12 +324,7 @@ async fn correct_tags(
         .map(|s| s.applied_tag_keys.clone())
         .unwrap_or_default();
     let (set, remove) = tag_changes(current, &desired, &managed);
-    if !set.is_empty() {
-        ctx.aws.tag_resource(&repo.arn, &set).await?;
-    }
-    if !remove.is_empty() {
-        ctx.aws.untag_resource(&repo.arn, &remove).await?;
-    }
+    ctx.aws.retag(&repo.arn, &set, &remove).await?;
     Ok(())
 }
 

@@ -107,12 +107,7 @@ async fn correct_tags(
         .map(|s| s.applied_tag_keys.clone())
         .unwrap_or_default();
     let (set, remove) = tag_changes(current, &desired, &managed);
-    if !set.is_empty() {
-        ctx.aws.tag_resource(&domain.arn, &set).await?;
-    }
-    if !remove.is_empty() {
-        ctx.aws.untag_resource(&domain.arn, &remove).await?;
-    }
+    ctx.aws.retag(&domain.arn, &set, &remove).await?;
     Ok(())
 }
 

@@ -14,6 +14,8 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 
 log() { printf '[node build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=build-lib.sh
+source "$HERE/build-lib.sh"
 
 # Debian packages the node runs with: runc (the OCI runtime containerd's shim
 # calls) and the CNI plugins (the kubelet reports NotReady without a network
@@ -40,33 +42,8 @@ host_packages
 go_version=$(go env GOVERSION)
 sum=$(cat "$HERE"/k8s-node/go.sum "$HERE"/containerd/go.sum | sha256sum | cut -c1-12)
 key="node-k8s-${K8S_VERSION}_containerd-${CONTAINERD_VERSION}_${go_version}_${sum}"
-root=${TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeartifact-operator/testenv}
-dest="$root/$key"
-
-mkdir -p "$root"
-exec 8>"$root/$key.lock"
-flock -n 8 || { log "another build-node.sh is building $key; waiting for it"; flock 8; }
-if [[ -f "$dest/STAMP" ]]; then
-  log "reusing cached binaries in $dest"
-  echo "$dest/bin"
-  exit 0
-fi
-[[ -d "$dest" ]] && { log "removing incomplete $dest"; rm -rf "$dest"; }
-
-work="$root/$key.partial.$$"
-rm -rf "$work"
-mkdir -p "$work/bin"
-trap 'rm -rf "$work"' EXIT
-
-start=$(date +%s)
-step() { log "$1 ($(($(date +%s) - start))s elapsed)"; }
-
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-ldf="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-  ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=2026-01-01T00:00:00Z"
-done
+cache_open "$key" build-node.sh
+ldf=$(k8s_ldflags)
 
 # Same tags and stamps as build.sh, so a warm Go cache from the control-plane build is reused.
 step "building kubelet, kube-scheduler, kube-proxy $K8S_VERSION"
@@ -86,12 +63,4 @@ done
 "$work/bin/containerd" --version | grep -q "$CONTAINERD_VERSION" || die "containerd version mismatch"
 "$work/bin/ctr" --version | grep -q "$CONTAINERD_VERSION" || die "ctr version mismatch"
 
-{
-  echo "key=$key"
-  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) seconds=$(($(date +%s) - start))"
-  (cd "$work/bin" && sha256sum ./*)
-} >"$work/STAMP"
-mv "$work" "$dest"
-trap - EXIT
-step "done: $dest/bin"
-echo "$dest/bin"
+cache_seal "$key"

@@ -11,41 +11,14 @@ source "$HERE/versions.env"
 export GOTOOLCHAIN=local CGO_ENABLED=0
 
 log() { printf '[control-plane build] %s\n' "$*" >&2; }
+# shellcheck source=build-lib.sh
+source "$HERE/build-lib.sh"
 
 go_version=$(go env GOVERSION)
 sum=$(cat "$HERE"/k8s/go.sum "$HERE"/etcd/go.sum "$HERE"/helm/go.sum | sha256sum | cut -c1-12)
 key="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_helm-${HELM_VERSION}_${go_version}_${sum}"
-root=${TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeartifact-operator/testenv}
-dest="$root/$key"
-
-mkdir -p "$root"
-# One build per key at a time: two test binaries (or `make test` and a shell)
-# may ask at once, and the loser would otherwise build again and then move its
-# folder *into* the winner's.
-exec 8>"$root/$key.lock"
-flock -n 8 || { log "another build.sh is building $key; waiting for it"; flock 8; }
-
-if [[ -f "$dest/STAMP" ]]; then
-  log "reusing cached binaries in $dest"
-  echo "$dest/bin"
-  exit 0
-fi
-[[ -d "$dest" ]] && { log "removing incomplete $dest"; rm -rf "$dest"; }
-
-work="$root/$key.partial.$$"
-rm -rf "$work"
-mkdir -p "$work/bin"
-trap 'rm -rf "$work"' EXIT
-
-start=$(date +%s)
-step() { log "$1 ($(($(date +%s) - start))s elapsed)"; }
-
-minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
-ldf="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-  ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=2026-01-01T00:00:00Z"
-done
+cache_open "$key" build.sh
+ldf=$(k8s_ldflags)
 
 step "building etcd $ETCD_VERSION"
 (cd "$HERE/etcd" && go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3)
@@ -65,12 +38,4 @@ step "checking versions"
 "$work/bin/kubectl" version --client | grep -q "$K8S_VERSION" || { log "kubectl version mismatch"; exit 1; }
 "$work/bin/helm" version --short | grep -q "$HELM_VERSION" || { log "helm version mismatch"; exit 1; }
 
-{
-  echo "key=$key"
-  echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ) seconds=$(($(date +%s) - start))"
-  (cd "$work/bin" && sha256sum ./*)
-} > "$work/STAMP"
-mv "$work" "$dest"
-trap - EXIT
-step "done: $dest/bin"
-echo "$dest/bin"
+cache_seal "$key"

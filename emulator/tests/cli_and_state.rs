@@ -2,37 +2,22 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use aws_credential_types::Credentials;
 use aws_sdk_codeartifact as ca;
 use codeartifact_emulator::{Config, Emulator};
-use common::{client, domain_with_repo, upload};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use common::{client, domain_with_repo, spawn_binary, upload};
 
 const BIN: &str = env!("CARGO_BIN_EXE_codeartifact-emulator");
 
 #[tokio::test]
 async fn binary_prints_its_base_url_and_region_then_serves_signed_requests() {
-    let mut child = tokio::process::Command::new(BIN)
+    let mut command = tokio::process::Command::new(BIN);
+    command
         .args(["--listen", "127.0.0.1:0", "--region", "eu-central-1"])
         .args(["--credentials", "AKIDCLI:cli-secret:123456789012"])
-        .args(["--credentials", "AKIDCLI2:other:210987654321"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("startup line within 30 s")
-        .unwrap()
-        .expect("a line");
-    let rest = line
-        .strip_prefix("codeartifact-emulator listening on ")
-        .expect(&line);
-    let (url, region) = rest.split_once(" region ").expect(&line);
+        .args(["--credentials", "AKIDCLI2:other:210987654321"]);
+    let (mut child, url, region) = spawn_binary(command).await;
+    let url = url.as_str();
     assert_eq!(region, "eu-central-1");
     assert!(
         url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),

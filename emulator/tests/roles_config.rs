@@ -4,15 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use aws_sdk_sts as sts;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Child;
 
 const BIN: &str = env!("CARGO_BIN_EXE_codeartifact-emulator");
 
@@ -32,7 +28,7 @@ async fn roles_from_the_flag_and_the_admin_api_can_be_assumed() {
     let file = dir.path().join("roles.json");
     let arn = "arn:aws:iam::123456789012:role/from-file";
     std::fs::write(&file, roles_json(arn).to_string()).unwrap();
-    let (mut child, url) = start_with_roles(&file).await;
+    let (mut child, url, _) = common::spawn_binary(emulator_with_roles(&file)).await;
     let bad = the_admin_api_lists_refuses_and_adds(&url, arn).await;
     both_roles_can_be_assumed(&url, arn).await;
     child.kill().await.unwrap();
@@ -60,28 +56,6 @@ fn emulator_with_roles(file: &Path) -> tokio::process::Command {
         .arg("--roles")
         .arg(file);
     command
-}
-
-/// Starts the binary and reads its URL from the startup line.
-async fn start_with_roles(file: &Path) -> (Child, String) {
-    let mut child = emulator_with_roles(file)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("startup line")
-        .unwrap()
-        .expect("a line");
-    let url = line
-        .strip_prefix("codeartifact-emulator listening on ")
-        .and_then(|r| r.split_once(" region "))
-        .expect(&line)
-        .0
-        .to_string();
-    (child, url)
 }
 
 /// The admin API lists the file's role, refuses what the evaluator does not

@@ -5,6 +5,7 @@ mod access;
 pub mod public;
 pub mod resolve;
 pub mod simple;
+pub mod target;
 pub mod upload;
 
 use std::sync::Arc;
@@ -16,49 +17,17 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, Method, Request, Response, StatusCode, header};
 
 use crate::api::package_arn;
-use crate::body::{decode, read_body};
+use crate::body::read_body;
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::roles::Grant;
 use crate::state::{DistFile, State, package_key};
 use access::{PUBLISH, READ, forbidden, permit};
 use resolve::{Candidate, Origin};
+pub use target::{Target, parse_path};
 
-/// Path prefix of the PyPI endpoints.
-pub const PREFIX: &str = "/pypi/d/";
 /// Largest accepted upload body (distributions can be big; the control plane allows 10 MiB).
 pub const MAX_UPLOAD: usize = 256 * 1024 * 1024;
-
-/// The repository an endpoint URL names.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    pub domain: String,
-    pub owner: String,
-    pub repo: String,
-}
-
-/// Split `/pypi/d/{domain}-{owner}/{repo}/{rest}` into the target and `rest`.
-pub fn parse_path(path: &str) -> Option<(Target, String)> {
-    let tail = path.strip_prefix(PREFIX)?;
-    let (domain_owner, tail) = tail.split_once('/')?;
-    let (repo, rest) = tail.split_once('/').unwrap_or((tail, ""));
-    // The owner is the last 12 digits; the domain name may itself contain '-'.
-    let (domain, owner) = decode(domain_owner)
-        .rsplit_once('-')
-        .map(|(d, o)| (d.to_string(), o.to_string()))?;
-    if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) || domain.is_empty() {
-        return None;
-    }
-    let rest = rest.split('/').map(decode).collect::<Vec<_>>().join("/");
-    Some((
-        Target {
-            domain,
-            owner,
-            repo: decode(repo),
-        },
-        rest,
-    ))
-}
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     Response::builder()
@@ -95,7 +64,7 @@ pub fn basic_token(headers: &HeaderMap) -> Option<String> {
     (user == "aws").then(|| token.to_string())
 }
 
-/// Answer one request under [`PREFIX`].
+/// Answer one request under [`target::PREFIX`].
 pub async fn handle(
     extract::State(ctx): extract::State<Arc<Context>>,
     req: Request<Body>,

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use futures::stream;
 
-use super::Target;
 use super::public::{parse_filename, sha256_hex};
+use super::target::Target;
 use crate::clock::real_now;
 use crate::context::Context;
 use crate::error::ApiError;

@@ -3,6 +3,7 @@
 //! Everything lives in one [`State`] value behind one mutex, which serialises concurrent
 //! conflicting writes; `persist` writes it to the `--state` file after each mutation.
 
+pub mod base64_bytes;
 pub mod persist;
 
 use std::collections::BTreeMap;
@@ -128,7 +129,7 @@ pub struct DistFile {
     pub filename: String,
     pub sha256: String,
     pub requires_python: Option<String>,
-    #[serde(with = "persist::base64_bytes")]
+    #[serde(with = "base64_bytes")]
     pub content: Bytes,
 }
 

@@ -220,3 +220,30 @@ pub fn python_command(home: &std::path::Path) -> tokio::process::Command {
         .kill_on_drop(true);
     cmd
 }
+
+/// Starts the emulator binary as `command` says (its flags set) and reads its
+/// startup line: the child (killed when dropped), its base URL and its region.
+pub async fn spawn_binary(
+    mut command: tokio::process::Command,
+) -> (tokio::process::Child, String, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the emulator binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let wait = std::time::Duration::from_secs(30);
+    let line = tokio::time::timeout(wait, lines.next_line())
+        .await
+        .expect("startup line within 30 s")
+        .expect("stdout readable")
+        .expect("a line");
+    // Keep reading, so that later output never meets a closed pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (url, region) = line
+        .strip_prefix("codeartifact-emulator listening on ")
+        .and_then(|rest| rest.split_once(" region "))
+        .expect(&line);
+    (child, url.to_string(), region.to_string())
+}

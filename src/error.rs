@@ -121,6 +121,52 @@ pub enum RetryClass {
     Permanent,
 }
 
+/// The failures metric's bounded label values (the variant names in snake
+/// case): one per failure reason, with the reasons that are not failures
+/// folded into `other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+pub enum Category {
+    AccessDenied,
+    Throttled,
+    AwsUnavailable,
+    Conflict,
+    InvalidSpec,
+    QuotaExceeded,
+    DomainNotFound,
+    UpstreamNotFound,
+    /// `kubernetes`: the label predates the `KubernetesError` reason's name.
+    Kubernetes,
+    NotPermitted,
+    OwnedElsewhere,
+    AlreadyExists,
+    RepositoryNotFound,
+    DomainNotEmpty,
+    Other,
+}
+
+impl From<Reason> for Category {
+    fn from(reason: Reason) -> Self {
+        match reason {
+            Reason::AccessDenied => Self::AccessDenied,
+            Reason::Throttled => Self::Throttled,
+            Reason::AwsUnavailable => Self::AwsUnavailable,
+            Reason::Conflict => Self::Conflict,
+            Reason::InvalidSpec => Self::InvalidSpec,
+            Reason::QuotaExceeded => Self::QuotaExceeded,
+            Reason::DomainNotFound => Self::DomainNotFound,
+            Reason::UpstreamNotFound => Self::UpstreamNotFound,
+            Reason::KubernetesError => Self::Kubernetes,
+            Reason::NotPermitted => Self::NotPermitted,
+            Reason::OwnedElsewhere => Self::OwnedElsewhere,
+            Reason::AlreadyExists => Self::AlreadyExists,
+            Reason::RepositoryNotFound => Self::RepositoryNotFound,
+            Reason::DomainNotEmpty => Self::DomainNotEmpty,
+            Reason::Available | Reason::Synced | Reason::Deleting => Self::Other,
+        }
+    }
+}
+
 /// Result alias for the controller.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -165,23 +211,7 @@ impl Error {
 
     /// A bounded label for the failures metric: the reason in snake case.
     pub fn category(&self) -> &'static str {
-        match self.reason() {
-            Reason::AccessDenied => "access_denied",
-            Reason::Throttled => "throttled",
-            Reason::AwsUnavailable => "aws_unavailable",
-            Reason::Conflict => "conflict",
-            Reason::InvalidSpec => "invalid_spec",
-            Reason::QuotaExceeded => "quota_exceeded",
-            Reason::DomainNotFound => "domain_not_found",
-            Reason::UpstreamNotFound => "upstream_not_found",
-            Reason::KubernetesError => "kubernetes",
-            Reason::NotPermitted => "not_permitted",
-            Reason::OwnedElsewhere => "owned_elsewhere",
-            Reason::AlreadyExists => "already_exists",
-            Reason::RepositoryNotFound => "repository_not_found",
-            Reason::DomainNotEmpty => "domain_not_empty",
-            Reason::Available | Reason::Synced | Reason::Deleting => "other",
-        }
+        Category::from(self.reason()).into()
     }
 
     /// How to retry.
@@ -323,5 +353,37 @@ mod tests {
         assert!(owned.revokes_access());
         assert_eq!(owned.reason(), Reason::OwnedElsewhere);
         assert!(!aws(AwsErrorKind::AccessDenied).revokes_access());
+    }
+
+    #[test]
+    fn categories_are_the_snake_case_of_their_reasons() {
+        use strum::IntoEnumIterator;
+        for r in Reason::iter() {
+            let c: &str = Category::from(r).into();
+            let snake: String = r
+                .as_str()
+                .chars()
+                .enumerate()
+                .flat_map(|(i, ch)| {
+                    let sep = (i > 0 && ch.is_ascii_uppercase()).then_some('_');
+                    sep.into_iter()
+                        .chain(std::iter::once(ch.to_ascii_lowercase()))
+                })
+                .collect();
+            let expected = match r {
+                Reason::KubernetesError => "kubernetes",
+                Reason::Available | Reason::Synced | Reason::Deleting => "other",
+                _ => &snake,
+            };
+            assert_eq!(c, expected, "{r:?}");
+        }
+        let reached: std::collections::BTreeSet<&str> =
+            Reason::iter().map(|r| Category::from(r).into()).collect();
+        let all: std::collections::BTreeSet<&str> = Category::iter().map(Into::into).collect();
+        assert_eq!(reached, all, "every category is reachable from a reason");
+        assert_eq!(
+            Error::Kube(kube::Error::LinesCodecMaxLineLengthExceeded).category(),
+            "kubernetes"
+        );
     }
 }

@@ -32,31 +32,6 @@ pub const KEY_ENDPOINT: &str = "endpoint";
 /// Expiry of the token, RFC 3339.
 pub const KEY_EXPIRES_AT: &str = "expiresAt";
 
-/// Key written with the netrc rendering: the index URL without credentials.
-pub const KEY_INDEX_URL: &str = "indexUrl";
-
-/// What the client renderings depend on, taken from `spec.secret`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientSettings {
-    /// The renderings to write, sorted and deduplicated.
-    pub renderings: Vec<Rendering>,
-    /// uv index and Poetry source name.
-    pub index_name: String,
-    /// Primary or extra index.
-    pub role: IndexRole,
-}
-
-impl ClientSettings {
-    /// The settings a PypiRepository asks for.
-    pub fn of(repo: &PypiRepository) -> Self {
-        Self {
-            renderings: repo.renderings(),
-            index_name: repo.index_name().to_string(),
-            role: repo.spec.secret.index_role,
-        }
-    }
-}
-
 /// The Secret's data for these settings. A token that is not URL-safe gets
 /// no renderings at all (the token layer refuses such tokens first; this
 /// keeps one from ever breaking out of a URL or a config line).

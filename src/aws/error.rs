@@ -2,8 +2,10 @@
 
 use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
 
-/// What went wrong, as far as retrying and reporting are concerned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What went wrong, as far as retrying and reporting are concerned. Its
+/// label is the variant name in snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum AwsErrorKind {
     /// IAM refused the call (403).
     AccessDenied,
@@ -36,17 +38,7 @@ impl AwsErrorKind {
 
     /// A short stable label for metrics.
     pub fn label(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "access_denied",
-            Self::Throttling => "throttling",
-            Self::NotFound => "not_found",
-            Self::Conflict => "conflict",
-            Self::Validation => "validation",
-            Self::QuotaExceeded => "quota_exceeded",
-            Self::Internal => "internal",
-            Self::Transport => "transport",
-            Self::Other => "other",
-        }
+        self.into()
     }
 
     fn from_code(code: &str) -> Self {
@@ -154,6 +146,8 @@ mod tests {
             AwsErrorKind::Conflict
         );
         assert_eq!(AwsErrorKind::from_code("SomethingNew"), AwsErrorKind::Other);
+        assert_eq!(AwsErrorKind::QuotaExceeded.label(), "quota_exceeded");
+        assert_eq!(AwsErrorKind::NotFound.label(), "not_found");
     }
 
     #[test]

@@ -23,9 +23,7 @@ pub async fn apply(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action
     let mut synced = None;
     let mut notes = Vec::new();
     let result = steps(&obj, &ctx, &mut synced, &mut notes).await;
-    for n in notes {
-        report::normal(&ctx, &obj, n.reason, n.action, n.message).await;
-    }
+    report::notes(&ctx, &obj, notes).await;
     match result {
         Ok(action) => Ok(action),
         Err(e) => {

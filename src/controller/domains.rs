@@ -12,7 +12,7 @@ use super::desired::Desired;
 use super::ownership::domain_marker;
 use super::remote::Note;
 use crate::aws::{AwsErrorKind, Domain};
-use crate::crd::PypiRepository;
+use crate::crd::{EventReason, PypiRepository};
 use crate::error::{Error, Result};
 
 /// The domain, from memory or CodeArtifact; created only with `--tenancy=open`.
@@ -65,7 +65,7 @@ async fn find_or_create(
     {
         Ok(created) => {
             notes.push(Note::new(
-                "DomainCreated",
+                EventReason::DomainCreated,
                 "CreateDomain",
                 format!("Created CodeArtifact domain {}", d.domain),
             ));

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::aws::{PUBLIC_PYPI, Repository};
+use crate::crd::EventReason;
 
 /// Settings to hold a repository to. Unstated settings take their defaults
 /// (no description, no upstreams, connected to public:pypi) on a repository
@@ -62,7 +63,7 @@ pub struct SyncRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     /// Event reason.
-    pub reason: &'static str,
+    pub reason: EventReason,
     /// Event action.
     pub action: &'static str,
     /// Event note.
@@ -71,7 +72,7 @@ pub struct Note {
 
 impl Note {
     /// A note.
-    pub fn new(reason: &'static str, action: &'static str, message: String) -> Self {
+    pub fn new(reason: EventReason, action: &'static str, message: String) -> Self {
         Self {
             reason,
             action,

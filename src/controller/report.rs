@@ -3,30 +3,32 @@
 //! the error being reported) and skip writes that would change nothing.
 
 use chrono::Utc;
-use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
 
-use super::remote::Remote;
+use super::remote::{Note, Remote};
 use super::state::Uid;
 use super::{Context, status};
-use crate::crd::{PypiRepository, PypiRepositoryStatus};
-use crate::error::{Error, NOTE_MAX_BYTES, Result, truncate};
+use crate::crd::{EventReason, PypiRepository, PypiRepositoryStatus};
+use crate::error::{Error, Result};
 
-/// Publishes a Normal Event.
-pub async fn normal(ctx: &Context, obj: &PypiRepository, reason: &str, action: &str, note: String) {
-    publish(ctx, obj, EventType::Normal, reason, action, note).await;
-}
-
-/// Publishes a Warning Event.
-pub async fn warning(
+/// Publishes a Normal Event. Every reason is an [`EventReason`]; the
+/// `&'static str` form only serves callers not yet converted.
+pub async fn normal(
     ctx: &Context,
     obj: &PypiRepository,
-    reason: &str,
+    reason: impl Into<&'static str>,
     action: &str,
     note: String,
 ) {
-    publish(ctx, obj, EventType::Warning, reason, action, note).await;
+    publish(ctx, obj, EventType::Normal, reason.into(), action, note).await;
+}
+
+/// Publishes what a step did, as Normal Events in order.
+pub async fn notes(ctx: &Context, obj: &PypiRepository, notes: Vec<Note>) {
+    for n in notes {
+        normal(ctx, obj, n.reason, n.action, n.message).await;
+    }
 }
 
 async fn publish(
@@ -37,17 +39,7 @@ async fn publish(
     action: &str,
     note: String,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.to_string(),
-        // The Event API refuses longer notes, which would lose the Event.
-        note: Some(truncate(note, NOTE_MAX_BYTES)),
-        action: action.to_string(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-        tracing::warn!(object = %obj.name_any(), error = %e, "could not publish Event");
-    }
+    crate::publish::event(&ctx.recorder, obj, type_, reason, action, note).await;
 }
 
 /// Writes `status` when it differs from what the object has.
@@ -56,20 +48,12 @@ pub async fn write_status(
     obj: &PypiRepository,
     status: PypiRepositoryStatus,
 ) -> Result<()> {
-    if obj.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
     let api: Api<PypiRepository> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    let patch = serde_json::json!({ "status": status });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    ctx.states
-        .update(&Uid::of(obj), |s| s.written = Some(status));
+    if crate::publish::status(&api, obj, obj.status.as_ref(), &status).await? {
+        ctx.states
+            .update(&Uid::of(obj), |s| s.written = Some(status));
+    }
     Ok(())
 }
 
@@ -80,10 +64,23 @@ pub async fn failure(ctx: &Context, obj: &PypiRepository, err: &Error, synced: O
     if let Err(e) = write_status(ctx, obj, st).await {
         tracing::warn!(object = %obj.name_any(), error = %e, "could not write failure status");
     }
-    let reason = if status::is_token_failure(err) {
-        "TokenRefreshFailed"
+    let reason = failure_reason(err).as_str();
+    publish(
+        ctx,
+        obj,
+        EventType::Warning,
+        reason,
+        "Reconcile",
+        err.report(),
+    )
+    .await;
+}
+
+/// The reason of a failed reconcile's Warning Event. Pure.
+pub fn failure_reason(err: &Error) -> EventReason {
+    if status::is_token_failure(err) {
+        EventReason::TokenRefreshFailed
     } else {
-        err.reason().as_str()
-    };
-    warning(ctx, obj, reason, "Reconcile", err.report()).await;
+        EventReason::Failed(err.reason())
+    }
 }

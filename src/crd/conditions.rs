@@ -8,8 +8,12 @@ pub const CONDITION_READY: &str = "Ready";
 /// The repository's settings in CodeArtifact match the spec.
 pub const CONDITION_SYNCED: &str = "Synced";
 
-/// Condition reasons, PascalCase as Kubernetes expects; also the Event reasons.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Condition reasons, PascalCase as Kubernetes expects (the variant names
+/// are the strings); a failed reconcile's Warning Event carries the same
+/// reason (see [`EventReason::Failed`]).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::EnumIter,
+)]
 pub enum Reason {
     /// Everything is in place.
     Available,
@@ -50,25 +54,45 @@ pub enum Reason {
 impl Reason {
     /// The PascalCase string.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Available => "Available",
-            Reason::Synced => "Synced",
-            Reason::AccessDenied => "AccessDenied",
-            Reason::Throttled => "Throttled",
-            Reason::AwsUnavailable => "AwsUnavailable",
-            Reason::DomainNotFound => "DomainNotFound",
-            Reason::UpstreamNotFound => "UpstreamNotFound",
-            Reason::InvalidSpec => "InvalidSpec",
-            Reason::QuotaExceeded => "QuotaExceeded",
-            Reason::Conflict => "Conflict",
-            Reason::KubernetesError => "KubernetesError",
-            Reason::Deleting => "Deleting",
-            Reason::NotPermitted => "NotPermitted",
-            Reason::OwnedElsewhere => "OwnedElsewhere",
-            Reason::AlreadyExists => "AlreadyExists",
-            Reason::RepositoryNotFound => "RepositoryNotFound",
-            Reason::DomainNotEmpty => "DomainNotEmpty",
-        }
+        self.into()
+    }
+}
+
+/// Every reason the operator's Events carry, in one place: what it did
+/// (Normal Events) and why a reconcile failed (Warning Events). The variant
+/// names are the strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+pub enum EventReason {
+    /// A domain was created (`--tenancy=open`, or by its CodeArtifactDomain).
+    DomainCreated,
+    /// An empty domain the operator created was deleted.
+    DomainDeleted,
+    /// A domain stays: it holds repositories, or the operator did not create it.
+    DomainKept,
+    /// A repository was created (or recreated after it went missing).
+    RepositoryCreated,
+    /// An existing repository without a marker was taken over.
+    RepositoryAdopted,
+    /// A repository this object created was deleted.
+    RepositoryDeleted,
+    /// A repository stays in CodeArtifact on deletion: not created by this
+    /// object, or the access rules no longer allow deleting it.
+    RepositoryKept,
+    /// deletionPolicy Retain: nothing in CodeArtifact was touched.
+    Retained,
+    /// A consumer was deleted; the repository it read is untouched.
+    Released,
+    /// Minting a CodeArtifact token failed.
+    TokenRefreshFailed,
+    /// A reconcile failed for this reason (also the Ready condition's).
+    #[strum(transparent)]
+    Failed(Reason),
+}
+
+impl EventReason {
+    /// The PascalCase string.
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -212,5 +236,27 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].type_, CONDITION_SYNCED);
         assert_eq!(c[0].last_transition_time, to_time(t(50)));
+    }
+
+    #[test]
+    fn reason_strings_are_the_variant_names_that_docs_and_tests_rely_on() {
+        use strum::IntoEnumIterator;
+        let all: Vec<&str> = Reason::iter().map(Reason::as_str).collect();
+        assert_eq!(all.len(), 17);
+        for r in Reason::iter() {
+            assert_eq!(r.as_str().parse::<Reason>(), Ok(r), "round trip");
+            assert_eq!(format!("{r:?}"), r.as_str(), "PascalCase variant name");
+            assert_eq!(EventReason::Failed(r).as_str(), r.as_str());
+        }
+        assert_eq!(Reason::AwsUnavailable.as_str(), "AwsUnavailable");
+        assert_eq!(EventReason::RepositoryKept.as_str(), "RepositoryKept");
+        assert_eq!(
+            EventReason::TokenRefreshFailed.as_str(),
+            "TokenRefreshFailed"
+        );
+        assert!(
+            !all.contains(&EventReason::Retained.as_str()),
+            "Event-only reasons never show up as a condition reason"
+        );
     }
 }

@@ -9,8 +9,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::MAX_TOKEN_SECONDS;
-use super::pypi_repository::{TAGS_MESSAGE, TAGS_RULE};
+use super::pypi_repository::{DeletionPolicy, MAX_TOKEN_SECONDS, tags_schema};
 
 /// A CodeArtifact domain and who may use it.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -77,8 +76,7 @@ pub struct CodeArtifactDomainSpec {
     /// up to 128 characters, values up to 256; keys starting with "aws:" or
     /// "codeartifact-operator.dev/" are reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"}))]
-    #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
+    #[schemars(schema_with = "tags_schema")]
     pub tags: BTreeMap<String, String>,
 
     /// What deleting this object does in CodeArtifact. `Retain` (the default)
@@ -87,7 +85,7 @@ pub struct CodeArtifactDomainSpec {
     /// tags say so); otherwise the object waits with Ready=False. Switching
     /// back to `Retain` releases it.
     #[serde(default)]
-    pub deletion_policy: super::DeletionPolicy,
+    pub deletion_policy: DeletionPolicy,
 
     /// Which namespaces may do what in this domain. A namespace that no rule
     /// admits cannot use the domain at all (with `--tenancy=strict`). A

@@ -7,7 +7,7 @@ mod pypi_repository;
 mod reference;
 mod secret_spec;
 
-pub use conditions::{CONDITION_READY, CONDITION_SYNCED, Reason, set_condition};
+pub use conditions::{CONDITION_READY, CONDITION_SYNCED, EventReason, Reason, set_condition};
 pub use domain::*;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;

@@ -123,8 +123,7 @@ pub struct PypiRepositorySpec {
     /// Tags for the repository. Keys up to 128 characters, values up to 256.
     /// Keys starting with "aws:" or "codeartifact-operator.dev/" are reserved.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"}))]
-    #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
+    #[schemars(schema_with = "tags_schema")]
     pub tags: BTreeMap<String, String>,
 
     /// What happens in CodeArtifact when this object is deleted. `Retain`
@@ -152,8 +151,19 @@ pub struct PypiRepositorySpec {
 // `\P{C}*`: no control characters, such as the newline a YAML block scalar
 // leaves). The same check on keys would need a regex in the CEL rule below,
 // which the apiserver refuses as too costly, so keys are left to CodeArtifact.
-pub(super) const TAGS_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256 && !k.startsWith('aws:') && !k.startsWith('codeartifact-operator.dev/'))";
-pub(super) const TAGS_MESSAGE: &str = "tag keys must be 1 to 128 characters and not start with 'aws:' or 'codeartifact-operator.dev/'; values at most 256 characters";
+const TAGS_RULE: &str = "self.all(k, size(k) >= 1 && size(k) <= 128 && size(self[k]) <= 256 && !k.startsWith('aws:') && !k.startsWith('codeartifact-operator.dev/'))";
+const TAGS_MESSAGE: &str = "tag keys must be 1 to 128 characters and not start with 'aws:' or 'codeartifact-operator.dev/'; values at most 256 characters";
+
+/// The schema of every tags map (spec.tags, spec.domain.tags, and a
+/// CodeArtifactDomain's spec.tags): CodeArtifact's limits on count, keys and values.
+pub(super) fn tags_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": 40,
+        "additionalProperties": {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"},
+        "x-kubernetes-validations": [{"rule": TAGS_RULE, "message": TAGS_MESSAGE}],
+    })
+}
 
 /// The CodeArtifact domain of the repository.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -190,8 +200,7 @@ pub struct DomainSpec {
     /// Tags for the domain, applied when the operator creates it. Same rules
     /// as spec.tags.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 40, "additionalProperties" = {"type": "string", "maxLength": 256, "pattern": "^\\P{C}*$"}))]
-    #[x_kube(validation = Rule::new(TAGS_RULE).message(TAGS_MESSAGE))]
+    #[schemars(schema_with = "tags_schema")]
     pub tags: BTreeMap<String, String>,
 }
 

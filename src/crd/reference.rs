@@ -2,7 +2,8 @@
 //! with its type, default, constraints and documentation, read from the
 //! generated schema so the reference cannot drift from the CRD.
 
-use super::{CodeArtifactDomain, PypiRepository};
+use super::domain::CodeArtifactDomain;
+use super::pypi_repository::PypiRepository;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 use serde_json::Value;

@@ -3,28 +3,24 @@
 //! policy allows (empty, and created by this cluster). It shares the
 //! PypiRepository controller's clients and settings.
 
+mod report;
 mod sync;
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures::StreamExt;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::Event;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
 use crate::controller::Context;
 use crate::controller::backoff::{self, Attempts};
 use crate::controller::finalize::with_finalizer_if;
-use crate::crd::{
-    CONDITION_READY, CodeArtifactDomain, CodeArtifactDomainStatus, DeletionPolicy, DomainMode,
-    Reason, set_condition,
-};
-use crate::error::{Error, NOTE_MAX_BYTES, Result, RetryClass, truncate};
+use crate::crd::{CodeArtifactDomain, DeletionPolicy, DomainMode};
+use crate::error::{Error, Result, RetryClass};
+use report::{report_failure, write_status};
 
 /// What the domain reconciles share.
 pub struct DomainContext {
@@ -118,108 +114,10 @@ fn error_policy(obj: Arc<CodeArtifactDomain>, err: &Error, dctx: Arc<DomainConte
     Action::requeue(delay)
 }
 
-/// Writes status when it changed.
-async fn write_status(
-    ctx: &Context,
-    obj: &CodeArtifactDomain,
-    status: CodeArtifactDomainStatus,
-) -> Result<()> {
-    if obj.status.as_ref() == Some(&status) {
-        return Ok(());
-    }
-    let api: Api<CodeArtifactDomain> = Api::all(ctx.client.clone());
-    let patch = serde_json::json!({ "status": status });
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Ready=False with the reason, and a Warning Event; best effort.
-async fn report_failure(ctx: &Context, obj: &CodeArtifactDomain, err: &Error) {
-    let mut st = obj.status.clone().unwrap_or_default();
-    set_condition(
-        &mut st.conditions,
-        CONDITION_READY,
-        false,
-        err.reason(),
-        &err.report(),
-        obj.metadata.generation,
-        Utc::now(),
-    );
-    if let Err(e) = write_status(ctx, obj, st).await {
-        tracing::warn!(error = %e, "could not write domain failure status");
-    }
-    publish(
-        ctx,
-        obj,
-        EventType::Warning,
-        err.reason().as_str(),
-        err.report(),
-    )
-    .await;
-}
-
-/// Publishes an Event on the CodeArtifactDomain.
-pub(crate) async fn publish(
-    ctx: &Context,
-    obj: &CodeArtifactDomain,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.to_string(),
-        note: Some(truncate(note, NOTE_MAX_BYTES)),
-        action: "Reconcile".to_string(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-        tracing::warn!(cadomain = %obj.name_any(), error = %e, "could not publish Event");
-    }
-}
-
-/// Status after a successful reconcile.
-pub fn ready_status(
-    obj: &CodeArtifactDomain,
-    domain: &crate::aws::Domain,
-    created_by_operator: bool,
-    now: chrono::DateTime<Utc>,
-) -> CodeArtifactDomainStatus {
-    let mut st = obj.status.clone().unwrap_or_default();
-    st.observed_generation = obj.metadata.generation;
-    st.domain_name = Some(domain.name.clone());
-    st.arn = Some(domain.arn.clone());
-    st.owner = Some(domain.owner.clone());
-    st.repository_count = Some(domain.repository_count);
-    st.created_by_operator = Some(created_by_operator);
-    st.applied_tag_keys = match obj.spec.mode {
-        DomainMode::Manage => obj.spec.tags.keys().cloned().collect(),
-        DomainMode::Use => vec![],
-    };
-    let message = match obj.spec.mode {
-        DomainMode::Manage => format!("Domain {} exists and carries spec.tags", domain.name),
-        DomainMode::Use => format!("Domain {} exists; the operator only uses it", domain.name),
-    };
-    set_condition(
-        &mut st.conditions,
-        CONDITION_READY,
-        true,
-        Reason::Available,
-        &message,
-        obj.metadata.generation,
-        now,
-    );
-    st
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn cad(spec: serde_json::Value) -> CodeArtifactDomain {
         serde_json::from_value(serde_json::json!({
@@ -247,7 +145,7 @@ mod tests {
             repository_count: 3,
         };
         let o = cad(serde_json::json!({"tags": {"team": "platform"}}));
-        let st = ready_status(&o, &domain, true, Utc::now());
+        let st = report::ready_status(&o, &domain, true, Utc::now());
         assert_eq!(st.repository_count, Some(3));
         assert_eq!(st.owner.as_deref(), Some("111122223333"));
         assert_eq!(st.applied_tag_keys, vec!["team".to_string()]);
@@ -255,7 +153,7 @@ mod tests {
         assert_eq!(st.conditions[0].status, "True");
         let used = cad(serde_json::json!({"mode": "Use"}));
         assert!(
-            ready_status(&used, &domain, false, Utc::now())
+            report::ready_status(&used, &domain, false, Utc::now())
                 .applied_tag_keys
                 .is_empty()
         );

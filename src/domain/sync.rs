@@ -7,13 +7,13 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
-use super::{publish, ready_status};
+use super::report::{publish, ready_status};
 use crate::aws::{AwsErrorKind, Domain};
 use crate::controller::Context;
 use crate::controller::ownership::{
     TAG_CLUSTER, TAG_OWNER, TAG_UID, created_by_cluster, tag_changes,
 };
-use crate::crd::{CodeArtifactDomain, CodeArtifactDomainStatus, DomainMode};
+use crate::crd::{CodeArtifactDomain, CodeArtifactDomainStatus, DomainMode, EventReason};
 use crate::error::{Error, Result};
 
 /// Marker tags for a domain a CodeArtifactDomain creates.
@@ -73,7 +73,14 @@ async fn create(obj: &CodeArtifactDomain, ctx: &Context, name: &str) -> Result<D
     {
         Ok(d) => {
             let note = format!("Created CodeArtifact domain {name}");
-            publish(ctx, obj, EventType::Normal, "DomainCreated", note).await;
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                EventReason::DomainCreated,
+                note,
+            )
+            .await;
             Ok(d)
         }
         Err(e) if e.kind == AwsErrorKind::Conflict => ctx
@@ -101,12 +108,8 @@ async fn correct_tags(
             }
         }
     }
-    let managed = obj
-        .status
-        .as_ref()
-        .map(|s| s.applied_tag_keys.clone())
-        .unwrap_or_default();
-    let (set, remove) = tag_changes(current, &desired, &managed);
+    let applied = obj.status.as_ref().map(|s| s.applied_tag_keys.as_slice());
+    let (set, remove) = tag_changes(current, &desired, applied.unwrap_or_default());
     ctx.aws.retag(&domain.arn, &set, &remove).await?;
     Ok(())
 }
@@ -133,14 +136,21 @@ pub async fn cleanup(
     if !ours(ctx, &tags) {
         let note =
             format!("Domain {name} was not created by this cluster's operator, so it is kept");
-        publish(ctx, obj, EventType::Normal, "DomainKept", note).await;
+        publish(ctx, obj, EventType::Normal, EventReason::DomainKept, note).await;
         return Ok((status, Action::await_change()));
     }
     match ctx.aws.delete_domain(&name, owner).await {
         Ok(()) => {
             ctx.forget_domain(&name, owner);
             let note = format!("Deleted empty CodeArtifact domain {name}");
-            publish(ctx, obj, EventType::Normal, "DomainDeleted", note).await;
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                EventReason::DomainDeleted,
+                note,
+            )
+            .await;
             Ok((status, Action::await_change()))
         }
         Err(e) if e.kind == AwsErrorKind::Conflict => Err(Error::DomainNotEmpty {

@@ -2,7 +2,32 @@
 //! form its tool reads. Pure: endpoint, token and names in, text out.
 
 use crate::aws::AuthToken;
-use crate::crd::IndexRole;
+use crate::crd::{IndexRole, PypiRepository, Rendering};
+
+/// Key written with the netrc rendering: the index URL without credentials.
+pub const KEY_INDEX_URL: &str = "indexUrl";
+
+/// What the client renderings depend on, taken from `spec.secret`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSettings {
+    /// The renderings to write, sorted and deduplicated.
+    pub renderings: Vec<Rendering>,
+    /// uv index and Poetry source name.
+    pub index_name: String,
+    /// Primary or extra index.
+    pub role: IndexRole,
+}
+
+impl ClientSettings {
+    /// The settings a PypiRepository asks for.
+    pub fn of(repo: &PypiRepository) -> Self {
+        Self {
+            renderings: repo.renderings(),
+            index_name: repo.index_name().to_string(),
+            role: repo.spec.secret.index_role,
+        }
+    }
+}
 
 /// The pip index URL without credentials: the endpoint plus `simple/`.
 pub fn index_url(endpoint: &str) -> String {

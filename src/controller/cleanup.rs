@@ -4,7 +4,8 @@
 //! to their CodeArtifactDomain). With `Retain`, for consumers, and when the
 //! access rules no longer allow `delete`, nothing in AWS is touched.
 //! Idempotent: what is already gone counts as deleted. The Secret is left to
-//! garbage collection through its owner reference.
+//! garbage collection through its owner reference. What was done comes back
+//! as [`Note`]s, reported by [`cleanup`].
 
 use std::sync::Arc;
 
@@ -13,9 +14,11 @@ use kube::runtime::controller::Action;
 
 use super::desired::Desired;
 use super::ownership::{owns_domain, owns_repository};
+use super::remote::Note;
+use super::tenancy::Admission;
 use super::{Context, desired, forget, report, status};
 use crate::aws::AwsErrorKind;
-use crate::crd::{DeletionPolicy, PypiRepository, RepositoryMode};
+use crate::crd::{DeletionPolicy, EventReason, PypiRepository, RepositoryMode};
 use crate::error::Result;
 
 /// Runs the deletion steps the policy allows; failures keep the finalizer
@@ -24,18 +27,9 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
     if let Err(e) = report::write_status(&ctx, &obj, status::deleting(&obj, Utc::now())).await {
         tracing::debug!(error = %e, "could not mark the object as deleting");
     }
-    let result = match (obj.spec.deletion_policy, obj.spec.mode) {
-        (DeletionPolicy::Retain, _) | (_, RepositoryMode::Consume) => {
-            let note = format!(
-                "deletionPolicy Retain: repository {} and domain {} stay in CodeArtifact",
-                obj.repository_name(),
-                obj.spec.domain.name
-            );
-            report::normal(&ctx, &obj, "Retained", "Delete", note).await;
-            Ok(())
-        }
-        (DeletionPolicy::Delete, RepositoryMode::Manage) => delete_remote(&obj, &ctx).await,
-    };
+    let mut notes = Vec::new();
+    let result = delete(&obj, &ctx, &mut notes).await;
+    report::notes(&ctx, &obj, notes).await;
     match result {
         Ok(()) => {
             forget(&ctx, &obj);
@@ -48,41 +42,61 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
     }
 }
 
-async fn delete_remote(obj: &PypiRepository, ctx: &Context) -> Result<()> {
-    let admission = match ctx.admission(obj) {
-        Ok(a) => a,
+/// The deletion steps, without Kubernetes: the policy, then the access rules
+/// (from the watch caches), then CodeArtifact.
+pub async fn delete(obj: &PypiRepository, ctx: &Context, notes: &mut Vec<Note>) -> Result<()> {
+    if obj.spec.deletion_policy == DeletionPolicy::Retain
+        || obj.spec.mode == RepositoryMode::Consume
+    {
+        let message = format!(
+            "deletionPolicy Retain: repository {} and domain {} stay in CodeArtifact",
+            obj.repository_name(),
+            obj.spec.domain.name
+        );
+        notes.push(Note::new(EventReason::Retained, "Delete", message));
+        return Ok(());
+    }
+    match ctx.admission(obj) {
+        Ok(admission) => delete_remote(obj, ctx, admission.as_ref(), notes).await,
         Err(e) => {
-            let note = format!(
+            notes.push(kept(format!(
                 "Repository {} is kept in CodeArtifact: {}",
                 obj.repository_name(),
                 e.report()
-            );
-            report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
-            return Ok(());
+            )));
+            Ok(())
         }
-    };
-    if admission.as_ref().is_some_and(|a| !a.grant.delete) {
-        let note = format!(
+    }
+}
+
+/// `Delete` on a managed object, as far as `admission` (`None`: open
+/// tenancy) allows.
+pub async fn delete_remote(
+    obj: &PypiRepository,
+    ctx: &Context,
+    admission: Option<&Admission>,
+    notes: &mut Vec<Note>,
+) -> Result<()> {
+    if admission.is_some_and(|a| !a.grant.delete) {
+        notes.push(kept(format!(
             "Repository {} is kept: the CodeArtifactDomain's access rules no longer allow this namespace to delete",
             obj.repository_name()
-        );
-        report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
+        )));
         return Ok(());
     }
-    let d = desired::desired(
-        obj,
-        ctx.aws.region(),
-        &ctx.config.cluster_name,
-        admission.as_ref(),
-    )?;
-    delete_repository(obj, ctx, &d).await?;
+    let d = desired::desired(obj, ctx.aws.region(), &ctx.config.cluster_name, admission)?;
+    delete_repository(ctx, &d, notes).await?;
     if admission.is_some() {
         return Ok(());
     }
-    delete_domain_if_empty(obj, ctx, &d).await
+    delete_domain_if_empty(ctx, &d, notes).await
 }
 
-async fn delete_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<()> {
+fn kept(message: String) -> Note {
+    Note::new(EventReason::RepositoryKept, "Delete", message)
+}
+
+async fn delete_repository(ctx: &Context, d: &Desired, notes: &mut Vec<Note>) -> Result<()> {
     let owner = d.owner.as_deref();
     let Some(repo) = ctx
         .aws
@@ -93,42 +107,38 @@ async fn delete_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> 
     };
     let tags = ctx.aws.list_tags(&repo.arn).await?;
     if !owns_repository(&tags, &d.owner_marker) {
-        let note = format!(
+        notes.push(kept(format!(
             "Repository {} was not created by this PypiRepository, so it is kept",
             d.repository
-        );
-        report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
+        )));
         return Ok(());
     }
     ctx.aws
         .delete_repository(&d.domain, owner, &d.repository)
         .await?;
-    report::normal(
-        ctx,
-        obj,
-        "RepositoryDeleted",
+    notes.push(Note::new(
+        EventReason::RepositoryDeleted,
         "Delete",
         format!("Deleted CodeArtifact repository {}", d.repository),
-    )
-    .await;
+    ));
     Ok(())
 }
 
 /// The last PypiRepository out deletes the domain; earlier ones leave it.
-async fn delete_domain_if_empty(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<()> {
+async fn delete_domain_if_empty(ctx: &Context, d: &Desired, notes: &mut Vec<Note>) -> Result<()> {
     let owner = d.owner.as_deref();
     let Some(domain) = ctx.aws.describe_domain(&d.domain, owner).await? else {
         ctx.forget_domain(&d.domain, owner);
         return Ok(());
     };
+    let domain_kept = |message| Note::new(EventReason::DomainKept, "Delete", message);
     // A domain that still holds repositories stays whoever made it; checking
     // that first spares every PypiRepository but the last a ListTags call.
     if domain.repository_count > 0 {
-        let note = format!(
+        notes.push(domain_kept(format!(
             "Domain {} still holds {} repositories, so it is kept",
             d.domain, domain.repository_count
-        );
-        report::normal(ctx, obj, "DomainKept", "Delete", note).await;
+        )));
         return Ok(());
     }
     let tags = ctx.aws.list_tags(&domain.arn).await?;
@@ -138,28 +148,25 @@ async fn delete_domain_if_empty(obj: &PypiRepository, ctx: &Context, d: &Desired
     match ctx.aws.delete_domain(&d.domain, owner).await {
         Ok(()) => {
             ctx.forget_domain(&d.domain, owner);
-            report::normal(
-                ctx,
-                obj,
-                "DomainDeleted",
+            notes.push(Note::new(
+                EventReason::DomainDeleted,
                 "Delete",
                 format!("Deleted empty CodeArtifact domain {}", d.domain),
-            )
-            .await;
+            ));
             Ok(())
         }
         // A repository appeared since DescribeDomain: someone still uses the domain.
         Err(e) if e.kind == AwsErrorKind::Conflict => {
-            report::normal(
-                ctx,
-                obj,
-                "DomainKept",
-                "Delete",
-                format!("Domain {} is in use again, so it is kept", d.domain),
-            )
-            .await;
+            notes.push(domain_kept(format!(
+                "Domain {} is in use again, so it is kept",
+                d.domain
+            )));
             Ok(())
         }
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+#[path = "cleanup_tests.rs"]
+mod tests;

@@ -13,8 +13,8 @@ use super::domains::ensure_domain;
 use super::ownership::{Claim, adoption_marker, claim, repository_marker, tag_changes};
 use super::remote::{Note, Remote, Settings, SyncRecord, current_settings};
 use super::state::Uid;
-use crate::aws::{AwsErrorKind, Repository, RepositorySettings};
-use crate::crd::{PypiRepository, RepositoryMode};
+use crate::aws::{AwsError, AwsErrorKind, Repository, RepositorySettings};
+use crate::crd::{EventReason, PypiRepository, RepositoryMode};
 use crate::error::{Error, Result};
 
 /// How this object holds an existing repository.
@@ -173,7 +173,7 @@ fn adopted_note(d: &Desired) -> Note {
             d.repository
         )
     };
-    Note::new("RepositoryAdopted", "Adopt", message)
+    Note::new(EventReason::RepositoryAdopted, "Adopt", message)
 }
 
 /// The repository and whether this call created it. Under strict tenancy a
@@ -204,19 +204,7 @@ async fn ensure_repository(
             obj.namespace().unwrap_or_default()
         )));
     }
-    let want = d.settings(None);
-    let mut tags = d.tags.clone();
-    tags.extend(repository_marker(&d.owner_marker));
-    let settings = RepositorySettings {
-        description: want.description,
-        upstreams: want.upstreams,
-        tags,
-    };
-    match ctx
-        .aws
-        .create_repository(&d.domain, owner, &d.repository, &settings)
-        .await
-    {
+    match create(ctx, d).await {
         Ok(repo) => {
             let verb = if known {
                 "Recreated missing"
@@ -224,7 +212,7 @@ async fn ensure_repository(
                 "Created"
             };
             notes.push(Note::new(
-                "RepositoryCreated",
+                EventReason::RepositoryCreated,
                 "CreateRepository",
                 format!(
                     "{verb} CodeArtifact repository {} in domain {}",
@@ -233,27 +221,45 @@ async fn ensure_repository(
             ));
             Ok((repo, true))
         }
-        Err(e) if e.kind == AwsErrorKind::Conflict => {
-            let repo = ctx
-                .aws
-                .describe_repository(&d.domain, owner, &d.repository)
-                .await?
-                .ok_or_else(|| Error::Aws(e))?;
-            Ok((repo, false))
-        }
-        Err(e) if e.kind == AwsErrorKind::NotFound && !d.upstreams.is_empty() => {
-            Err(Error::UpstreamNotFound {
-                domain: d.domain.clone(),
-                source: e,
-            })
-        }
-        Err(e) => {
-            if e.kind == AwsErrorKind::NotFound {
-                // The domain may have been deleted behind our back: look again next time.
-                ctx.forget_domain(&d.domain, owner);
-            }
+        Err(e) => Ok((after_failed_create(ctx, d, e).await?, false)),
+    }
+}
+
+/// CreateRepository with the spec's settings and tags, and this object's marker.
+async fn create(ctx: &Context, d: &Desired) -> std::result::Result<Repository, AwsError> {
+    let want = d.settings(None);
+    let mut tags = d.tags.clone();
+    tags.extend(repository_marker(&d.owner_marker));
+    let settings = RepositorySettings {
+        description: want.description,
+        upstreams: want.upstreams,
+        tags,
+    };
+    ctx.aws
+        .create_repository(&d.domain, d.owner.as_deref(), &d.repository, &settings)
+        .await
+}
+
+/// After CreateRepository failed: a repository created meanwhile is used;
+/// a missing upstream or domain is named as such.
+async fn after_failed_create(ctx: &Context, d: &Desired, e: AwsError) -> Result<Repository> {
+    let owner = d.owner.as_deref();
+    match e.kind {
+        AwsErrorKind::Conflict => ctx
+            .aws
+            .describe_repository(&d.domain, owner, &d.repository)
+            .await?
+            .ok_or_else(|| Error::Aws(e)),
+        AwsErrorKind::NotFound if !d.upstreams.is_empty() => Err(Error::UpstreamNotFound {
+            domain: d.domain.clone(),
+            source: e,
+        }),
+        AwsErrorKind::NotFound => {
+            // The domain may have been deleted behind our back: look again next time.
+            ctx.forget_domain(&d.domain, owner);
             Err(e.into())
         }
+        _ => Err(e.into()),
     }
 }
 
@@ -318,12 +324,8 @@ async fn correct_tags(
         Hold::Stated => desired.extend(adoption_marker(&d.owner_marker)),
         Hold::Full { marker: false } => {}
     }
-    let managed = obj
-        .status
-        .as_ref()
-        .map(|s| s.applied_tag_keys.clone())
-        .unwrap_or_default();
-    let (set, remove) = tag_changes(current, &desired, &managed);
+    let applied = obj.status.as_ref().map(|s| s.applied_tag_keys.as_slice());
+    let (set, remove) = tag_changes(current, &desired, applied.unwrap_or_default());
     ctx.aws.retag(&repo.arn, &set, &remove).await?;
     Ok(())
 }
@@ -358,3 +360,11 @@ async fn endpoint(
 #[cfg(test)]
 #[path = "repository_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod sync_tests;
+
+#[cfg(test)]
+#[path = "testing.rs"]
+pub(super) mod testing;

@@ -1,19 +1,11 @@
+use super::testing::{FULL as STRICT, admitted, object};
 use super::*;
 use crate::access::Grant;
 use crate::controller::ownership::Owner;
-use crate::controller::tenancy::Admission;
 
 fn desired_with(spec: serde_json::Value, grant: Option<Grant>) -> Desired {
-    let obj: PypiRepository = serde_json::from_value(serde_json::json!({
-        "apiVersion": "codeartifact-operator.dev/v1alpha1", "kind": "PypiRepository",
-        "metadata": {"name": "web", "namespace": "team", "uid": "u1"}, "spec": spec,
-    }))
-    .unwrap();
-    let admission = grant.map(|grant| Admission {
-        grant,
-        domain_owner: None,
-        declared_by: "acme".into(),
-    });
+    let obj = object("web", 1, spec);
+    let admission = grant.map(admitted);
     super::super::desired::desired(&obj, "us-west-2", "c1", admission.as_ref()).unwrap()
 }
 
@@ -25,12 +17,6 @@ fn other() -> Owner {
         uid: "u-demo".into(),
     }
 }
-
-const STRICT: Grant = Grant {
-    create: true,
-    adopt: true,
-    delete: true,
-};
 
 #[test]
 fn strict_tenancy_never_takes_another_objects_repository() {

@@ -32,11 +32,7 @@ fn connection_name(call: &Call) -> Result<&str, ApiError> {
 
 /// AssociateExternalConnection: at most one per repository, and only `public:pypi`.
 pub fn associate(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     let conn = connection_name(call)?;
     if !KNOWN.contains(&conn) {
         return Err(ApiError::field(format!(
@@ -68,11 +64,7 @@ pub fn associate(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
 
 /// DisassociateExternalConnection. Packages already fetched stay in the repository.
 pub fn disassociate(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     let conn = connection_name(call)?;
     ctx.mutate(|s| {
         let r = s.repository_mut(&owner, domain, name)?;
@@ -98,11 +90,7 @@ pub fn endpoint_url(base: &str, format: &str, domain: &str, owner: &str, repo: &
 
 /// GetRepositoryEndpoint.
 pub fn endpoint(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     let format = call.req("format")?;
     validate::one_of("format", format, validate::FORMATS)?;
     if let Some(t) = call.opt("endpointType") {

@@ -144,11 +144,7 @@ impl<'a> Filters<'a> {
 
 /// ListPackages.
 pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, repo) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, repo) = call.repository_path()?;
     let filters = Filters::from_call(call)?;
     let max = call.max_results()?;
     let packages: Vec<(String, Value)> = ctx.read(|s| {
@@ -171,11 +167,7 @@ pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
 
 /// ListPackageVersions: every status unless `status` is given.
 pub fn list_versions(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, repo) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, repo) = call.repository_path()?;
     let pkg = PackageRef::from_call(call)?;
     let status = enum_filter(call, "status", validate::STATUSES)?;
     let sort = enum_filter(call, "sortBy", &["PUBLISHED_TIME"])?;
@@ -238,11 +230,7 @@ struct OriginBody {
 
 /// PutPackageOriginConfiguration: creates the package (without versions) if needed.
 pub fn put_origin(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, repo) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, repo) = call.repository_path()?;
     let pkg = PackageRef::from_call(call)?;
     let body: OriginBody = call.body()?;
     let r = body

@@ -100,11 +100,7 @@ fn check_upstreams(domain: &Domain, repo: &str, ups: &[String]) -> Result<(), Ap
 
 /// CreateRepository.
 pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     let body: RepositoryBody = call.body()?;
     if let Some(d) = &body.description {
         validate::description("description", d)?;
@@ -147,11 +143,7 @@ pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
 
 /// DescribeRepository.
 pub fn describe(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     ctx.read(|s| {
         let d = s.domain(&owner, domain)?;
         let r = d.repository(name)?;
@@ -161,11 +153,7 @@ pub fn describe(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
 
 /// UpdateRepository: an absent member keeps its value; `"upstreams": []` removes all.
 pub fn update(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     let body: RepositoryBody = call.body()?;
     if let Some(d) = &body.description {
         validate::description("description", d)?;
@@ -192,11 +180,7 @@ pub fn update(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
 
 /// DeleteRepository: also drops it from other repositories' upstream lists.
 pub fn delete(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
-    let (domain, owner, name) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, name) = call.repository_path()?;
     ctx.mutate(|s| {
         let d = s.domain_mut(&owner, domain)?;
         let out = repository_description(&ctx.config.region, d, d.repository(name)?);

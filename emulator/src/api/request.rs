@@ -77,6 +77,16 @@ impl Call {
         owner_or_caller(self.opt("domain-owner"), "domain-owner", &self.caller)
     }
 
+    /// `domain`, `domain-owner` and `repository`: the repository a call names
+    /// (validated in that order).
+    pub fn repository_path(&self) -> Result<(&str, String, &str), ApiError> {
+        Ok((
+            self.domain()?,
+            self.owner()?,
+            self.repository("repository")?,
+        ))
+    }
+
     /// A repository name member (validated).
     pub fn repository(&self, field: &str) -> Result<&str, ApiError> {
         let r = self.req(field)?;

@@ -105,11 +105,7 @@ fn requested(body: &VersionsBody) -> Result<Vec<String>, ApiError> {
 }
 
 fn change(ctx: &Context, call: &Call, dispose: bool) -> Result<Value, ApiError> {
-    let (domain, owner, repo) = (
-        call.domain()?,
-        call.owner()?,
-        call.repository("repository")?,
-    );
+    let (domain, owner, repo) = call.repository_path()?;
     let pkg = PackageRef::from_call(call)?;
     let body: VersionsBody = call.body()?;
     body.validate()?;

@@ -274,6 +274,12 @@ fn a_token_outside_the_url_safe_set_is_never_rendered() {
     }
     let mut t = token();
     t.token = AuthToken::new("tok\nextra-index-url = http://evil/");
+    let keys = every_rendering_keys(&t);
+    assert_eq!(keys, ["endpoint", "expiresAt", "token"]);
+}
+
+/// The Secret's keys with every rendering on and token `t`.
+fn every_rendering_keys(t: &IssuedToken) -> Vec<String> {
     let all = vec![
         Rendering::PipConf,
         Rendering::Pypirc,
@@ -282,31 +288,13 @@ fn a_token_outside_the_url_safe_set_is_never_rendered() {
         Rendering::Poetry,
         Rendering::Netrc,
     ];
-    let data = secret_data(
-        ENDPOINT,
-        &t,
-        &settings(all, "codeartifact", IndexRole::Primary),
-    );
-    let keys: Vec<_> = data.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["endpoint", "expiresAt", "token"]);
+    let s = settings(all, "codeartifact", IndexRole::Primary);
+    secret_data(ENDPOINT, t, &s).into_keys().collect()
 }
 
 #[test]
 fn every_rendering_together_writes_each_tools_keys() {
-    let all = vec![
-        Rendering::PipConf,
-        Rendering::Pypirc,
-        Rendering::Env,
-        Rendering::Uv,
-        Rendering::Poetry,
-        Rendering::Netrc,
-    ];
-    let data = secret_data(
-        ENDPOINT,
-        &token(),
-        &settings(all, "codeartifact", IndexRole::Primary),
-    );
-    let keys: Vec<_> = data.keys().map(String::as_str).collect();
+    let keys = every_rendering_keys(&token());
     assert_eq!(
         keys,
         [

@@ -144,18 +144,30 @@ mod tests {
         Utc.timestamp_opt(s, 0).unwrap()
     }
 
+    /// Sets Ready at generation `generation`, `at` seconds after the epoch.
+    fn ready(
+        c: &mut Vec<Condition>,
+        status: bool,
+        reason: Reason,
+        message: &str,
+        generation: i64,
+        at: i64,
+    ) {
+        set_condition(
+            c,
+            CONDITION_READY,
+            status,
+            reason,
+            message,
+            Some(generation),
+            t(at),
+        );
+    }
+
     #[test]
     fn new_condition_gets_now_as_transition_time() {
         let mut c = vec![];
-        set_condition(
-            &mut c,
-            CONDITION_READY,
-            true,
-            Reason::Available,
-            "ok",
-            Some(1),
-            t(100),
-        );
+        ready(&mut c, true, Reason::Available, "ok", 1, 100);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].status, "True");
         assert_eq!(c[0].last_transition_time, to_time(t(100)));
@@ -164,24 +176,8 @@ mod tests {
     #[test]
     fn same_status_keeps_transition_time_but_updates_reason_and_message() {
         let mut c = vec![];
-        set_condition(
-            &mut c,
-            CONDITION_READY,
-            false,
-            Reason::Throttled,
-            "a",
-            Some(1),
-            t(100),
-        );
-        set_condition(
-            &mut c,
-            CONDITION_READY,
-            false,
-            Reason::AccessDenied,
-            "b",
-            Some(2),
-            t(200),
-        );
+        ready(&mut c, false, Reason::Throttled, "a", 1, 100);
+        ready(&mut c, false, Reason::AccessDenied, "b", 2, 200);
         assert_eq!(c[0].last_transition_time, to_time(t(100)));
         assert_eq!(c[0].reason, "AccessDenied");
         assert_eq!(c[0].message, "b");
@@ -191,24 +187,8 @@ mod tests {
     #[test]
     fn status_flip_moves_transition_time() {
         let mut c = vec![];
-        set_condition(
-            &mut c,
-            CONDITION_READY,
-            false,
-            Reason::Throttled,
-            "a",
-            Some(1),
-            t(100),
-        );
-        set_condition(
-            &mut c,
-            CONDITION_READY,
-            true,
-            Reason::Available,
-            "ok",
-            Some(1),
-            t(300),
-        );
+        ready(&mut c, false, Reason::Throttled, "a", 1, 100);
+        ready(&mut c, true, Reason::Available, "ok", 1, 300);
         assert_eq!(c[0].last_transition_time, to_time(t(300)));
     }
 
@@ -224,15 +204,7 @@ mod tests {
             Some(1),
             t(50),
         );
-        set_condition(
-            &mut c,
-            CONDITION_READY,
-            true,
-            Reason::Available,
-            "ok",
-            Some(1),
-            t(100),
-        );
+        ready(&mut c, true, Reason::Available, "ok", 1, 100);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].type_, CONDITION_SYNCED);
         assert_eq!(c[0].last_transition_time, to_time(t(50)));

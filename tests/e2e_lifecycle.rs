@@ -4,26 +4,18 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::python::{assert_ok, make_dist, pip_install, project_secret, twine_upload};
-use common::{Options, condition, run, setup};
+use common::{
+    EXAMPLE_FILES, EXAMPLE_REPOSITORIES, Options, condition, example_documents, run, setup,
+};
 use kube::ResourceExt;
-
-fn example(name: &str) -> String {
-    std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("deploy/examples")
-            .join(name),
-    )
-    .expect("example exists")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
     let env = setup("lifecycle", Options::default()).await;
-    env.create(&example("basic.yaml")).await;
+    env.create(&example_documents("basic.yaml")[0]).await;
     let obj = env.wait_ready("python-packages").await;
 
     let st = obj.status.clone().expect("status");
@@ -130,25 +122,12 @@ async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_example_is_accepted_and_reconciled() {
     let env = setup("examples", Options::default()).await;
-    for file in [
-        "basic.yaml",
-        "private-only.yaml",
-        "upstreams.yaml",
-        "delete-policy.yaml",
-        "short-token.yaml",
-    ] {
-        for doc in example(file).split("\n---\n") {
-            env.create(doc).await;
+    for file in EXAMPLE_FILES {
+        for doc in example_documents(file) {
+            env.create(&doc).await;
         }
     }
-    for name in [
-        "python-packages",
-        "private-packages",
-        "shared",
-        "team-a",
-        "scratch",
-        "ci",
-    ] {
+    for name in EXAMPLE_REPOSITORIES {
         env.wait_ready(name).await;
     }
 

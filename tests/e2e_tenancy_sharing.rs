@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use codeartifact_operator::crd::FINALIZER;
-use common::ACCESS_KEY;
 use common::reliability::{assert_no_leaks, sdk};
 use common::tenancy::{Strict, setup_strict};
+use common::{ACCESS_KEY, EXAMPLE_FILES, EXAMPLE_REPOSITORIES, example_documents};
 use k8s_openapi::ByteString;
 use kube::api::{Patch, PatchParams};
 
@@ -336,26 +336,12 @@ async fn the_examples_work_in_strict_mode_with_the_platform_domains() {
     }
     s.label_namespace(0, "pypi.acme.example/access", Some("manage"))
         .await;
-    for file in [
-        "basic.yaml",
-        "private-only.yaml",
-        "upstreams.yaml",
-        "delete-policy.yaml",
-        "short-token.yaml",
-    ] {
-        let text = std::fs::read_to_string(root.join("deploy/examples").join(file)).unwrap();
-        for doc in text.split("\n---\n") {
-            s.env.create(doc).await;
+    for file in EXAMPLE_FILES {
+        for doc in example_documents(file) {
+            s.env.create(&doc).await;
         }
     }
-    for name in [
-        "python-packages",
-        "private-packages",
-        "shared",
-        "team-a",
-        "scratch",
-        "ci",
-    ] {
+    for name in EXAMPLE_REPOSITORIES {
         s.wait_ready_is(0, name, "True", None).await;
     }
     // Upstreams and the external connection together, as AWS allows.

@@ -301,3 +301,31 @@ pub fn condition(o: &PypiRepository, type_: &str) -> Option<(String, String, Str
 pub fn observed_current(o: &PypiRepository) -> bool {
     o.status.as_ref().and_then(|s| s.observed_generation) == o.metadata.generation
 }
+
+/// The files in deploy/examples that declare PypiRepositories.
+pub const EXAMPLE_FILES: [&str; 5] = [
+    "basic.yaml",
+    "private-only.yaml",
+    "upstreams.yaml",
+    "delete-policy.yaml",
+    "short-token.yaml",
+];
+
+/// The PypiRepositories [`EXAMPLE_FILES`] declare; each becomes Ready.
+pub const EXAMPLE_REPOSITORIES: [&str; 6] = [
+    "python-packages",
+    "private-packages",
+    "shared",
+    "team-a",
+    "scratch",
+    "ci",
+];
+
+/// The YAML documents of `deploy/examples/<file>`.
+pub fn example_documents(file: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/examples")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.split("\n---\n").map(str::to_string).collect()
+}

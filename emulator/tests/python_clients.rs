@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aws_sdk_codeartifact as ca;
 use codeartifact_emulator::{Config, Emulator};
-use common::{ACCOUNT, client, domain_with_repo, python_command, python_script, venv_python};
+use common::{client, domain_with_repo, python_command, python_script, venv_python};
 
 fn show(out: &Output) -> String {
     format!(
@@ -90,16 +90,8 @@ fn installed_version(target: &Path, module: &str) -> Option<String> {
 async fn boto3_runs_the_conformance_scenario() {
     let python = venv_python();
     let emu = common::start().await;
-    let out = tokio::process::Command::new(python)
-        .arg(python_script("boto3_conformance.py"))
-        .env("EMULATOR_URL", emu.base_url())
-        .env("EMULATOR_REGION", emu.region())
-        .env("EMULATOR_KEY", "AKIDEMULATOR")
-        .env("EMULATOR_SECRET", "emulator-secret")
-        .env("EMULATOR_ACCOUNT", ACCOUNT)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    let command = tokio::process::Command::new(python);
+    let out = common::python_against(command, &emu, "boto3_conformance.py")
         .output()
         .await
         .unwrap();

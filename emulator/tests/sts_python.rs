@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use codeartifact_emulator::{Emulator, Role};
-use common::{ACCOUNT, client, python_command, python_script, upload};
+use common::{client, python_command, python_script, upload};
 use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/reader";
@@ -104,13 +104,7 @@ async fn publish_into_both_repositories(
 /// boto3 assumes the role, pip reads and twine is refused (`sts_conformance.py`);
 /// returns its output for later messages.
 async fn run_sts_conformance(emu: &Emulator, home: &Path, twine_dir: &Path) -> String {
-    let out = python_command(home)
-        .arg(python_script("sts_conformance.py"))
-        .env("EMULATOR_URL", emu.base_url())
-        .env("EMULATOR_REGION", emu.region())
-        .env("EMULATOR_KEY", "AKIDEMULATOR")
-        .env("EMULATOR_SECRET", "emulator-secret")
-        .env("EMULATOR_ACCOUNT", ACCOUNT)
+    let out = common::python_against(python_command(home), emu, "sts_conformance.py")
         .env("OTHER_KEY", "AKIDOTHER")
         .env("OTHER_SECRET", "other-secret")
         .env("ROLE_ARN", ROLE)
@@ -120,9 +114,6 @@ async fn run_sts_conformance(emu: &Emulator, home: &Path, twine_dir: &Path) -> S
         .env("REQUIREMENT", "scoped-pkg==1.0.0")
         .env("DIST_DIR", twine_dir)
         .env("WORK_DIR", home)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .output()
         .await
         .unwrap();

@@ -247,3 +247,23 @@ pub async fn spawn_binary(
         .expect(&line);
     (child, url.to_string(), region.to_string())
 }
+
+/// Runs a Python conformance script against `emu` with the first test key
+/// (`EMULATOR_*` variables), keeping the machine's own AWS configuration out.
+pub fn python_against(
+    mut command: tokio::process::Command,
+    emu: &Emulator,
+    script: &str,
+) -> tokio::process::Command {
+    command
+        .arg(python_script(script))
+        .env("EMULATOR_URL", emu.base_url())
+        .env("EMULATOR_REGION", emu.region())
+        .env("EMULATOR_KEY", "AKIDEMULATOR")
+        .env("EMULATOR_SECRET", "emulator-secret")
+        .env("EMULATOR_ACCOUNT", ACCOUNT)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    command
+}

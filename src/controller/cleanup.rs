@@ -85,13 +85,14 @@ async fn delete_remote(obj: &PypiRepository, ctx: &Context) -> Result<()> {
 async fn delete_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<()> {
     let owner = d.owner.as_deref();
     let Some(repo) = ctx
-        .aws
+        .aws_for(d)
+        .await
         .describe_repository(&d.domain, owner, &d.repository)
         .await?
     else {
         return Ok(());
     };
-    let tags = ctx.aws.list_tags(&repo.arn).await?;
+    let tags = ctx.aws_for(d).await.list_tags(&repo.arn).await?;
     if !owns_repository(&tags, &d.owner_marker) {
         let note = format!(
             "Repository {} was not created by this PypiRepository, so it is kept",
@@ -100,7 +101,8 @@ async fn delete_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> 
         report::normal(ctx, obj, "RepositoryKept", "Delete", note).await;
         return Ok(());
     }
-    ctx.aws
+    ctx.aws_for(d)
+        .await
         .delete_repository(&d.domain, owner, &d.repository)
         .await?;
     report::normal(
@@ -117,7 +119,12 @@ async fn delete_repository(obj: &PypiRepository, ctx: &Context, d: &Desired) -> 
 /// The last PypiRepository out deletes the domain; earlier ones leave it.
 async fn delete_domain_if_empty(obj: &PypiRepository, ctx: &Context, d: &Desired) -> Result<()> {
     let owner = d.owner.as_deref();
-    let Some(domain) = ctx.aws.describe_domain(&d.domain, owner).await? else {
+    let Some(domain) = ctx
+        .aws_for(d)
+        .await
+        .describe_domain(&d.domain, owner)
+        .await?
+    else {
         ctx.forget_domain(&d.domain, owner);
         return Ok(());
     };
@@ -131,11 +138,11 @@ async fn delete_domain_if_empty(obj: &PypiRepository, ctx: &Context, d: &Desired
         report::normal(ctx, obj, "DomainKept", "Delete", note).await;
         return Ok(());
     }
-    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    let tags = ctx.aws_for(d).await.list_tags(&domain.arn).await?;
     if !owns_domain(&tags, &d.owner_marker) {
         return Ok(());
     }
-    match ctx.aws.delete_domain(&d.domain, owner).await {
+    match ctx.aws_for(d).await.delete_domain(&d.domain, owner).await {
         Ok(()) => {
             ctx.forget_domain(&d.domain, owner);
             report::normal(

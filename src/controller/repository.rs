@@ -114,7 +114,8 @@ fn recent(
 
 /// Consume mode: the repository must exist; nothing is changed.
 async fn existing(ctx: &Context, d: &Desired) -> Result<Repository> {
-    ctx.aws
+    ctx.aws_for(d)
+        .await
         .describe_repository(&d.domain, d.owner.as_deref(), &d.repository)
         .await?
         .ok_or_else(|| Error::RepositoryNotFound {
@@ -142,7 +143,7 @@ async fn manage(
         connect(ctx, d, &repo, d.settings(None).external_connection).await?;
         return Ok(repo);
     }
-    let tags = ctx.aws.list_tags(&repo.arn).await?;
+    let tags = ctx.aws_for(d).await.list_tags(&repo.arn).await?;
     let claimed = claim(&tags, &d.owner_marker);
     let how = hold(d, &claimed)?;
     if claimed == Claim::Unmarked && (d.grant.is_some() || !known) {
@@ -191,7 +192,8 @@ async fn ensure_repository(
     // conflicts with another team's repository is an attempted write.
     if (known || !may_create || d.grant.is_some())
         && let Some(repo) = ctx
-            .aws
+            .aws_for(d)
+            .await
             .describe_repository(&d.domain, owner, &d.repository)
             .await?
     {
@@ -213,7 +215,8 @@ async fn ensure_repository(
         tags,
     };
     match ctx
-        .aws
+        .aws_for(d)
+        .await
         .create_repository(&d.domain, owner, &d.repository, &settings)
         .await
     {
@@ -235,7 +238,8 @@ async fn ensure_repository(
         }
         Err(e) if e.kind == AwsErrorKind::Conflict => {
             let repo = ctx
-                .aws
+                .aws_for(d)
+                .await
                 .describe_repository(&d.domain, owner, &d.repository)
                 .await?
                 .ok_or_else(|| Error::Aws(e))?;
@@ -263,11 +267,13 @@ async fn connect(ctx: &Context, d: &Desired, repo: &Repository, want: bool) -> R
     let owner = d.owner.as_deref();
     match (want, has) {
         (true, false) => Ok(ctx
-            .aws
+            .aws_for(d)
+            .await
             .associate_public_pypi(&d.domain, owner, &d.repository)
             .await?),
         (false, true) => Ok(ctx
-            .aws
+            .aws_for(d)
+            .await
             .disassociate_public_pypi(&d.domain, owner, &d.repository)
             .await?),
         _ => Ok(()),
@@ -285,7 +291,8 @@ async fn correct_settings(
         return Ok(());
     }
     match ctx
-        .aws
+        .aws_for(d)
+        .await
         .update_repository(
             &d.domain,
             d.owner.as_deref(),
@@ -324,7 +331,7 @@ async fn correct_tags(
         .map(|s| s.applied_tag_keys.clone())
         .unwrap_or_default();
     let (set, remove) = tag_changes(current, &desired, &managed);
-    ctx.aws.retag(&repo.arn, &set, &remove).await?;
+    ctx.aws_for(d).await.retag(&repo.arn, &set, &remove).await?;
     Ok(())
 }
 
@@ -349,7 +356,8 @@ async fn endpoint(
     match known {
         Some(e) => Ok(e),
         None => Ok(ctx
-            .aws
+            .aws_for(d)
+            .await
             .get_pypi_endpoint(&d.domain, d.owner.as_deref(), &d.repository)
             .await?),
     }

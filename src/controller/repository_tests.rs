@@ -13,6 +13,8 @@ fn desired_with(spec: serde_json::Value, grant: Option<Grant>) -> Desired {
         grant,
         domain_owner: None,
         declared_by: "acme".into(),
+        role: None,
+        token_scope: crate::crd::TokenScope::Domain,
     });
     super::super::desired::desired(&obj, "us-west-2", "c1", admission.as_ref()).unwrap()
 }

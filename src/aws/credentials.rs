@@ -47,6 +47,8 @@ struct Cached {
 /// Every CodeArtifact client the operator uses, one per identity.
 pub struct Clients {
     base: SdkConfig,
+    /// `--codeartifact-endpoint`, for CodeArtifact clients only.
+    endpoint: Option<String>,
     operator: CodeArtifact,
     metrics: Arc<Metrics>,
     roles: Mutex<(u64, HashMap<RoleSession, Cached>)>,
@@ -55,20 +57,21 @@ pub struct Clients {
 impl Clients {
     /// The operator's own client, from the default AWS chain (environment,
     /// profile, web identity, EKS Pod Identity, IMDS), with an optional
-    /// endpoint override (which STS uses too).
+    /// CodeArtifact endpoint override.
     pub async fn from_env(
         endpoint: Option<&str>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, MissingRegion> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let base = loader.load().await;
+        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
         let region = base.region().map(|r| r.to_string()).ok_or(MissingRegion)?;
-        let operator = CodeArtifact::new(Client::new(&base), region, metrics.clone());
+        let endpoint = endpoint.map(str::to_string);
+        let conf = codeartifact_config(&base, endpoint.as_deref()).build();
+        let operator = CodeArtifact::new(Client::from_conf(conf), region, metrics.clone());
         Ok(Self {
             base,
+            endpoint,
             operator,
             metrics,
             roles: Mutex::new((0, HashMap::new())),
@@ -135,12 +138,26 @@ impl Clients {
             inner: builder.configure(&self.base).build().await,
             metrics: self.metrics.clone(),
         };
-        let conf = aws_sdk_codeartifact::config::Builder::from(&self.base)
+        let conf = codeartifact_config(&self.base, self.endpoint.as_deref())
             .credentials_provider(provider)
             .build();
         self.operator
             .with_client(Client::from_conf(conf), Some(session.arn.clone()))
     }
+}
+
+/// CodeArtifact's configuration: the endpoint override applies to it alone,
+/// so STS (AssumeRole) keeps its own endpoint (`AWS_ENDPOINT_URL_STS` or the
+/// regional default) and a CodeArtifact VPC endpoint never receives STS calls.
+fn codeartifact_config(
+    base: &SdkConfig,
+    endpoint: Option<&str>,
+) -> aws_sdk_codeartifact::config::Builder {
+    let mut builder = aws_sdk_codeartifact::config::Builder::from(base);
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    builder
 }
 
 fn evict_oldest(map: &mut HashMap<RoleSession, Cached>) {

@@ -136,15 +136,26 @@ impl AwsError {
         let Some(failure) = credentials_failure(&err) else {
             return Self::from_sdk(operation, err);
         };
-        let kind = match failure {
-            CredentialsError::ProviderTimedOut(_) => AwsErrorKind::Transport,
-            _ => AwsErrorKind::AccessDenied,
+        // STS unreachable (DNS, connection, timeout) is transient; anything
+        // else (AccessDenied, a wrong external ID) needs the role's trust fixed.
+        let unreachable = matches!(failure, CredentialsError::ProviderTimedOut(_))
+            || source_of::<std::io::Error>(failure).is_some();
+        let (kind, hint) = if unreachable {
+            (
+                AwsErrorKind::Transport,
+                "STS could not be reached; it is retried",
+            )
+        } else {
+            (
+                AwsErrorKind::AccessDenied,
+                "the role's trust policy must allow the operator's identity to call sts:AssumeRole (with the configured external ID, if any)",
+            )
         };
         Self {
             operation,
             kind,
             message: format!(
-                "could not assume IAM role {role}: {}; the role's trust policy must allow the operator's identity to call sts:AssumeRole (with the configured external ID, if any)",
+                "could not assume IAM role {role}: {}; {hint}",
                 error_chain(failure)
             ),
         }
@@ -155,10 +166,17 @@ impl AwsError {
 fn credentials_failure<'a>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a CredentialsError> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    source_of::<CredentialsError>(err)
+}
+
+/// The first error of type `T` in `err` and its sources.
+fn source_of<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
     while let Some(e) = current {
-        if let Some(c) = e.downcast_ref::<CredentialsError>() {
-            return Some(c);
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         current = e.source();
     }

@@ -99,16 +99,37 @@ fn project_for(data: &BTreeMap<String, String>, own: &str, repo: &str, dir: &Pat
     project_secret(&data, dir);
 }
 
-fn assert_refused(what: &str, out: &std::process::Output) {
+/// Asserts that pip or twine failed; with `status`, that the output names it.
+fn assert_refused(what: &str, out: &std::process::Output, status: Option<&str>) {
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        !out.status.success() && text.contains("403"),
-        "{what} should be refused with 403:\n{text}"
+        !out.status.success() && status.is_none_or(|st| text.contains(st)),
+        "{what} should be refused ({status:?}):\n{text}"
     );
+}
+
+/// The HTTP status of the repository's simple index for `token` (pip, at
+/// `--quiet`, says only that nothing matched, so the refusal is checked here).
+async fn index_status(endpoint: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{endpoint}simple/"))
+        .basic_auth("aws", Some(token))
+        .send()
+        .await
+        .expect("GET simple/")
+        .status()
+        .as_u16()
+}
+
+async fn endpoint_of(s: &Strict, i: usize, name: &str) -> String {
+    let obj = s.repos(i).get(name).await.expect("get PypiRepository");
+    obj.status
+        .and_then(|st| st.repository_endpoint)
+        .expect("repositoryEndpoint")
 }
 
 /// The operator's failed AWS calls, from its metrics: every outcome but
@@ -197,6 +218,22 @@ async fn two_roles_on_one_domain_keep_two_teams_apart() {
     );
 
     each_secret_reads_only_its_own_repository(&s, &a, &b);
+    let (a_url, b_url) = (
+        endpoint_of(&s, 0, "a-lib").await,
+        endpoint_of(&s, 1, "b-lib").await,
+    );
+    assert_eq!(index_status(&a_url, &a["token"]).await, 200);
+    assert_eq!(index_status(&b_url, &b["token"]).await, 200);
+    assert_eq!(
+        index_status(&a_url, &b["token"]).await,
+        403,
+        "b's token on a's repository"
+    );
+    assert_eq!(
+        index_status(&b_url, &a["token"]).await,
+        403,
+        "a's token on b's repository"
+    );
     let assumed = s.env.emulator.call_count("AssumeRole");
 
     // A long run on the fast clock: sessions expire every emulated hour.
@@ -281,6 +318,7 @@ fn each_secret_reads_only_its_own_repository(
     assert_refused(
         "twine upload with b's read-only Secret",
         &twine_upload(&b_dir, &b_dist),
+        Some("403"),
     );
 
     let b_on_a = tmp.join("b-on-a");
@@ -288,12 +326,14 @@ fn each_secret_reads_only_its_own_repository(
     assert_refused(
         "pip with b's Secret on a's repository",
         &pip_install(&b_on_a, "alpha-lib"),
+        None,
     );
     let a_on_b = tmp.join("a-on-b");
     project_for(a, "a-lib", "b-lib", &a_on_b);
     assert_refused(
         "pip with a's Secret on b's repository",
         &pip_install(&a_on_b, "requests-lite"),
+        None,
     );
 }
 

@@ -13,7 +13,8 @@ use globset::Glob;
 use kube::core::{Selector, SelectorExt};
 
 use crate::crd::{
-    AccessRule, DeletionPolicy, MAX_TOKEN_SECONDS, PypiRepositorySpec, RepositoryMode,
+    AccessRule, DeletionPolicy, MAX_TOKEN_SECONDS, PypiRepositorySpec, RepositoryMode, RoleRef,
+    TokenScope,
 };
 
 /// What a namespace asks for: its identity and the parts of the spec that need a grant.
@@ -79,6 +80,31 @@ pub fn evaluate(rules: &[AccessRule], req: &Request<'_>) -> Verdict {
         (None, Some(missing)) => Verdict::Missing(missing),
         (None, None) => Verdict::NamespaceNotAdmitted,
     }
+}
+
+/// How the admitted object's AWS calls and tokens are made, once
+/// [`evaluate`] allowed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// What its tokens may do.
+    pub token_scope: TokenScope,
+    /// The rule's role; `None` leaves it to the domain's role (or the operator).
+    pub role: Option<RoleRef>,
+}
+
+/// The credentials of an allowed request: of all the rules that allow it,
+/// the one with the narrowest token scope (then the first role ARN) decides,
+/// so rule order never matters and adding a broader rule never widens a
+/// token. `None` when no rule allows the request.
+pub fn credentials(rules: &[AccessRule], req: &Request<'_>) -> Option<Credentials> {
+    rules
+        .iter()
+        .filter(|r| admits(r, req.namespace, req.labels) && missing(r, req).is_empty())
+        .map(|r| Credentials {
+            token_scope: r.token_scope,
+            role: r.role.clone(),
+        })
+        .min_by(|a, b| (a.token_scope.breadth(), &a.role).cmp(&(b.token_scope.breadth(), &b.role)))
 }
 
 /// Whether the rule admits the namespace: by name (glob) or by labels.

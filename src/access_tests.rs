@@ -263,3 +263,55 @@ fn globs_follow_globset_and_bad_patterns_match_nothing() {
     );
     assert!(glob_matches("*", "anything"));
 }
+
+fn creds(rules: &[AccessRule], ns: &str, repo: &str) -> Option<Credentials> {
+    let s = spec(serde_json::json!({"mode": "Consume"}));
+    credentials(
+        rules,
+        &Request {
+            namespace: ns,
+            labels: &BTreeMap::new(),
+            repository: repo,
+            spec: &s,
+        },
+    )
+}
+
+#[test]
+fn the_narrowest_allowing_rule_decides_the_credentials_whatever_the_order() {
+    let broad = rule(
+        serde_json::json!({"namespaces": ["team-*"], "repositories": ["*"],
+        "role": {"arn": "arn:aws:iam::111122223333:role/broad"}}),
+    );
+    let read = rule(
+        serde_json::json!({"namespaces": ["team-a"], "repositories": ["a-*"],
+        "tokenScope": "RepositoryRead", "role": {"arn": "arn:aws:iam::111122223333:role/reader"}}),
+    );
+    let publish = rule(
+        serde_json::json!({"namespaces": ["team-a"], "repositories": ["a-*"],
+        "tokenScope": "RepositoryPublish"}),
+    );
+    for rules in [
+        vec![broad.clone(), read.clone(), publish.clone()],
+        vec![publish.clone(), read.clone(), broad.clone()],
+    ] {
+        let c = creds(&rules, "team-a", "a-lib").unwrap();
+        assert_eq!(c.token_scope, TokenScope::RepositoryRead);
+        assert_eq!(c.role.unwrap().arn, "arn:aws:iam::111122223333:role/reader");
+    }
+    // Only the broad rule allows another repository: domain scope, its role.
+    let c = creds(&[read.clone(), broad.clone()], "team-a", "shared").unwrap();
+    assert_eq!(c.token_scope, TokenScope::Domain);
+    assert_eq!(c.role.unwrap().arn, "arn:aws:iam::111122223333:role/broad");
+    // A rule without a role leaves the role to the domain.
+    let c = creds(&[publish], "team-a", "a-lib").unwrap();
+    assert_eq!(
+        (c.token_scope, c.role),
+        (TokenScope::RepositoryPublish, None)
+    );
+    assert_eq!(
+        creds(&[read, broad], "other", "a-lib"),
+        None,
+        "not admitted"
+    );
+}

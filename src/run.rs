@@ -8,7 +8,7 @@ use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::sync::watch;
 
-use crate::aws::CodeArtifact;
+use crate::aws::Clients;
 use crate::config::{RunArgs, Tenancy};
 use crate::controller::backoff::BackoffConfig;
 use crate::controller::{self, Context, ControllerConfig};
@@ -58,8 +58,7 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
     let http = tokio::spawn(crate::http::serve(args.listen, metrics.clone(), ready_rx));
     check_crd(&client, &args).await?;
     let domains = check_tenancy(&client, args.tenancy).await?;
-    let aws =
-        CodeArtifact::from_env(args.codeartifact_endpoint.as_deref(), metrics.clone()).await?;
+    let aws = Clients::from_env(args.codeartifact_endpoint.as_deref(), metrics.clone()).await?;
     tracing::info!(region = aws.region(), cluster = %args.cluster_name, namespaces = ?args.namespaces(), "starting controller");
     let config = ControllerConfig {
         cluster_name: args.cluster_name.clone(),

@@ -1,5 +1,6 @@
 //! Authorization tokens are per domain: one cache entry per identity, domain,
-//! owner, region and lifetime serves every PypiRepository that shares them,
+//! owner, region, lifetime and limit (the whole domain, or one repository
+//! read-only or read-and-publish) serves every PypiRepository that shares them,
 //! and concurrent reconciles wait for a single GetAuthorizationToken call.
 //! Only tokens the operator minted itself enter the cache: a token read back
 //! from a Secret (which its namespace can edit) is never shared. Freshness,
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::aws::{AwsError, IssuedToken};
+use crate::aws::{AwsError, IssuedToken, RepositoryAccess};
 
 /// The identity of tokens minted with the operator's own AWS credentials.
 pub const OPERATOR_IDENTITY: &str = "operator";
@@ -31,6 +32,22 @@ pub struct TokenKey {
     pub domain: String,
     /// Requested lifetime in seconds (0 = the caller's session).
     pub duration_seconds: i64,
+    /// The whole domain, or one repository (minted under a session policy).
+    pub limit: TokenLimit,
+}
+
+/// What a token is limited to within its domain.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TokenLimit {
+    /// Whatever the minting identity may do in the domain.
+    Domain,
+    /// One repository, read-only or read-and-publish.
+    Repository {
+        /// Repository name.
+        name: String,
+        /// What the token may do in it.
+        access: RepositoryAccess,
+    },
 }
 
 impl TokenKey {
@@ -44,6 +61,12 @@ impl TokenKey {
             self.domain,
             self.duration_seconds
         );
+        let scope = match &self.limit {
+            TokenLimit::Domain => scope,
+            TokenLimit::Repository { name, access } => {
+                format!("{scope}/repository/{name}:{}", access_name(*access))
+            }
+        };
         // The operator's own identity keeps the scope Secrets written before
         // identities existed carry, so an upgrade does not re-mint every token.
         if self.identity == OPERATOR_IDENTITY {
@@ -51,6 +74,14 @@ impl TokenKey {
         } else {
             format!("{}:{scope}", self.identity)
         }
+    }
+}
+
+/// The CRD's name for a repository token's access.
+fn access_name(access: RepositoryAccess) -> &'static str {
+    match access {
+        RepositoryAccess::Read => "RepositoryRead",
+        RepositoryAccess::Publish => "RepositoryPublish",
     }
 }
 

@@ -26,6 +26,7 @@ fn key(domain: &str) -> TokenKey {
         owner: None,
         domain: domain.into(),
         duration_seconds: 43_200,
+        limit: TokenLimit::Domain,
     }
 }
 
@@ -186,4 +187,68 @@ async fn tokens_of_different_identities_never_mix() {
         TokenSource::Minted,
         "another identity gets its own token"
     );
+}
+
+fn limited(name: &str, access: RepositoryAccess) -> TokenKey {
+    TokenKey {
+        identity: "arn:aws:iam::111122223333:role/team".into(),
+        limit: TokenLimit::Repository {
+            name: name.into(),
+            access,
+        },
+        ..key("a")
+    }
+}
+
+#[test]
+fn scopes_say_which_repository_and_access_a_token_holds() {
+    assert_eq!(
+        key("a").scope(),
+        "us-west-2/self/a/43200",
+        "unchanged for existing Secrets"
+    );
+    assert_eq!(
+        limited("team-a", RepositoryAccess::Read).scope(),
+        "arn:aws:iam::111122223333:role/team:us-west-2/self/a/43200/repository/team-a:RepositoryRead"
+    );
+    assert!(
+        limited("team-a", RepositoryAccess::Publish)
+            .scope()
+            .ends_with("/repository/team-a:RepositoryPublish")
+    );
+}
+
+#[tokio::test]
+async fn repository_tokens_are_shared_only_with_exactly_the_same_scope() {
+    let cache = TokenCache::default();
+    let read_a = limited("team-a", RepositoryAccess::Read);
+    cache
+        .get_or_mint(&read_a, |_| true, || async { Ok(token(0, 43_200)) })
+        .await
+        .unwrap();
+    let (_, same) = cache
+        .get_or_mint(&read_a.clone(), |_| true, || async { Ok(token(1, 43_200)) })
+        .await
+        .unwrap();
+    assert_eq!(
+        same,
+        TokenSource::Cached,
+        "the same repository and access share"
+    );
+    let domain_wide = TokenKey {
+        limit: TokenLimit::Domain,
+        ..read_a.clone()
+    };
+    for other in [
+        limited("team-b", RepositoryAccess::Read),
+        limited("team-a", RepositoryAccess::Publish),
+        domain_wide,
+    ] {
+        assert_ne!(other.scope(), read_a.scope());
+        let (_, s) = cache
+            .get_or_mint(&other, |_| true, || async { Ok(token(2, 43_200)) })
+            .await
+            .unwrap();
+        assert_eq!(s, TokenSource::Minted, "{other:?} gets its own token");
+    }
 }

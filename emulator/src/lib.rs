@@ -183,6 +183,12 @@ impl Emulator {
             .read(|s| s.tokens.iter().map(|t| t.token.clone()).collect())
     }
 
+    /// The secret keys and session tokens of every role session handed out
+    /// (expired ones included), so tests can check they never leak.
+    pub fn role_session_secrets(&self) -> Vec<String> {
+        self.ctx().roles.session_secrets()
+    }
+
     /// Add (or replace, by ARN) a role that STS AssumeRole can hand out.
     pub fn add_role(&self, role: Role) -> Result<(), RoleError> {
         self.ctx().roles.put(role)

@@ -269,6 +269,16 @@ impl Roles {
         self.roles.lock().expect("roles lock").clear();
     }
 
+    /// The secret access keys and session tokens of every session handed
+    /// out, expired or not (for leak scans).
+    pub fn session_secrets(&self) -> Vec<String> {
+        let sessions = self.sessions.lock().expect("sessions lock");
+        sessions
+            .values()
+            .flat_map(|s| [s.secret_access_key.clone(), s.session_token.clone()])
+            .collect()
+    }
+
     /// The session holding `access_key_id`, expired or not.
     pub fn session(&self, access_key_id: &str) -> Option<Arc<Session>> {
         self.sessions

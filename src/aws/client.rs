@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use aws_sdk_codeartifact::Client;
 use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_codeartifact::types::{PackageFormat, Tag, UpstreamRepository};
+use aws_sdk_codeartifact::types::PackageFormat;
 use chrono::{DateTime, SubsecRound, Utc};
 
+use super::convert::{
+    domain_from, malformed, not_found_is_none, own, repository_from, to_tags, to_upstreams,
+};
 use super::{
-    AuthToken, AwsError, AwsErrorKind, Domain, IssuedToken, MissingRegion, PUBLIC_PYPI, Repository,
-    RepositorySettings,
+    AuthToken, AwsError, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings,
 };
 use crate::metrics::Metrics;
 
@@ -21,33 +23,31 @@ pub struct CodeArtifact {
     client: Client,
     region: String,
     metrics: Arc<Metrics>,
+    /// The role its credentials come from, for messages when assuming it fails.
+    role: Option<String>,
 }
 
 type Result<T> = std::result::Result<T, AwsError>;
 
 impl CodeArtifact {
-    /// Wraps an SDK client.
+    /// Wraps an SDK client that uses the operator's own identity.
     pub fn new(client: Client, region: String, metrics: Arc<Metrics>) -> Self {
         Self {
             client,
             region,
             metrics,
+            role: None,
         }
     }
 
-    /// Builds a client from the default AWS chain (environment, profile, web
-    /// identity, EKS Pod Identity, IMDS), with an optional endpoint override.
-    pub async fn from_env(
-        endpoint: Option<&str>,
-        metrics: Arc<Metrics>,
-    ) -> std::result::Result<Self, MissingRegion> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
+    /// Another SDK client in the same region, with credentials of `role`.
+    pub fn with_client(&self, client: Client, role: Option<String>) -> Self {
+        Self {
+            client,
+            region: self.region.clone(),
+            metrics: self.metrics.clone(),
+            role,
         }
-        let conf = loader.load().await;
-        let region = conf.region().map(|r| r.to_string()).ok_or(MissingRegion)?;
-        Ok(Self::new(Client::new(&conf), region, metrics))
     }
 
     /// The AWS region the client talks to.
@@ -63,9 +63,12 @@ impl CodeArtifact {
     ) -> Result<T>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
-        let result = request.await.map_err(|e| AwsError::from_sdk(operation, e));
+        let result = request.await.map_err(|e| match &self.role {
+            Some(role) => AwsError::from_sdk_as_role(operation, e, role),
+            None => AwsError::from_sdk(operation, e),
+        });
         let outcome = result
             .as_ref()
             .map_or_else(|e| e.kind.label(), |_| "success");
@@ -339,70 +342,5 @@ impl CodeArtifact {
             self.untag_resource(arn, remove).await?;
         }
         Ok(())
-    }
-}
-
-fn own(owner: Option<&str>) -> Option<String> {
-    owner.map(str::to_string)
-}
-
-/// Turns "not found" into `None`: for describe calls an answer, for deletes success.
-fn not_found_is_none<T>(result: Result<Option<T>>) -> Result<Option<T>> {
-    match result {
-        Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
-        other => other,
-    }
-}
-
-fn malformed(operation: &'static str, what: &str) -> AwsError {
-    AwsError {
-        operation,
-        kind: AwsErrorKind::Other,
-        message: format!("malformed response: {what}"),
-    }
-}
-
-fn to_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
-}
-
-fn to_upstreams(names: &[String]) -> Vec<UpstreamRepository> {
-    names
-        .iter()
-        .filter_map(|n| {
-            UpstreamRepository::builder()
-                .repository_name(n)
-                .build()
-                .ok()
-        })
-        .collect()
-}
-
-fn domain_from(d: &aws_sdk_codeartifact::types::DomainDescription) -> Domain {
-    Domain {
-        name: d.name().unwrap_or_default().to_string(),
-        owner: d.owner().unwrap_or_default().to_string(),
-        arn: d.arn().unwrap_or_default().to_string(),
-        repository_count: d.repository_count(),
-    }
-}
-
-fn repository_from(r: &aws_sdk_codeartifact::types::RepositoryDescription) -> Repository {
-    Repository {
-        name: r.name().unwrap_or_default().to_string(),
-        arn: r.arn().unwrap_or_default().to_string(),
-        description: r.description().unwrap_or_default().to_string(),
-        upstreams: r
-            .upstreams()
-            .iter()
-            .filter_map(|u| u.repository_name().map(str::to_string))
-            .collect(),
-        external_connections: r
-            .external_connections()
-            .iter()
-            .filter_map(|c| c.external_connection_name().map(str::to_string))
-            .collect(),
     }
 }

@@ -1,5 +1,6 @@
 //! CodeArtifact failures sorted into the few kinds the controller acts on.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
 
 /// What went wrong, as far as retrying and reporting are concerned. Its
@@ -114,6 +115,65 @@ impl AwsError {
 #[derive(Debug, thiserror::Error)]
 #[error("no AWS region configured: set AWS_REGION (or a profile with a region)")]
 pub struct MissingRegion;
+
+impl AwsError {
+    /// Classifies an SDK error of a client acting as `role`: when its
+    /// credentials could not be had (AssumeRole refused, or STS unreachable),
+    /// the message names the role and what to check, never a credential.
+    pub fn from_sdk_as_role<E, R>(operation: &'static str, err: SdkError<E, R>, role: &str) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let Some(failure) = credentials_failure(&err) else {
+            return Self::from_sdk(operation, err);
+        };
+        // STS unreachable (DNS, connection, timeout) is transient; anything
+        // else (AccessDenied, a wrong external ID) needs the role's trust fixed.
+        let unreachable = matches!(failure, CredentialsError::ProviderTimedOut(_))
+            || source_of::<std::io::Error>(failure).is_some();
+        let (kind, hint) = if unreachable {
+            (
+                AwsErrorKind::Transport,
+                "STS could not be reached; it is retried",
+            )
+        } else {
+            (
+                AwsErrorKind::AccessDenied,
+                "the role's trust policy must allow the operator's identity to call sts:AssumeRole (with the configured external ID, if any)",
+            )
+        };
+        Self {
+            operation,
+            kind,
+            message: format!(
+                "could not assume IAM role {role}: {}; {hint}",
+                error_chain(failure)
+            ),
+        }
+    }
+}
+
+/// The credentials-provider failure somewhere in an error's sources.
+fn credentials_failure<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a CredentialsError> {
+    source_of::<CredentialsError>(err)
+}
+
+/// The first error of type `T` in `err` and its sources.
+fn source_of<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
 
 /// The error and its sources joined, which is where the SDK keeps the useful part.
 fn error_chain(err: &dyn std::error::Error) -> String {

@@ -1,11 +1,18 @@
 //! CodeArtifact as the controller sees it: small domain types, a classified
-//! error, and a client that counts every call. No SDK type leaves this module.
+//! error, a client that counts every call, the identities it acts as (the
+//! operator's own or assumed roles) and the session policies of
+//! repository-scoped tokens. No SDK type leaves this module.
 
 mod client;
+mod convert;
+mod credentials;
 mod error;
+mod policy;
 
 pub use client::CodeArtifact;
+pub use credentials::{Clients, Identity, MAX_ROLE_CLIENTS, RoleSession, SESSION_NAME};
 pub use error::{AwsError, AwsErrorKind, MissingRegion};
+pub use policy::{RepositoryAccess, repository_session_policy};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use kube::runtime::controller::Action;
 
+use super::credentials::RepositoryRef;
 use super::desired::Desired;
 use super::remote::{Note, Remote, is_repository_arn};
 use super::state::Uid;
@@ -59,7 +60,11 @@ async fn steps(
     // 2. CodeArtifact: domain, repository, connection, upstreams, tags (skipped between resyncs).
     let remote = synced.insert(repository::sync(obj, ctx, &d, notes).await?);
     // 3. The Secret holds a fresh token (shared per domain and identity).
-    let token = credentials::ensure_secret(obj, ctx, &d, &remote.endpoint, now).await?;
+    let repository = RepositoryRef {
+        endpoint: &remote.endpoint,
+        arn: &remote.repository_arn,
+    };
+    let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     let due = refresh_at(&token, d.refresh_before);
     ctx.note_token_due(&Uid::of(obj), due);
     // 4. Status, written only when it changed.
@@ -101,10 +106,14 @@ async fn keep_token_fresh(obj: &PypiRepository, ctx: &Context) {
     let last = ctx
         .states
         .read(&uid, |s| s.synced.as_ref().map(|r| r.remote.clone()));
-    let Some(endpoint) = known_endpoint(obj, last.as_ref(), &d) else {
+    let Some((endpoint, arn)) = known_endpoint(obj, last.as_ref(), &d) else {
         return;
     };
-    match credentials::ensure_secret(obj, ctx, &d, &endpoint, Utc::now()).await {
+    let repository = RepositoryRef {
+        endpoint: &endpoint,
+        arn: &arn,
+    };
+    match credentials::ensure_secret(obj, ctx, &d, &repository, Utc::now()).await {
         Ok(token) => ctx.note_token_due(&uid, refresh_at(&token, d.refresh_before)),
         Err(e) => {
             tracing::debug!(error = %e.report(), "could not refresh the token of a failing object")
@@ -112,20 +121,22 @@ async fn keep_token_fresh(obj: &PypiRepository, ctx: &Context) {
     }
 }
 
-/// The repository's endpoint when it is known to exist: from the last full
-/// sync in memory, or from status (after a restart).
-fn known_endpoint(obj: &PypiRepository, last: Option<&Remote>, d: &Desired) -> Option<String> {
+/// The repository's endpoint and ARN when it is known to exist: from the
+/// last full sync in memory, or from status (after a restart).
+fn known_endpoint(
+    obj: &PypiRepository,
+    last: Option<&Remote>,
+    d: &Desired,
+) -> Option<(String, String)> {
     if let Some(last) = last.filter(|l| l.is_repository(&d.domain, &d.repository)) {
-        return Some(last.endpoint.clone());
+        return Some((last.endpoint.clone(), last.repository_arn.clone()));
     }
     let st = obj.status.as_ref()?;
-    let synced_before = st
+    let arn = st
         .repository_arn
-        .as_deref()
-        .is_some_and(|arn| is_repository_arn(arn, &d.domain, &d.repository));
-    synced_before
-        .then(|| st.repository_endpoint.clone())
-        .flatten()
+        .clone()
+        .filter(|arn| is_repository_arn(arn, &d.domain, &d.repository))?;
+    Some((st.repository_endpoint.clone()?, arn))
 }
 
 #[cfg(test)]
@@ -157,14 +168,14 @@ mod tests {
         let d = desired::desired(&o, "us-west-2", "c", None).unwrap();
         let arn = "arn:aws:codeartifact:us-west-2:111122223333:repository/dom/web";
         assert_eq!(
-            known_endpoint(&o, Some(&remote(arn)), &d).as_deref(),
-            Some("http://memory/")
+            known_endpoint(&o, Some(&remote(arn)), &d),
+            Some(("http://memory/".into(), arn.into()))
         );
         let restarted =
             obj(serde_json::json!({"repositoryArn": arn, "repositoryEndpoint": "http://status/"}));
         assert_eq!(
-            known_endpoint(&restarted, None, &d).as_deref(),
-            Some("http://status/")
+            known_endpoint(&restarted, None, &d),
+            Some(("http://status/".into(), arn.into()))
         );
     }
 

@@ -99,13 +99,14 @@ fn kept(message: String) -> Note {
 async fn delete_repository(ctx: &Context, d: &Desired, notes: &mut Vec<Note>) -> Result<()> {
     let owner = d.owner.as_deref();
     let Some(repo) = ctx
-        .aws
+        .aws_for(d)
+        .await
         .describe_repository(&d.domain, owner, &d.repository)
         .await?
     else {
         return Ok(());
     };
-    let tags = ctx.aws.list_tags(&repo.arn).await?;
+    let tags = ctx.aws_for(d).await.list_tags(&repo.arn).await?;
     if !owns_repository(&tags, &d.owner_marker) {
         notes.push(kept(format!(
             "Repository {} was not created by this PypiRepository, so it is kept",
@@ -113,7 +114,8 @@ async fn delete_repository(ctx: &Context, d: &Desired, notes: &mut Vec<Note>) ->
         )));
         return Ok(());
     }
-    ctx.aws
+    ctx.aws_for(d)
+        .await
         .delete_repository(&d.domain, owner, &d.repository)
         .await?;
     notes.push(Note::new(
@@ -127,7 +129,12 @@ async fn delete_repository(ctx: &Context, d: &Desired, notes: &mut Vec<Note>) ->
 /// The last PypiRepository out deletes the domain; earlier ones leave it.
 async fn delete_domain_if_empty(ctx: &Context, d: &Desired, notes: &mut Vec<Note>) -> Result<()> {
     let owner = d.owner.as_deref();
-    let Some(domain) = ctx.aws.describe_domain(&d.domain, owner).await? else {
+    let Some(domain) = ctx
+        .aws_for(d)
+        .await
+        .describe_domain(&d.domain, owner)
+        .await?
+    else {
         ctx.forget_domain(&d.domain, owner);
         return Ok(());
     };
@@ -141,11 +148,11 @@ async fn delete_domain_if_empty(ctx: &Context, d: &Desired, notes: &mut Vec<Note
         )));
         return Ok(());
     }
-    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    let tags = ctx.aws_for(d).await.list_tags(&domain.arn).await?;
     if !owns_domain(&tags, &d.owner_marker) {
         return Ok(());
     }
-    match ctx.aws.delete_domain(&d.domain, owner).await {
+    match ctx.aws_for(d).await.delete_domain(&d.domain, owner).await {
         Ok(()) => {
             ctx.forget_domain(&d.domain, owner);
             notes.push(Note::new(

@@ -25,9 +25,10 @@ pub async fn ensure_secret(
     obj: &PypiRepository,
     ctx: &Context,
     d: &Desired,
-    endpoint: &str,
+    repository: &RepositoryRef<'_>,
     now: DateTime<Utc>,
 ) -> Result<IssuedToken> {
+    let endpoint = repository.endpoint;
     let namespace = obj.namespace().unwrap_or_default();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let name = obj.secret_name();
@@ -45,7 +46,7 @@ pub async fn ensure_secret(
         .filter(|t| is_well_formed(t, now) && is_fresh(t, d.refresh_before, now));
     let token = match stored {
         Some(token) => token,
-        None => shared_token(ctx, d, now).await?,
+        None => shared_token(ctx, d, repository.arn, now).await?,
     };
     if !is_well_formed(&token, now) {
         // Never render a token that could break out of pip.conf or .pypirc.
@@ -110,11 +111,29 @@ pub async fn remove_credentials(obj: &PypiRepository, ctx: &Context) -> Result<(
     Ok(())
 }
 
-/// The domain's shared token, minted when the cache holds no fresh one.
-async fn shared_token(ctx: &Context, d: &Desired, now: DateTime<Utc>) -> Result<IssuedToken> {
+/// The repository a Secret is for: where it is, and its ARN (which a
+/// repository-scoped token's session policy names).
+pub struct RepositoryRef<'a> {
+    /// Its PyPI endpoint.
+    pub endpoint: &'a str,
+    /// Its ARN.
+    pub arn: &'a str,
+}
+
+/// The shared token for the key (the domain, or the repository for a
+/// scoped token), minted when the cache holds no fresh one.
+async fn shared_token(
+    ctx: &Context,
+    d: &Desired,
+    repository_arn: &str,
+    now: DateTime<Utc>,
+) -> Result<IssuedToken> {
+    let identity = d.token_identity(repository_arn)?;
     let mint = || async {
         let res = ctx
             .aws
+            .get(&identity)
+            .await
             .get_authorization_token(
                 &d.domain,
                 d.owner.as_deref(),
@@ -131,7 +150,7 @@ async fn shared_token(ctx: &Context, d: &Desired, now: DateTime<Utc>) -> Result<
         .get_or_mint(&d.token_key, |t| is_fresh(t, d.refresh_before, now), mint)
         .await?;
     if source == TokenSource::Minted {
-        tracing::info!(domain = %d.domain, expires_at = %token.expires_at, "minted authorization token");
+        tracing::info!(domain = %d.domain, scope = %d.token_key.scope(), expires_at = %token.expires_at, "minted authorization token");
     }
     Ok(token)
 }

@@ -11,9 +11,10 @@ use super::ownership::Owner;
 use super::remote::Settings;
 use super::tenancy::Admission;
 use crate::access::Grant;
-use crate::crd::{PypiRepository, RepositoryMode};
+use crate::aws::{Identity, RepositoryAccess, RoleSession, repository_session_policy};
+use crate::crd::{PypiRepository, RepositoryMode, RoleRef, TokenScope};
 use crate::error::{Error, Result};
-use crate::token::{OPERATOR_IDENTITY, TokenKey};
+use crate::token::{OPERATOR_IDENTITY, TokenKey, TokenLimit};
 
 /// The desired state of one PypiRepository.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,9 +45,35 @@ pub struct Desired {
     pub token_key: TokenKey,
     /// Who this PypiRepository is, for ownership tags.
     pub owner_marker: Owner,
+    /// The role for its AWS calls and tokens; `None`: the operator's identity.
+    pub role: Option<RoleRef>,
 }
 
 impl Desired {
+    /// Who makes the repository's CodeArtifact calls: the role, unnarrowed.
+    pub fn identity(&self) -> Identity {
+        self.role.as_ref().map(|r| role_session(r, None))
+    }
+
+    /// Who mints its tokens: for a repository-scoped token, the role
+    /// narrowed by a session policy on `repository_arn`.
+    pub fn token_identity(&self, repository_arn: &str) -> Result<Identity> {
+        let TokenLimit::Repository { access, .. } = &self.token_key.limit else {
+            return Ok(self.identity());
+        };
+        let policy = repository_session_policy(repository_arn, *access).ok_or_else(|| {
+            Error::InvalidSpec(format!(
+                "{repository_arn:?} is not a repository ARN, so no repository-scoped token can be minted for it"
+            ))
+        })?;
+        let role = self.role.as_ref().ok_or_else(|| {
+            Error::NotPermitted(
+                "repository-scoped tokens are minted through a role, and none is configured".into(),
+            )
+        })?;
+        Ok(Some(role_session(role, Some(policy))))
+    }
+
     /// The settings for a repository; `current` is `None` when defaults apply to what is unstated.
     pub fn settings(&self, current: Option<&Settings>) -> Settings {
         Settings {
@@ -98,6 +125,18 @@ pub fn desired(
         .owner
         .clone()
         .or_else(|| admission.and_then(|a| a.domain_owner.clone()));
+    let role = admission.and_then(|a| a.role.clone());
+    let limit = match admission.map_or(TokenScope::Domain, |a| a.token_scope) {
+        TokenScope::Domain => TokenLimit::Domain,
+        scope => TokenLimit::Repository {
+            name: repository.clone(),
+            access: if scope == TokenScope::RepositoryPublish {
+                RepositoryAccess::Publish
+            } else {
+                RepositoryAccess::Read
+            },
+        },
+    };
     Ok(Desired {
         domain: spec.domain.name.clone(),
         owner: owner.clone(),
@@ -111,11 +150,14 @@ pub fn desired(
         tags: spec.tags.clone(),
         refresh_before,
         token_key: TokenKey {
-            identity: OPERATOR_IDENTITY.to_string(),
+            identity: role
+                .as_ref()
+                .map_or_else(|| OPERATOR_IDENTITY.to_string(), |r| r.arn.clone()),
             region: region.to_string(),
             owner,
             domain: spec.domain.name.clone(),
             duration_seconds: d,
+            limit,
         },
         owner_marker: Owner {
             cluster: cluster.to_string(),
@@ -123,7 +165,17 @@ pub fn desired(
             name: obj.name_any(),
             uid: obj.uid().unwrap_or_default(),
         },
+        role,
     })
+}
+
+/// The role session for `role`, narrowed by `session_policy` when given.
+pub fn role_session(role: &RoleRef, session_policy: Option<String>) -> RoleSession {
+    RoleSession {
+        arn: role.arn.clone(),
+        external_id: role.external_id.clone(),
+        session_policy,
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration> {
@@ -268,10 +320,59 @@ mod tests {
             },
             domain_owner: Some("444455556666".into()),
             declared_by: "acme".into(),
+            role: None,
+            token_scope: TokenScope::Domain,
         };
         let d = desired(&obj(|_| {}), "r", "c", Some(&a)).unwrap();
         assert_eq!(d.owner.as_deref(), Some("444455556666"));
         assert_eq!(d.token_key.owner.as_deref(), Some("444455556666"));
         assert_eq!(d.grant, Some(a.grant));
+    }
+
+    #[test]
+    fn a_scoped_rule_gives_a_per_repository_token_minted_under_a_session_policy() {
+        let a = Admission {
+            grant: Grant::default(),
+            domain_owner: None,
+            declared_by: "acme".into(),
+            role: Some(RoleRef {
+                arn: "arn:aws:iam::111122223333:role/reader".into(),
+                external_id: Some("ext".into()),
+            }),
+            token_scope: TokenScope::RepositoryRead,
+        };
+        let d = desired(&obj(|_| {}), "r", "c", Some(&a)).unwrap();
+        assert_eq!(
+            d.token_key.identity,
+            "arn:aws:iam::111122223333:role/reader"
+        );
+        assert_eq!(
+            d.token_key.limit,
+            TokenLimit::Repository {
+                name: "web".into(),
+                access: RepositoryAccess::Read
+            }
+        );
+        let calls = d.identity().unwrap();
+        assert_eq!(
+            calls.session_policy, None,
+            "repository calls use the role unnarrowed"
+        );
+        assert_eq!(calls.external_id.as_deref(), Some("ext"));
+        let arn = "arn:aws:codeartifact:r:111122223333:repository/dom/web";
+        let minting = d.token_identity(arn).unwrap().unwrap();
+        let policy = minting.session_policy.unwrap();
+        assert!(
+            policy.contains(arn) && !policy.contains("PublishPackageVersion"),
+            "{policy}"
+        );
+        assert!(d.token_identity("not-an-arn").is_err());
+        let open = desired(&obj(|_| {}), "r", "c", None).unwrap();
+        assert_eq!(
+            open.identity(),
+            None,
+            "without a role: the operator's identity"
+        );
+        assert_eq!(open.token_identity(arn).unwrap(), None);
     }
 }

@@ -8,12 +8,27 @@
 use kube::ResourceExt;
 
 use super::Context;
-use super::desired::Desired;
+use super::desired::{Desired, role_session};
 use super::ownership::domain_marker;
 use super::remote::Note;
-use crate::aws::{AwsErrorKind, Domain};
-use crate::crd::{EventReason, PypiRepository};
+use crate::aws::{AwsErrorKind, CodeArtifact, Domain};
+use crate::crd::{CodeArtifactDomain, EventReason, PypiRepository};
 use crate::error::{Error, Result};
+
+impl Context {
+    /// The client for a PypiRepository's calls: its access rule's role, else
+    /// its domain's role, else the operator's own identity.
+    pub async fn aws_for(&self, d: &Desired) -> CodeArtifact {
+        self.aws.get(&d.identity()).await
+    }
+
+    /// The client for a CodeArtifactDomain's own calls: its role, else the
+    /// operator's own identity.
+    pub async fn aws_for_domain(&self, cad: &CodeArtifactDomain) -> CodeArtifact {
+        let identity = cad.spec.role.as_ref().map(|r| role_session(r, None));
+        self.aws.get(&identity).await
+    }
+}
 
 /// The domain, from memory or CodeArtifact; created only with `--tenancy=open`.
 pub async fn ensure_domain(
@@ -39,7 +54,8 @@ async fn find_or_create(
     notes: &mut Vec<Note>,
 ) -> Result<Domain> {
     if let Some(found) = ctx
-        .aws
+        .aws_for(d)
+        .await
         .describe_domain(&d.domain, d.owner.as_deref())
         .await?
     {
@@ -59,7 +75,8 @@ async fn find_or_create(
     let mut tags = obj.spec.domain.tags.clone();
     tags.extend(domain_marker(&d.owner_marker));
     match ctx
-        .aws
+        .aws_for(d)
+        .await
         .create_domain(&d.domain, obj.spec.domain.encryption_key.as_deref(), &tags)
         .await
     {
@@ -74,7 +91,8 @@ async fn find_or_create(
         }
         // Another PypiRepository created it a moment ago.
         Err(e) if e.kind == AwsErrorKind::Conflict => ctx
-            .aws
+            .aws_for(d)
+            .await
             .describe_domain(&d.domain, None)
             .await?
             .ok_or_else(|| Error::Aws(e)),

@@ -30,7 +30,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
-use crate::aws::{CodeArtifact, Domain};
+use crate::aws::{Clients, Domain};
 use crate::config::Tenancy;
 use crate::crd::{CodeArtifactDomain, PypiRepository};
 use crate::error::{Error, Result, RetryClass};
@@ -94,8 +94,8 @@ pub struct TenancyCaches {
 pub struct Context {
     /// Kubernetes client.
     pub client: Client,
-    /// CodeArtifact client.
-    pub aws: CodeArtifact,
+    /// CodeArtifact clients, one per identity (the operator's own or a role).
+    pub aws: Clients,
     /// Domain tokens shared between PypiRepositories.
     pub tokens: TokenCache,
     /// Metrics.
@@ -116,7 +116,7 @@ impl Context {
     /// Builds the context.
     pub fn new(
         client: Client,
-        aws: CodeArtifact,
+        aws: Clients,
         metrics: Arc<Metrics>,
         config: ControllerConfig,
     ) -> Self {

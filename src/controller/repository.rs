@@ -114,7 +114,8 @@ fn recent(
 
 /// Consume mode: the repository must exist; nothing is changed.
 async fn existing(ctx: &Context, d: &Desired) -> Result<Repository> {
-    ctx.aws
+    ctx.aws_for(d)
+        .await
         .describe_repository(&d.domain, d.owner.as_deref(), &d.repository)
         .await?
         .ok_or_else(|| Error::RepositoryNotFound {
@@ -142,7 +143,7 @@ async fn manage(
         connect(ctx, d, &repo, d.settings(None).external_connection).await?;
         return Ok(repo);
     }
-    let tags = ctx.aws.list_tags(&repo.arn).await?;
+    let tags = ctx.aws_for(d).await.list_tags(&repo.arn).await?;
     let claimed = claim(&tags, &d.owner_marker);
     let how = hold(d, &claimed)?;
     if claimed == Claim::Unmarked && (d.grant.is_some() || !known) {
@@ -191,7 +192,8 @@ async fn ensure_repository(
     // conflicts with another team's repository is an attempted write.
     if (known || !may_create || d.grant.is_some())
         && let Some(repo) = ctx
-            .aws
+            .aws_for(d)
+            .await
             .describe_repository(&d.domain, owner, &d.repository)
             .await?
     {
@@ -235,7 +237,8 @@ async fn create(ctx: &Context, d: &Desired) -> std::result::Result<Repository, A
         upstreams: want.upstreams,
         tags,
     };
-    ctx.aws
+    ctx.aws_for(d)
+        .await
         .create_repository(&d.domain, d.owner.as_deref(), &d.repository, &settings)
         .await
 }
@@ -246,7 +249,8 @@ async fn after_failed_create(ctx: &Context, d: &Desired, e: AwsError) -> Result<
     let owner = d.owner.as_deref();
     match e.kind {
         AwsErrorKind::Conflict => ctx
-            .aws
+            .aws_for(d)
+            .await
             .describe_repository(&d.domain, owner, &d.repository)
             .await?
             .ok_or_else(|| Error::Aws(e)),
@@ -269,11 +273,13 @@ async fn connect(ctx: &Context, d: &Desired, repo: &Repository, want: bool) -> R
     let owner = d.owner.as_deref();
     match (want, has) {
         (true, false) => Ok(ctx
-            .aws
+            .aws_for(d)
+            .await
             .associate_public_pypi(&d.domain, owner, &d.repository)
             .await?),
         (false, true) => Ok(ctx
-            .aws
+            .aws_for(d)
+            .await
             .disassociate_public_pypi(&d.domain, owner, &d.repository)
             .await?),
         _ => Ok(()),
@@ -291,7 +297,8 @@ async fn correct_settings(
         return Ok(());
     }
     match ctx
-        .aws
+        .aws_for(d)
+        .await
         .update_repository(
             &d.domain,
             d.owner.as_deref(),
@@ -326,7 +333,7 @@ async fn correct_tags(
     }
     let applied = obj.status.as_ref().map(|s| s.applied_tag_keys.as_slice());
     let (set, remove) = tag_changes(current, &desired, applied.unwrap_or_default());
-    ctx.aws.retag(&repo.arn, &set, &remove).await?;
+    ctx.aws_for(d).await.retag(&repo.arn, &set, &remove).await?;
     Ok(())
 }
 
@@ -351,7 +358,8 @@ async fn endpoint(
     match known {
         Some(e) => Ok(e),
         None => Ok(ctx
-            .aws
+            .aws_for(d)
+            .await
             .get_pypi_endpoint(&d.domain, d.owner.as_deref(), &d.repository)
             .await?),
     }

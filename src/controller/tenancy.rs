@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kube::ResourceExt;
 
 use crate::access::{self, Grant, Request, Verdict};
-use crate::crd::{CodeArtifactDomain, PypiRepository};
+use crate::crd::{CodeArtifactDomain, PypiRepository, RoleRef, TokenScope};
 use crate::error::{Error, Result};
 
 /// What strict mode lets an object do.
@@ -20,6 +20,11 @@ pub struct Admission {
     pub domain_owner: Option<String>,
     /// The CodeArtifactDomain object's name, for messages.
     pub declared_by: String,
+    /// The role for the object's AWS calls and tokens (the rule's, else the
+    /// domain's); `None`: the operator's own identity.
+    pub role: Option<RoleRef>,
+    /// What the object's tokens may do.
+    pub token_scope: TokenScope,
 }
 
 /// Decides whether `obj` is served, given every CodeArtifactDomain and the
@@ -67,11 +72,24 @@ pub fn admit(
         spec,
     };
     match access::evaluate(&cad.spec.access, &req) {
-        Verdict::Allowed(grant) => Ok(Admission {
-            grant,
-            domain_owner: cad.spec.owner.clone(),
-            declared_by: cad.name_any(),
-        }),
+        Verdict::Allowed(grant) => {
+            let creds = access::credentials(&cad.spec.access, &req).unwrap_or_default();
+            let role = creds.role.or_else(|| cad.spec.role.clone());
+            if role.is_none() && !creds.token_scope.is_domain() {
+                return Err(Error::NotPermitted(format!(
+                    "CodeArtifactDomain {} asks for {:?} tokens for namespace {namespace} but names no role to mint them with; ask your platform team to set spec.role or the access rule's role",
+                    cad.name_any(),
+                    creds.token_scope
+                )));
+            }
+            Ok(Admission {
+                grant,
+                domain_owner: cad.spec.owner.clone(),
+                declared_by: cad.name_any(),
+                role,
+                token_scope: creds.token_scope,
+            })
+        }
         Verdict::NamespaceNotAdmitted => Err(Error::NotPermitted(format!(
             "CodeArtifactDomain {} admits no access for namespace {namespace}; ask your platform team for an access rule",
             cad.name_any()
@@ -169,6 +187,35 @@ mod tests {
             serde_json::json!({"domain": {"name": "acme", "encryptionKey": "alias/mine"}}),
         );
         assert!(message(admit(&r, &[d], &BTreeMap::new())).contains("encryptionKey"));
+    }
+
+    #[test]
+    fn the_rule_role_wins_over_the_domain_role_and_scoped_tokens_need_one() {
+        let mut d = domain(
+            "acme",
+            serde_json::json!([
+                {"namespaces": ["a"], "repositories": ["*"], "create": true, "tokenScope": "RepositoryRead",
+                 "role": {"arn": "arn:aws:iam::111122223333:role/team-a", "externalId": "ext-a"}},
+                {"namespaces": ["b"], "repositories": ["*"], "create": true, "tokenScope": "RepositoryPublish"},
+            ]),
+        );
+        let r = |ns| repo(ns, serde_json::json!({"domain": {"name": "acme"}}));
+        let a = admit(&r("a"), std::slice::from_ref(&d), &BTreeMap::new()).unwrap();
+        assert_eq!(a.role.unwrap().arn, "arn:aws:iam::111122223333:role/team-a");
+        assert_eq!(a.token_scope, TokenScope::RepositoryRead);
+        let m = message(admit(&r("b"), std::slice::from_ref(&d), &BTreeMap::new()));
+        assert!(
+            m.contains("names no role") && m.contains("RepositoryPublish"),
+            "{m}"
+        );
+        Arc::make_mut(&mut d).spec.role = Some(RoleRef {
+            arn: "arn:aws:iam::111122223333:role/domain".into(),
+            external_id: None,
+        });
+        let b = admit(&r("b"), std::slice::from_ref(&d), &BTreeMap::new()).unwrap();
+        assert_eq!(b.role.unwrap().arn, "arn:aws:iam::111122223333:role/domain");
+        let a = admit(&r("a"), &[d], &BTreeMap::new()).unwrap();
+        assert_eq!(a.role.unwrap().arn, "arn:aws:iam::111122223333:role/team-a");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use codeartifact_emulator::{Config, Emulator, RepositoryInfo};
 use testenv::OPERATOR_KEY;
 
 use crate::access::Grant;
-use crate::aws::CodeArtifact;
+use crate::aws::{Clients, CodeArtifact};
 use crate::config::Tenancy;
 use crate::controller::backoff::BackoffConfig;
 use crate::controller::desired::{Desired, desired};
@@ -53,7 +53,13 @@ pub async fn world(tenancy: Tenancy) -> World {
     let conf = OPERATOR_KEY.sdk(&emu).config().to_builder();
     let sdk = ca::Client::from_conf(conf.retry_config(RetryConfig::disabled()).build());
     let metrics = Arc::new(Metrics::new());
-    let aws = CodeArtifact::new(sdk.clone(), emu.region().to_string(), metrics.clone());
+    let operator = CodeArtifact::new(sdk.clone(), emu.region().to_string(), metrics.clone());
+    // No role is assumed in these tests: the base config is the operator's own.
+    let base = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(emu.region().to_string()))
+        .build();
+    let aws = Clients::new(base, Some(emu.base_url()), operator, metrics.clone());
     let nowhere = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
     let client = kube::Client::try_from(nowhere).expect("kube client");
     let config = ControllerConfig {
@@ -90,6 +96,8 @@ pub fn admitted(grant: Grant) -> Admission {
         grant,
         domain_owner: None,
         declared_by: "acme".into(),
+        role: None,
+        token_scope: crate::crd::TokenScope::Domain,
     }
 }
 

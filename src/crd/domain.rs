@@ -34,6 +34,9 @@ use super::pypi_repository::{DeletionPolicy, MAX_TOKEN_SECONDS, tags_schema};
     validation = Rule::new(
         "self.spec.mode != 'Use' || (!has(self.spec.encryptionKey) && !has(self.spec.tags) && self.spec.deletionPolicy != 'Delete')"
     ).message("spec.mode Use never changes the domain: spec.encryptionKey, spec.tags and deletionPolicy Delete need mode Manage").field_path(".spec.mode"),
+    validation = Rule::new(
+        "!has(self.spec.access) || has(self.spec.role) || self.spec.access.all(r, has(r.role) || !has(r.tokenScope) || r.tokenScope == 'Domain')"
+    ).message("an access rule with tokenScope RepositoryRead or RepositoryPublish needs a role: set spec.access[].role or spec.role").field_path(".spec.access"),
 )]
 #[x_kube(validation = Rule::new("has(self.domainName) == has(oldSelf.domainName)").message("spec.domainName is immutable: it cannot be added or removed after creation"))]
 #[x_kube(validation = Rule::new("has(self.owner) == has(oldSelf.owner)").message("spec.owner is immutable: it cannot be added or removed after creation"))]
@@ -86,6 +89,15 @@ pub struct CodeArtifactDomainSpec {
     /// back to `Retain` releases it.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// The IAM role the operator assumes (STS AssumeRole, through the AWS
+    /// SDK's assume-role credentials provider) for every call it makes on
+    /// this domain: the domain's own calls, and the repository calls and
+    /// tokens of PypiRepositories whose access rule names no role. Needed
+    /// for a domain in another account (spec.owner) unless the operator's
+    /// own identity may reach it. Unset: the operator's own identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleRef>,
 
     /// Which namespaces may do what in this domain. A namespace that no rule
     /// admits cannot use the domain at all (with `--tenancy=strict`). A
@@ -177,6 +189,73 @@ pub struct AccessRule {
     #[serde(default = "default_max_token", skip_serializing_if = "is_max_token")]
     #[x_kube(validation = Rule::new("self >= 900 && self <= 43200").message("maxTokenSeconds must be between 900 and 43200"))]
     pub max_token_seconds: i64,
+
+    /// The IAM role for the repository calls and tokens of the namespaces
+    /// this rule admits; wins over spec.role. Unset: spec.role, or the
+    /// operator's own identity when that is unset too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleRef>,
+
+    /// What the tokens in the admitted namespaces' Secrets may do. `Domain`
+    /// (the default): everything the role (or the operator) may do in the
+    /// domain, shared by every object of the domain. `RepositoryRead`: only
+    /// read the object's own repository (pip, uv, Poetry installs).
+    /// `RepositoryPublish`: read it and publish to it (twine). Repository
+    /// tokens are minted per repository through AssumeRole with a session
+    /// policy, so they need a role (here or in spec.role).
+    #[serde(default, skip_serializing_if = "TokenScope::is_domain")]
+    pub token_scope: TokenScope,
+}
+
+/// An IAM role to assume.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRef {
+    /// The role's ARN, such as `arn:aws:iam::444455556666:role/codeartifact-team-a`.
+    /// Its trust policy must allow the operator's identity to assume it.
+    #[schemars(
+        length(min = 20, max = 2048),
+        regex(pattern = r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/[\w+=,.@/\-]{1,512}$")
+    )]
+    pub arn: String,
+
+    /// The external ID the role's trust policy asks for (sts:ExternalId),
+    /// 2 to 1224 characters. Not a secret, but not shown in Secrets either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224), regex(pattern = r"^[\w+=,.@:/\-]+$"))]
+    pub external_id: Option<String>,
+}
+
+/// What a Secret's token may do.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// Whatever the minting identity may do in the domain.
+    #[default]
+    Domain,
+    /// Read and publish to the object's repository.
+    RepositoryPublish,
+    /// Only read the object's repository.
+    RepositoryRead,
+}
+
+impl TokenScope {
+    /// Orders scopes from the narrowest (0) to the widest.
+    pub fn breadth(self) -> u8 {
+        match self {
+            TokenScope::RepositoryRead => 0,
+            TokenScope::RepositoryPublish => 1,
+            TokenScope::Domain => 2,
+        }
+    }
+
+    /// Whether this is the domain-wide default.
+    #[allow(
+        clippy::trivially_copy_pass_by_ref,
+        reason = "serde's skip_serializing_if passes a reference"
+    )]
+    pub fn is_domain(&self) -> bool {
+        *self == TokenScope::Domain
+    }
 }
 
 fn default_max_token() -> i64 {

@@ -39,11 +39,16 @@ pub async fn apply(
 ) -> Result<(CodeArtifactDomainStatus, Action)> {
     let name = obj.domain_name();
     let owner = obj.spec.owner.as_deref();
-    let domain = match ctx.aws.describe_domain(&name, owner).await? {
+    let domain = match ctx
+        .aws_for_domain(obj)
+        .await
+        .describe_domain(&name, owner)
+        .await?
+    {
         Some(d) => d,
         None => create(obj, ctx, &name).await?,
     };
-    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    let tags = ctx.aws_for_domain(obj).await.list_tags(&domain.arn).await?;
     let created = ours(ctx, &tags);
     if obj.spec.mode == DomainMode::Manage {
         correct_tags(obj, ctx, &domain, &tags, created).await?;
@@ -67,7 +72,8 @@ async fn create(obj: &CodeArtifactDomain, ctx: &Context, name: &str) -> Result<D
     let mut tags = obj.spec.tags.clone();
     tags.extend(marker(ctx, obj));
     match ctx
-        .aws
+        .aws_for_domain(obj)
+        .await
         .create_domain(name, obj.spec.encryption_key.as_deref(), &tags)
         .await
     {
@@ -84,7 +90,8 @@ async fn create(obj: &CodeArtifactDomain, ctx: &Context, name: &str) -> Result<D
             Ok(d)
         }
         Err(e) if e.kind == AwsErrorKind::Conflict => ctx
-            .aws
+            .aws_for_domain(obj)
+            .await
             .describe_domain(name, None)
             .await?
             .ok_or_else(|| Error::Aws(e)),
@@ -110,7 +117,10 @@ async fn correct_tags(
     }
     let applied = obj.status.as_ref().map(|s| s.applied_tag_keys.as_slice());
     let (set, remove) = tag_changes(current, &desired, applied.unwrap_or_default());
-    ctx.aws.retag(&domain.arn, &set, &remove).await?;
+    ctx.aws_for_domain(obj)
+        .await
+        .retag(&domain.arn, &set, &remove)
+        .await?;
     Ok(())
 }
 
@@ -122,7 +132,12 @@ pub async fn cleanup(
     let name = obj.domain_name();
     let owner = obj.spec.owner.as_deref();
     let status = obj.status.clone().unwrap_or_default();
-    let Some(domain) = ctx.aws.describe_domain(&name, owner).await? else {
+    let Some(domain) = ctx
+        .aws_for_domain(obj)
+        .await
+        .describe_domain(&name, owner)
+        .await?
+    else {
         ctx.forget_domain(&name, owner);
         return Ok((status, Action::await_change()));
     };
@@ -132,14 +147,19 @@ pub async fn cleanup(
             count: domain.repository_count,
         });
     }
-    let tags = ctx.aws.list_tags(&domain.arn).await?;
+    let tags = ctx.aws_for_domain(obj).await.list_tags(&domain.arn).await?;
     if !ours(ctx, &tags) {
         let note =
             format!("Domain {name} was not created by this cluster's operator, so it is kept");
         publish(ctx, obj, EventType::Normal, EventReason::DomainKept, note).await;
         return Ok((status, Action::await_change()));
     }
-    match ctx.aws.delete_domain(&name, owner).await {
+    match ctx
+        .aws_for_domain(obj)
+        .await
+        .delete_domain(&name, owner)
+        .await
+    {
         Ok(()) => {
             ctx.forget_domain(&name, owner);
             let note = format!("Deleted empty CodeArtifact domain {name}");

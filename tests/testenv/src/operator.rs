@@ -63,6 +63,8 @@ impl Launch {
             .env("AWS_SECRET_ACCESS_KEY", OPERATOR_KEY.secret_access_key)
             .env("AWS_REGION", &self.region)
             .env("AWS_ENDPOINT_URL_CODEARTIFACT", &self.emulator_url)
+            // The emulator serves STS too (AssumeRole for IAM roles).
+            .env("AWS_ENDPOINT_URL_STS", &self.emulator_url)
             .env("AWS_EC2_METADATA_DISABLED", "true");
         if let Some(filter) = &self.rust_log {
             cmd.env("RUST_LOG", filter);

@@ -1,0 +1,243 @@
+//! Who the operator is when it calls AWS: its own identity (the default
+//! chain), or an IAM role it assumes through aws-config's
+//! `AssumeRoleProvider`, optionally narrowed by a session policy. One
+//! CodeArtifact client per identity, kept in a bounded cache so thousands of
+//! objects on a few roles share a handful of clients, and the SDK's identity
+//! cache renews each role session before it expires.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::{ProvideCredentials, future};
+use aws_sdk_codeartifact::Client;
+
+use super::{CodeArtifact, MissingRegion};
+use crate::metrics::Metrics;
+
+/// The session name the operator's role sessions carry (visible in CloudTrail).
+pub const SESSION_NAME: &str = "codeartifact-operator";
+
+/// At most this many role identities keep a client. A repository-scoped
+/// token needs its own session policy, so each such repository is one
+/// identity; an evicted one costs one AssumeRole when it is next used,
+/// which is what minting its next token costs anyway (sessions outlive no token).
+pub const MAX_ROLE_CLIENTS: usize = 512;
+
+/// A role to assume, and the session policy that narrows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoleSession {
+    /// The role's ARN.
+    pub arn: String,
+    /// The external ID its trust policy asks for.
+    pub external_id: Option<String>,
+    /// A session policy (JSON); `None`: the role's full permissions.
+    pub session_policy: Option<String>,
+}
+
+/// Who makes a call: the operator itself (`None`) or a role session.
+pub type Identity = Option<RoleSession>;
+
+struct Cached {
+    client: CodeArtifact,
+    last_used: u64,
+}
+
+/// Every CodeArtifact client the operator uses, one per identity.
+pub struct Clients {
+    base: SdkConfig,
+    /// `--codeartifact-endpoint`, for CodeArtifact clients only.
+    endpoint: Option<String>,
+    operator: CodeArtifact,
+    metrics: Arc<Metrics>,
+    roles: Mutex<(u64, HashMap<RoleSession, Cached>)>,
+}
+
+impl Clients {
+    /// The operator's own client, from the default AWS chain (environment,
+    /// profile, web identity, EKS Pod Identity, IMDS), with an optional
+    /// CodeArtifact endpoint override.
+    pub async fn from_env(
+        endpoint: Option<&str>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, MissingRegion> {
+        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let region = base.region().map(|r| r.to_string()).ok_or(MissingRegion)?;
+        let endpoint = endpoint.map(str::to_string);
+        let conf = codeartifact_config(&base, endpoint.as_deref()).build();
+        let operator = CodeArtifact::new(Client::from_conf(conf), region, metrics.clone());
+        Ok(Self::new(base, endpoint, operator, metrics))
+    }
+
+    /// The clients of an operator whose own client is `operator`; role
+    /// sessions are assumed with `base`'s credentials and STS endpoint.
+    pub fn new(
+        base: SdkConfig,
+        endpoint: Option<String>,
+        operator: CodeArtifact,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            base,
+            endpoint,
+            operator,
+            metrics,
+            roles: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// The AWS region every client talks to.
+    pub fn region(&self) -> &str {
+        self.operator.region()
+    }
+
+    /// The operator's own client.
+    pub fn operator(&self) -> &CodeArtifact {
+        &self.operator
+    }
+
+    /// The client acting as `identity`, built on first use.
+    pub async fn get(&self, identity: &Identity) -> CodeArtifact {
+        let Some(session) = identity else {
+            return self.operator.clone();
+        };
+        if let Some(client) = self.cached(session) {
+            return client;
+        }
+        let client = self.build(session).await;
+        let mut guard = self.roles.lock().expect("role clients lock");
+        let (clock, map) = &mut *guard;
+        *clock += 1;
+        if map.len() >= MAX_ROLE_CLIENTS && !map.contains_key(session) {
+            evict_oldest(map);
+        }
+        map.entry(session.clone())
+            .or_insert(Cached {
+                client,
+                last_used: *clock,
+            })
+            .client
+            .clone()
+    }
+
+    /// How many role clients are kept (for tests and the bench).
+    pub fn role_clients(&self) -> usize {
+        self.roles.lock().expect("role clients lock").1.len()
+    }
+
+    fn cached(&self, session: &RoleSession) -> Option<CodeArtifact> {
+        let mut guard = self.roles.lock().expect("role clients lock");
+        let (clock, map) = &mut *guard;
+        *clock += 1;
+        let entry = map.get_mut(session)?;
+        entry.last_used = *clock;
+        Some(entry.client.clone())
+    }
+
+    async fn build(&self, session: &RoleSession) -> CodeArtifact {
+        let mut builder = AssumeRoleProvider::builder(&session.arn).session_name(SESSION_NAME);
+        if let Some(id) = &session.external_id {
+            builder = builder.external_id(id);
+        }
+        if let Some(policy) = &session.session_policy {
+            builder = builder.policy(policy);
+        }
+        let provider = Counted {
+            inner: builder.configure(&self.base).build().await,
+            metrics: self.metrics.clone(),
+        };
+        let conf = codeartifact_config(&self.base, self.endpoint.as_deref())
+            .credentials_provider(provider)
+            .build();
+        self.operator
+            .with_client(Client::from_conf(conf), Some(session.arn.clone()))
+    }
+}
+
+/// CodeArtifact's configuration: the endpoint override applies to it alone,
+/// so STS (AssumeRole) keeps its own endpoint (`AWS_ENDPOINT_URL_STS` or the
+/// regional default) and a CodeArtifact VPC endpoint never receives STS calls.
+fn codeartifact_config(
+    base: &SdkConfig,
+    endpoint: Option<&str>,
+) -> aws_sdk_codeartifact::config::Builder {
+    let mut builder = aws_sdk_codeartifact::config::Builder::from(base);
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    builder
+}
+
+fn evict_oldest(map: &mut HashMap<RoleSession, Cached>) {
+    if let Some(oldest) = map
+        .iter()
+        .min_by_key(|(_, c)| c.last_used)
+        .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
+    }
+}
+
+/// The assume-role provider, with each AssumeRole call counted in the
+/// operator's AWS call metrics like every CodeArtifact call.
+#[derive(Debug)]
+struct Counted {
+    inner: AssumeRoleProvider,
+    metrics: Arc<Metrics>,
+}
+
+impl ProvideCredentials for Counted {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let result = self.inner.provide_credentials().await;
+            let outcome = if result.is_ok() { "success" } else { "failure" };
+            self.metrics.aws_call("AssumeRole", outcome);
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(n: u64) -> Cached {
+        let conf = aws_sdk_codeartifact::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        Cached {
+            client: CodeArtifact::new(
+                Client::from_conf(conf),
+                "r".into(),
+                Arc::new(Metrics::default()),
+            ),
+            last_used: n,
+        }
+    }
+
+    fn session(arn: &str) -> RoleSession {
+        RoleSession {
+            arn: arn.into(),
+            external_id: None,
+            session_policy: None,
+        }
+    }
+
+    #[test]
+    fn eviction_drops_the_least_recently_used_identity() {
+        let mut map = HashMap::from([
+            (session("a"), cached(3)),
+            (session("b"), cached(1)),
+            (session("c"), cached(2)),
+        ]);
+        evict_oldest(&mut map);
+        assert!(!map.contains_key(&session("b")));
+        assert_eq!(map.len(), 2);
+    }
+}

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use kube::runtime::controller::Action;
 
+use super::context::Context;
 use super::desired::Desired;
 use super::ownership::{owns_domain, owns_repository};
-use super::{Context, desired, forget, report, status};
+use super::{desired, report, status};
 use crate::aws::AwsErrorKind;
 use crate::crd::{DeletionPolicy, PypiRepository, RepositoryMode};
 use crate::error::Result;
@@ -38,7 +39,7 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
     };
     match result {
         Ok(()) => {
-            forget(&ctx, &obj);
+            ctx.forget(&obj);
             Ok(Action::await_change())
         }
         Err(e) => {

@@ -7,7 +7,7 @@
 
 use kube::ResourceExt;
 
-use super::Context;
+use super::context::Context;
 use super::desired::Desired;
 use super::ownership::domain_marker;
 use super::remote::Note;

@@ -7,9 +7,10 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 
+use super::context::Context;
 use super::remote::Remote;
 use super::state::Uid;
-use super::{Context, status};
+use super::status;
 use crate::crd::{PypiRepository, PypiRepositoryStatus};
 use crate::error::{Error, NOTE_MAX_BYTES, Result, truncate};
 
@@ -37,6 +38,12 @@ async fn publish(
     action: &str,
     note: String,
 ) {
+    // Warnings repeat while a failure is retried and are aggregated into a
+    // series by the shared recorder; Normal Events happen once.
+    let recorder = match type_ {
+        EventType::Warning => ctx.recorder.clone(),
+        EventType::Normal => ctx.one_off_recorder(),
+    };
     let event = Event {
         type_,
         reason: reason.to_string(),
@@ -45,7 +52,7 @@ async fn publish(
         action: action.to_string(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+    if let Err(e) = recorder.publish(&event, &obj.object_ref(&())).await {
         tracing::warn!(object = %obj.name_any(), error = %e, "could not publish Event");
     }
 }

@@ -23,6 +23,7 @@ mod phase;
 mod phases;
 mod procfs;
 mod report;
+mod tables;
 mod workload;
 
 use std::path::{Path, PathBuf};

@@ -242,15 +242,12 @@ impl Run<'_> {
             "\n## Method\n\n\
              - A fresh control plane (etcd, kube-apiserver, kube-controller-manager from tests/control-plane) with `TESTENV_AUDIT_LOG=1`: kube-apiserver logs every write request (create, update, patch, delete; no-op ones included) at Metadata level. Writes are attributed by user and User-Agent: the benchmark's client sends its own User-Agent, kube-controller-manager has its own user, the operator is the rest of the admin user's requests.\n\
              - The CodeArtifact emulator runs in the benchmark process; AWS calls are its per-operation request counters (a retried call counts once per attempt).\n\
-             - The operator is the release binary (`{}`) as a child process, watching all namespaces with default flags (strict tenancy: {} CodeArtifactDomains, created and Ready before the first measured phase, admit the benchmark's namespaces by label; resync 10m, backoff 2s to 5m, logs at `info` unless `BENCH_OPERATOR_LOG` is set{}). CPU is utime+stime from /proc/<pid>/stat; memory is VmHWM from /proc/<pid>/status, and VmRSS sampled every 200 ms for per-phase peaks.\n\
+             - The operator is the binary `{}` as a child process, watching all namespaces with default flags (strict tenancy: {} CodeArtifactDomains, created and Ready before the first measured phase, admit the benchmark's namespaces by label; resync 10m, backoff 2s to 5m, logs at `info` unless `BENCH_OPERATOR_LOG` is set{}). CPU is utime+stime from /proc/<pid>/stat; memory is VmHWM from /proc/<pid>/status, and VmRSS sampled every 200 ms for per-phase peaks.\n\
              - {} PypiRepositories: {} namespaces × {}, spread round-robin over {} domains, each with `deletionPolicy: Delete` and `token.durationSeconds: {}`; created by {} concurrent clients. \"Ready\" is the first watch event with Ready=True for the current generation.\n\
              - Emulator clock at {:.2}×: a {} s token lives {} of real time and is refreshed a quarter of its life before expiry, i.e. every {}. The speed is chosen so that the first refresh comes just after the idle window{}.\n\
              - Each phase ends once the operator has made no write for 5 s; writes and calls after that count toward the next phase.\n\
              - Operator log: `{}`.\n",
-            s.other_bin.as_ref().map_or_else(
-                || "target/release/codeartifact-operator".to_string(),
-                |p| p.display().to_string()
-            ),
+            s.operator_bin().display(),
             s.domains,
             s.rust_log
                 .as_deref()

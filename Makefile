@@ -64,7 +64,7 @@ test: pytools testenv testenv-node lint ## every test: unit, emulator conformanc
 	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_NODE_BIN_DIR=$(TESTENV_NODE_BIN) cargo test --locked --workspace --no-fail-fast
 
 .PHONY: bench
-bench: testenv ## scale benchmark (issue 7): 1,000 PypiRepositories on the real control plane; writes bench/results/<date>.md (BENCH_IDLE_SECONDS=30 for a quick run)
+bench: testenv ## scale benchmark (issues 7, 17): 1,000 then 5,000 PypiRepositories, strict tenancy, real control plane; writes bench/results/<date>-<objects>.md (BENCH_NAMESPACES=100 for 1,000 only, BENCH_IDLE_SECONDS=30 for a quick run)
 	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_AUDIT_LOG=1 cargo bench --locked --bench scale
 
 .PHONY: demo

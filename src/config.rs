@@ -124,8 +124,9 @@ pub struct RunArgs {
     #[arg(long, env = "BACKOFF_MAX", default_value = "5m", value_parser = parse_duration)]
     pub backoff_max: Duration,
 
-    /// At most this many PypiRepositories are reconciled at once. Bounds memory
-    /// and the burst of API calls after a restart or a shared token refresh.
+    /// At most this many PypiRepositories are reconciled at once, in the whole
+    /// operator however many namespaces it watches. Bounds memory and the
+    /// burst of API calls after a restart or a shared token refresh.
     #[arg(long, env = "MAX_CONCURRENT_RECONCILES", default_value_t = 16)]
     pub max_concurrent_reconciles: u16,
 

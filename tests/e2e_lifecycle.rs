@@ -35,7 +35,7 @@ async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
     );
     assert_eq!(st.index_url, Some(format!("{endpoint}simple/")));
     assert_eq!(st.secret_name.as_deref(), Some("python-packages-pypi"));
-    assert!(st.token_expires_at.is_some());
+    assert_eq!(st.token_lifetime.as_deref(), Some("12h"));
     assert_eq!(condition(&obj, "Synced").map(|c| c.0), Some("True".into()));
 
     // kubectl shows the printer columns.
@@ -54,7 +54,7 @@ async fn basic_example_becomes_ready_and_pip_installs_what_twine_uploaded() {
             "REPOSITORY",
             "READY",
             "TOKEN",
-            "EXPIRES",
+            "LIFETIME",
             "AGE"
         ],
         "{table}"
@@ -153,7 +153,8 @@ async fn every_example_is_accepted_and_reconciled() {
         ["endpoint", "expiresAt", "pip.conf", "token"]
     );
     let ci = env.repos().get("ci").await.unwrap().status.unwrap();
-    let expires = chrono::DateTime::parse_from_rfc3339(&ci.token_expires_at.unwrap()).unwrap();
+    assert_eq!(ci.token_lifetime.as_deref(), Some("15m"));
+    let expires = secret_expiry(&env, "ci-pypi").await;
     let lifetime = expires.timestamp() - chrono::Utc::now().timestamp();
     assert!(
         (800..=900).contains(&lifetime),
@@ -274,4 +275,13 @@ async fn the_last_repository_out_deletes_the_shared_domain() {
         "{events:?}"
     );
     env.assert_no_token_leaks().await;
+}
+
+/// The expiry of the token in a Secret, from the operator's annotation.
+async fn secret_expiry(env: &common::Env, name: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    let secret = env.secrets().get(name).await.expect("Secret");
+    chrono::DateTime::parse_from_rfc3339(
+        &secret.annotations()["codeartifact-operator.dev/expires-at"],
+    )
+    .expect("RFC 3339 expiry")
 }

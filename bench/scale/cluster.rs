@@ -1,12 +1,15 @@
 //! The benchmark's side of the control plane: its own client (marked by a
 //! User-Agent so the audit log tells its writes from the operator's), the
-//! namespaces, and the PIDs of etcd, kube-apiserver and
+//! namespaces, the CodeArtifactDomains that admit them (strict tenancy), and the PIDs of etcd, kube-apiserver and
 //! kube-controller-manager for CPU accounting.
 
 use anyhow::{Context, Result};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{ObjectMeta, PostParams};
+use std::time::Duration;
+
+use codeartifact_operator::crd::{CONDITION_READY, CodeArtifactDomain};
+use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 use testenv::ControlPlane;
 
@@ -48,6 +51,59 @@ pub async fn create_namespaces(client: &Client, names: &[String]) -> Result<()> 
         .buffer_unordered(8)
         .try_collect::<Vec<_>>()
         .await?;
+    Ok(())
+}
+
+/// One CodeArtifactDomain per bench domain, as a platform team would declare
+/// it: the operator creates the domain (`Manage`, kept on deletion), and one
+/// rule lets the benchmark's namespaces (by label) create, connect and
+/// delete `pkg-*` repositories.
+pub async fn create_domains(client: &Client, names: &[String]) -> Result<()> {
+    let api: Api<CodeArtifactDomain> = Api::all(client.clone());
+    for name in names {
+        let domain: CodeArtifactDomain = serde_json::from_value(serde_json::json!({
+            "apiVersion": "codeartifact-operator.dev/v1alpha1",
+            "kind": "CodeArtifactDomain",
+            "metadata": { "name": name },
+            "spec": { "access": [{
+                "namespaceSelector": { "matchLabels": { BENCH_LABEL.0: BENCH_LABEL.1 } },
+                "repositories": ["pkg-*"],
+                "create": true,
+                "delete": true,
+                "externalConnection": true,
+            }]},
+        }))?;
+        api.create(&PostParams::default(), &domain)
+            .await
+            .with_context(|| format!("creating CodeArtifactDomain {name}"))?;
+    }
+    Ok(())
+}
+
+/// Waits until the operator reports every CodeArtifactDomain Ready.
+pub async fn wait_domains_ready(client: &Client, names: &[String]) -> Result<()> {
+    let api: Api<CodeArtifactDomain> = Api::all(client.clone());
+    testenv::wait_for_every(
+        Duration::from_millis(200),
+        Duration::from_secs(120),
+        || async {
+            let Ok(list) = api.list(&ListParams::default()).await else {
+                return false;
+            };
+            names.iter().all(|n| {
+                list.items.iter().any(|d| {
+                    d.metadata.name.as_ref() == Some(n)
+                        && d.status.as_ref().is_some_and(|s| {
+                            s.conditions
+                                .iter()
+                                .any(|c| c.type_ == CONDITION_READY && c.status == "True")
+                        })
+                })
+            })
+        },
+    )
+    .await
+    .context("the CodeArtifactDomains did not become Ready")?;
     Ok(())
 }
 

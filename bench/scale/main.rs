@@ -1,11 +1,14 @@
-//! `make bench` (issue 7): 1,000 PypiRepositories in 100 namespaces over 10
-//! domains on the real control plane, against the in-process CodeArtifact
-//! emulator and the release operator binary. Measures creation, an idle
-//! window, one token refresh cycle and the drain; prints the summary table
-//! and writes bench/results/<date>.md.
+//! `make bench` (issues 7 and 17): 1,000 and then 5,000 PypiRepositories (100
+//! and 500 namespaces of 10) over 10 domains on the real control plane,
+//! against the in-process CodeArtifact emulator and the release operator
+//! binary in strict tenancy (CodeArtifactDomains admit the namespaces).
+//! Measures creation, an idle window, one token refresh cycle and the drain
+//! for each size; prints the summary tables and writes
+//! bench/results/<date>-<objects>.md.
 //!
 //! Not a test: `cargo test` does not run bench targets. Optional knobs for
-//! quick runs: BENCH_NAMESPACES (100), BENCH_PER_NAMESPACE (10),
+//! quick runs: BENCH_NAMESPACES (`100,500`: one run per entry, each on a
+//! fresh control plane; `500` alone for 5,000 objects), BENCH_PER_NAMESPACE (10),
 //! BENCH_DOMAINS (10), BENCH_IDLE_SECONDS (300), BENCH_CLOCK_SPEED (derived
 //! from the idle window), BENCH_OPERATOR_LOG (the operator's RUST_LOG, e.g.
 //! `debug` to profile), BENCH_OPERATOR_BIN (another operator build to
@@ -20,6 +23,7 @@ mod phase;
 mod phases;
 mod procfs;
 mod report;
+mod tables;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -67,13 +71,30 @@ fn env_or<T: FromStr>(key: &str, default: T) -> Result<T> {
 }
 
 impl Settings {
+    /// One run's settings per entry of BENCH_NAMESPACES.
+    fn all_from_env() -> Result<Vec<Self>> {
+        let sizes = std::env::var("BENCH_NAMESPACES").unwrap_or_else(|_| "100,500".into());
+        sizes
+            .split(',')
+            .map(|n| {
+                let namespaces = n.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("BENCH_NAMESPACES={sizes:?} is not a list of numbers")
+                })?;
+                Ok(Self {
+                    namespaces,
+                    ..Self::from_env()?
+                })
+            })
+            .collect()
+    }
+
     fn from_env() -> Result<Self> {
         let idle = Duration::from_secs(env_or("BENCH_IDLE_SECONDS", 300)?);
         // A quarter of the lifetime before expiry: 0.75 × 900 emulated seconds
         // should last CREATE_BUDGET + idle real seconds.
         let derived = 0.75 * TOKEN_SECONDS as f64 / (CREATE_BUDGET + idle).as_secs_f64();
         Ok(Self {
-            namespaces: env_or("BENCH_NAMESPACES", 100)?,
+            namespaces: 100,
             per_namespace: env_or("BENCH_PER_NAMESPACE", 10)?,
             domains: env_or("BENCH_DOMAINS", 10)?,
             idle,
@@ -98,16 +119,15 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_codeartifact-operator")))
     }
 
-    /// Whether this is the configuration the issue asks for, with this tree's build at default log level.
+    /// Whether this is a configuration the issues ask for (1,000 or 5,000
+    /// objects), with this tree's build at default log level.
     fn is_reference(&self) -> bool {
-        (
-            self.namespaces,
-            self.per_namespace,
-            self.domains,
-            self.idle.as_secs(),
-        ) == (100, 10, 10, 300)
+        [100, 500].contains(&self.namespaces)
+            && (self.per_namespace, self.domains, self.idle.as_secs()) == (10, 10, 300)
             && self.rust_log.is_none()
             && self.other_bin.is_none()
+            // `cargo test --bench scale` builds a debug operator: not the figures.
+            && !cfg!(debug_assertions)
     }
 }
 
@@ -122,14 +142,17 @@ fn main() -> Result<()> {
             .status()?;
         std::process::exit(status.code().unwrap_or(1));
     }
-    let settings = Settings::from_env()?;
+    let all = Settings::all_from_env()?;
     // Two workers like the operator's machine share: the emulator and the
     // watch must not take more than their part.
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?
-        .block_on(run(&settings))
+        .build()?;
+    for settings in &all {
+        runtime.block_on(run(settings))?;
+    }
+    Ok(())
 }
 
 async fn run(settings: &Settings) -> Result<()> {
@@ -147,9 +170,12 @@ async fn run(settings: &Settings) -> Result<()> {
         settings.domains,
     );
     let emulator = prepare(&cp, &client, &fleet, settings).await?;
-    let log = scratch.join(format!("operator-{date}.log"));
+    let log = scratch.join(format!("operator-{date}-{}.log", fleet.items.len()));
     let mut operator = OperatorProcess::start(launch(settings, &cp, &emulator, &log))?;
     operator.wait_ready(Duration::from_secs(120)).await?;
+    // The platform team's part, done and settled before anything is measured.
+    cluster::create_domains(&client, &fleet.domains).await?;
+    cluster::wait_domains_ready(&client, &fleet.domains).await?;
     // The operator's footprint with its caches synced and nothing to manage.
     let pid = operator.pid().context("the operator runs")?;
     let rss_start_kib = procfs::status_kib(&pid.to_string(), "VmRSS");
@@ -179,7 +205,7 @@ async fn run(settings: &Settings) -> Result<()> {
     // Kept for profiling: every write with its time, user and resource.
     std::fs::copy(
         cp.dir().join("audit.log"),
-        scratch.join(format!("audit-{date}.log")),
+        scratch.join(format!("audit-{date}-{}.log", fleet.items.len())),
     )?;
     let run = report::Run {
         settings,
@@ -193,9 +219,9 @@ async fn run(settings: &Settings) -> Result<()> {
     write_report(root, &scratch, settings, &run, &date)
 }
 
-/// The operator under test with its default flags (resync 10m, backoff
-/// 2s..5m, all namespaces) apart from where it listens and the cluster name
-/// in ownership tags.
+/// The operator under test with its default flags (strict tenancy, resync
+/// 10m, backoff 2s..5m, all namespaces) apart from where it listens and the
+/// cluster name in ownership tags.
 fn launch(settings: &Settings, cp: &ControlPlane, emulator: &Emulator, log: &Path) -> Launch {
     let scratch = log.parent().unwrap_or(log);
     let mut launch = Launch::new(
@@ -209,8 +235,6 @@ fn launch(settings: &Settings, cp: &ControlPlane, emulator: &Emulator, log: &Pat
     launch.args = vec![
         "--cluster-name=bench".to_string(),
         "--log-format=json".to_string(),
-        // Each PypiRepository creates its domain, as the bench measures.
-        "--tenancy=open".to_string(),
     ];
     launch.rust_log.clone_from(&settings.rust_log);
     launch
@@ -243,7 +267,10 @@ fn write_report(
         scratch.to_path_buf()
     };
     std::fs::create_dir_all(&dir)?;
-    let path = dir.join(format!("{date}.md"));
+    let path = dir.join(format!(
+        "{date}-{}.md",
+        settings.namespaces * settings.per_namespace
+    ));
     std::fs::write(&path, run.markdown(date))
         .with_context(|| format!("writing {}", path.display()))?;
     println!("\n{}", run.summary());

@@ -36,6 +36,9 @@ pub struct PhaseResult {
     pub peaks: Peaks,
     /// VmRSS of the operator when the phase ended, KiB.
     pub rss_end_kib: u64,
+    /// The machine's 1-minute load average as the phase ended: it is
+    /// shared, and timings only compare at similar load.
+    pub load: String,
 }
 
 impl PhaseResult {
@@ -195,6 +198,10 @@ impl<'a> Probe<'a> {
             failures: failures.max(0.0) as u64,
             peaks: self.sampler.take(),
             rss_end_kib: procfs::status_kib(&self.pid, "VmRSS"),
+            load: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+                .unwrap_or_else(|| "?".into()),
         })
     }
 

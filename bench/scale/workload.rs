@@ -1,6 +1,6 @@
 //! The PypiRepositories under test: which ones (the fleet), creating and
-//! deleting them, and a watch that timestamps when each became Ready, which
-//! token its status reports, and when it was gone.
+//! deleting them, and watches that timestamp when each became Ready, which
+//! token its Secret holds, and when it was gone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 
 use codeartifact_operator::crd::PypiRepository;
+use codeartifact_operator::secret::ANNOTATION_EXPIRES_AT as EXPIRES_AT;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 
 use crate::cluster::BENCH_LABEL;
 
@@ -41,21 +44,24 @@ impl Item {
 pub struct Fleet {
     pub items: Vec<Item>,
     pub namespaces: Vec<String>,
+    pub domains: Vec<String>,
 }
 
 impl Fleet {
     pub fn new(namespaces: usize, per_namespace: usize, domains: usize) -> Self {
         let ns_names: Vec<String> = (0..namespaces).map(|i| format!("bench-{i:03}")).collect();
+        let domains: Vec<String> = (0..domains).map(|i| format!("bench-dom-{i:02}")).collect();
         let items = (0..namespaces * per_namespace)
             .map(|k| Item {
                 namespace: ns_names[k / per_namespace].clone(),
                 name: format!("pkg-{:03}-{:02}", k / per_namespace, k % per_namespace),
-                domain: format!("bench-dom-{:02}", k % domains),
+                domain: domains[k % domains.len()].clone(),
             })
             .collect();
         Self {
             items,
             namespaces: ns_names,
+            domains,
         }
     }
 }
@@ -114,7 +120,7 @@ pub async fn delete_all(client: &Client, fleet: &Fleet) -> Result<()> {
 pub struct Seen {
     /// First moment with Ready=True for the current generation.
     pub ready_at: Option<Instant>,
-    /// status.tokenExpiresAt, as last seen.
+    /// The expiry of the token in its Secret (annotation), as last seen.
     pub token_expires_at: Option<String>,
     /// When the watch reported it deleted.
     pub gone_at: Option<Instant>,
@@ -123,13 +129,15 @@ pub struct Seen {
 /// A watch on every benchmark PypiRepository, recording [`Seen`] per key.
 pub struct Tracker {
     seen: Arc<Mutex<HashMap<String, Seen>>>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Drop for Tracker {
-    /// Stops the watch before the control plane goes away.
+    /// Stops the watches before the control plane goes away.
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -137,6 +145,7 @@ impl Tracker {
     /// Starts watching; objects created from now on are seen.
     pub fn spawn(client: Client) -> Self {
         let seen: Arc<Mutex<HashMap<String, Seen>>> = Arc::default();
+        let secrets = tokio::spawn(watch_secrets(client.clone(), seen.clone()));
         let state = seen.clone();
         let api: Api<PypiRepository> = Api::all(client);
         let selector = format!("{}={}", BENCH_LABEL.0, BENCH_LABEL.1);
@@ -162,7 +171,10 @@ impl Tracker {
                 }
             }
         });
-        Self { seen, task }
+        Self {
+            seen,
+            tasks: [task, secrets],
+        }
     }
 
     /// A copy of what was seen so far.
@@ -217,5 +229,31 @@ fn observe(seen: &mut HashMap<String, Seen>, o: &PypiRepository, now: Instant) {
     if ready && status.observed_generation == o.metadata.generation {
         entry.ready_at.get_or_insert(now);
     }
-    entry.token_expires_at.clone_from(&status.token_expires_at);
 }
+
+/// The token's expiry is in the Secret (`<name>-pypi`), not in status: a
+/// metadata watch on the operator's Secrets records it per PypiRepository.
+async fn watch_secrets(client: Client, seen: Arc<Mutex<HashMap<String, Seen>>>) {
+    let api: Api<PartialObjectMeta<Secret>> = Api::all(client);
+    let managed = watcher::Config::default().labels(MANAGED_BY);
+    let mut events = watcher(api, managed).default_backoff().boxed();
+    while let Some(event) = events.next().await {
+        let Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) = event else {
+            continue;
+        };
+        let name = s.name_any();
+        let Some(owner) = name.strip_suffix("-pypi") else {
+            continue;
+        };
+        let key = format!("{}/{owner}", s.namespace().unwrap_or_default());
+        let expires = s.annotations().get(EXPIRES_AT).cloned();
+        seen.lock()
+            .expect("tracker lock")
+            .entry(key)
+            .or_default()
+            .token_expires_at = expires;
+    }
+}
+
+/// The label on every Secret the operator writes.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by=codeartifact-operator";

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use chrono::Utc;
 use kube::runtime::controller::Action;
 
+use super::context::Context;
 use super::credentials::RepositoryRef;
 use super::desired::Desired;
 use super::remote::{Note, Remote, is_repository_arn};
 use super::state::Uid;
-use super::{Context, credentials, desired, report, repository, status};
+use super::{credentials, desired, report, repository, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
 use crate::token::{next_requeue, refresh_at};
@@ -67,8 +68,9 @@ async fn steps(
     let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     let due = refresh_at(&token, d.refresh_before);
     ctx.note_token_due(&Uid::of(obj), due);
-    // 4. Status, written only when it changed.
-    report::write_status(ctx, obj, status::ready(obj, remote, &token, now)).await?;
+    // 4. Status, written only when it changed (a token refresh does not change it).
+    let st = status::ready(obj, remote, d.token_key.duration_seconds, now);
+    report::write_status(ctx, obj, st).await?;
     // 5. Back before the token needs replacing, or at the next resync.
     Ok(Action::requeue(next_requeue(due, now, ctx.config.resync)))
 }

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use chrono::Utc;
 use kube::runtime::controller::Action;
 
+use super::context::Context;
 use super::desired::Desired;
 use super::ownership::{owns_domain, owns_repository};
 use super::remote::Note;
 use super::tenancy::Admission;
-use super::{Context, desired, forget, report, status};
+use super::{desired, report, status};
 use crate::aws::AwsErrorKind;
 use crate::crd::{DeletionPolicy, EventReason, PypiRepository, RepositoryMode};
 use crate::error::Result;
@@ -32,7 +33,7 @@ pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Acti
     report::notes(&ctx, &obj, notes).await;
     match result {
         Ok(()) => {
-            forget(&ctx, &obj);
+            ctx.forget(&obj);
             Ok(Action::await_change())
         }
         Err(e) => {

@@ -11,8 +11,9 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource, ResourceExt};
 
-use super::Context;
+use super::context::Context;
 use super::desired::Desired;
+use super::state::Uid;
 use crate::aws::IssuedToken;
 use crate::crd::{FIELD_MANAGER, PypiRepository};
 use crate::error::{Error, Result};
@@ -63,12 +64,16 @@ pub async fn ensure_secret(
         .as_ref()
         .is_none_or(|e| !is_up_to_date(e, &desired))
     {
-        api.patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&desired),
-        )
-        .await?;
+        let written = api
+            .patch(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&desired),
+            )
+            .await?;
+        ctx.states.update(&Uid::of(obj), |s| {
+            s.secret_version = written.metadata.resource_version;
+        });
         tracing::info!(namespace, secret = %name, expires_at = %token.expires_at, "wrote credentials Secret");
     }
     ctx.metrics

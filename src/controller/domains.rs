@@ -7,7 +7,7 @@
 
 use kube::ResourceExt;
 
-use super::Context;
+use super::context::Context;
 use super::desired::{Desired, role_session};
 use super::ownership::domain_marker;
 use super::remote::Note;

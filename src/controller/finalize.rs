@@ -40,9 +40,17 @@ where
     let has = obj.finalizers().iter().any(|f| f == FINALIZER);
     let deleting = obj.meta().deletion_timestamp.is_some();
     if needed || (has && deleting) {
-        return finalizer(api, FINALIZER, obj, reconcile)
-            .await
-            .map_err(|e| Error::Finalizer(Box::new(e)));
+        return match finalizer(api, FINALIZER, obj, reconcile).await {
+            // A second cleanup woken from a cache that had not yet seen the
+            // object go (its Secret's garbage collection wakes it): the
+            // first one already removed the finalizer, and the object is gone.
+            Err(kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(s)))
+                if s.code == 404 =>
+            {
+                Ok(Action::await_change())
+            }
+            other => other.map_err(|e| Error::Finalizer(Box::new(e))),
+        };
     }
     if deleting {
         // Someone else's finalizer holds it; nothing for this operator to do.

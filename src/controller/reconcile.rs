@@ -7,14 +7,16 @@ use kube::runtime::controller::Action;
 use kube::runtime::finalizer::Event;
 use kube::{Api, ResourceExt};
 
+use super::context::Context;
 use super::state::Uid;
-use super::{Context, apply, cleanup, finalize};
+use super::{apply, cleanup, finalize};
 use crate::crd::PypiRepository;
 use crate::error::{Error, Result};
 
 /// Reconciles one PypiRepository.
 #[tracing::instrument(skip_all, fields(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any()))]
 pub async fn reconcile(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action> {
+    let _slot = ctx.slot().await;
     let _timer = ctx.metrics.reconcile_started();
     let namespace = obj
         .namespace()

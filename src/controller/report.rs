@@ -6,9 +6,10 @@ use chrono::Utc;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
+use super::context::Context;
 use super::remote::{Note, Remote};
 use super::state::Uid;
-use super::{Context, status};
+use super::status;
 use crate::crd::{EventReason, PypiRepository, PypiRepositoryStatus};
 use crate::error::{Error, Result};
 
@@ -39,7 +40,13 @@ async fn publish(
     action: &str,
     note: String,
 ) {
-    crate::publish::event(&ctx.recorder, obj, type_, reason, action, note).await;
+    // Warnings repeat while a failure is retried and are aggregated into a
+    // series by the shared recorder; Normal Events happen once.
+    let recorder = match type_ {
+        EventType::Warning => ctx.recorder.clone(),
+        EventType::Normal => ctx.one_off_recorder(),
+    };
+    crate::publish::event(&recorder, obj, type_, reason, action, note).await;
 }
 
 /// Writes `status` when it differs from what the object has.

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use kube::ResourceExt;
 
-use super::Context;
+use super::context::Context;
 use super::desired::Desired;
 use super::domains::ensure_domain;
 use super::ownership::{Claim, adoption_marker, claim, repository_marker, tag_changes};
@@ -208,19 +208,19 @@ async fn ensure_repository(
     }
     match create(ctx, d).await {
         Ok(repo) => {
-            let verb = if known {
-                "Recreated missing"
-            } else {
-                "Created"
-            };
-            notes.push(Note::new(
-                EventReason::RepositoryCreated,
-                "CreateRepository",
-                format!(
-                    "{verb} CodeArtifact repository {} in domain {}",
-                    d.repository, d.domain
-                ),
-            ));
+            // A first creation is told by status (Ready, with its transition
+            // time), which saves one write per object; a repository that went
+            // missing and was made again is news for an Event.
+            if known {
+                notes.push(Note::new(
+                    EventReason::RepositoryCreated,
+                    "CreateRepository",
+                    format!(
+                        "Recreated missing CodeArtifact repository {} in domain {}",
+                        d.repository, d.domain
+                    ),
+                ));
+            }
             Ok((repo, true))
         }
         Err(e) => Ok((after_failed_create(ctx, d, e).await?, false)),

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
 use kube::{Resource, ResourceExt};
 
 use super::remote::SyncRecord;
@@ -37,9 +39,14 @@ pub struct ObjectState {
     /// When the token in the object's Secret must next be replaced, so that
     /// an object whose reconciles fail is still retried in time.
     pub token_due: Option<DateTime<Utc>>,
-    /// The status the operator last wrote. The operator is the only writer
-    /// of status, so this is the newest one even when the watch cache has
-    /// not caught up; reconciles start from it.
+    /// The resourceVersion of the Secret as the operator last wrote it: the
+    /// watch event of that write is the operator's own echo, not news.
+    pub secret_version: Option<String>,
+    /// The status the operator last wrote, until the watch cache has caught
+    /// up with it. The operator is the only writer of status, so this is the
+    /// newest one while the cache lags; reconciles start from it. Dropped
+    /// once the cache holds it, so that a settled object's status is kept
+    /// once (in the cache), not twice.
     pub written: Option<PypiRepositoryStatus>,
 }
 
@@ -69,6 +76,38 @@ impl States {
         if let Some(s) = self.0.lock().expect("state lock").get_mut(uid) {
             s.attempts = 0;
         }
+    }
+
+    /// The status last written for `uid` when the watch cache (`cached`)
+    /// does not hold it yet; forgets that copy once it does.
+    pub fn newer_status(
+        &self,
+        uid: &Uid,
+        cached: Option<&PypiRepositoryStatus>,
+    ) -> Option<PypiRepositoryStatus> {
+        let mut map = self.0.lock().expect("state lock");
+        let state = map.get_mut(uid)?;
+        if state.written.as_ref() == cached {
+            state.written = None;
+        }
+        state.written.clone()
+    }
+
+    /// Whether a Secret event only reports the operator's own last write to
+    /// it (same resourceVersion). Such an echo wakes no reconcile, which
+    /// saves one reconcile (and a Secret read) per Secret write; any other
+    /// change, such as someone editing or deleting the Secret, still does.
+    pub fn is_own_secret_write(&self, secret: &PartialObjectMeta<Secret>) -> bool {
+        let Some(version) = secret.metadata.resource_version.as_deref() else {
+            return false;
+        };
+        let map = self.0.lock().expect("state lock");
+        secret.owner_references().iter().any(|o| {
+            o.kind == "PypiRepository"
+                && map
+                    .get(&Uid(o.uid.clone()))
+                    .is_some_and(|s| s.secret_version.as_deref() == Some(version))
+        })
     }
 
     /// Forgets everything about an object that is gone.
@@ -101,5 +140,67 @@ mod tests {
         states.forget(&a);
         assert_eq!(states.read(&a, |s| s.attempts), 0);
         assert_eq!(states.len(), 1);
+    }
+
+    #[test]
+    fn only_the_echo_of_the_operators_own_secret_write_is_ignored() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+        let states = States::default();
+        let secret = |rv: &str| {
+            let mut s = PartialObjectMeta::<Secret>::default();
+            s.metadata.resource_version = Some(rv.into());
+            s.metadata.owner_references = Some(vec![OwnerReference {
+                kind: "PypiRepository".into(),
+                uid: "a".into(),
+                ..Default::default()
+            }]);
+            s
+        };
+        assert!(
+            !states.is_own_secret_write(&secret("7")),
+            "nothing written yet"
+        );
+        states.update(&Uid("a".into()), |s| s.secret_version = Some("7".into()));
+        assert!(
+            states.is_own_secret_write(&secret("7")),
+            "the echo of our write"
+        );
+        assert!(
+            !states.is_own_secret_write(&secret("8")),
+            "someone else changed it since"
+        );
+        let mut orphan = secret("7");
+        orphan.metadata.owner_references = None;
+        assert!(!states.is_own_secret_write(&orphan));
+    }
+
+    #[test]
+    fn the_written_status_is_kept_only_until_the_cache_has_it() {
+        let states = States::default();
+        let uid = Uid("a".into());
+        let old = PypiRepositoryStatus::default();
+        let new = PypiRepositoryStatus {
+            secret_name: Some("web-pypi".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            states.newer_status(&uid, Some(&old)),
+            None,
+            "nothing written"
+        );
+        states.update(&uid, |s| s.written = Some(new.clone()));
+        assert_eq!(
+            states.newer_status(&uid, Some(&old)),
+            Some(new.clone()),
+            "the cache lags: the written status wins"
+        );
+        assert_eq!(states.newer_status(&uid, Some(&new)), None, "caught up");
+        assert!(
+            states.read(&uid, |s| s.written.is_none()),
+            "the copy is dropped once the cache holds it"
+        );
+        states.forget(&uid);
+        assert_eq!(states.newer_status(&uid, None), None);
+        assert!(states.is_empty(), "reading never brings state back");
     }
 }

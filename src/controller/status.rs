@@ -3,24 +3,25 @@
 use chrono::{DateTime, Utc};
 
 use super::remote::Remote;
-use crate::aws::IssuedToken;
 use crate::crd::{
     CONDITION_READY, CONDITION_SYNCED, PypiRepository, PypiRepositoryStatus, Reason, set_condition,
 };
 use crate::error::Error;
-use crate::secret::{index_url, rfc3339};
+use crate::secret::index_url;
 
-/// Status after a successful reconcile.
+/// Status after a successful reconcile. It holds nothing that changes when
+/// a token is refreshed (`token_seconds` is the requested lifetime), so a
+/// refresh writes the Secret and not the status.
 pub fn ready(
     obj: &PypiRepository,
     remote: &Remote,
-    token: &IssuedToken,
+    token_seconds: i64,
     now: DateTime<Utc>,
 ) -> PypiRepositoryStatus {
     let mut st = synced(obj, remote, now);
     let secret = obj.secret_name();
     st.secret_name = Some(secret.clone());
-    st.token_expires_at = Some(rfc3339(token.expires_at));
+    st.token_lifetime = Some(lifetime(token_seconds));
     st.secret_usage = crate::secret::usage(&crate::secret::ClientSettings::of(obj));
     let ready = format!(
         "Repository {} is available and Secret {secret} holds a current token",
@@ -36,6 +37,21 @@ pub fn ready(
         now,
     );
     st
+}
+
+/// A token lifetime for people: "12h", "15m", "1h30m"; 0 is the caller's session.
+pub fn lifetime(seconds: i64) -> String {
+    if seconds <= 0 {
+        return "session".into();
+    }
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    out
 }
 
 /// Status once CodeArtifact matches the spec: ARNs, endpoint, Synced=True.
@@ -128,7 +144,7 @@ pub fn is_token_failure(err: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::{AuthToken, AwsError, AwsErrorKind};
+    use crate::aws::{AwsError, AwsErrorKind};
     use chrono::TimeZone;
 
     fn obj() -> PypiRepository {
@@ -148,35 +164,38 @@ mod tests {
         }
     }
 
-    fn token() -> IssuedToken {
-        IssuedToken {
-            token: AuthToken::new("secret-token"),
-            issued_at: Utc.timestamp_opt(0, 0).unwrap(),
-            expires_at: Utc.timestamp_opt(43_200, 0).unwrap(),
-        }
-    }
-
     #[test]
-    fn ready_fills_every_field_without_the_token() {
-        let st = ready(
-            &obj(),
-            &remote(),
-            &token(),
-            Utc.timestamp_opt(10, 0).unwrap(),
-        );
+    fn ready_fills_every_field() {
+        let st = ready(&obj(), &remote(), 43_200, Utc.timestamp_opt(10, 0).unwrap());
         assert_eq!(st.observed_generation, Some(3));
         assert_eq!(st.index_url.as_deref(), Some("http://h/pypi/web/simple/"));
         assert_eq!(st.secret_name.as_deref(), Some("web-pypi"));
-        assert_eq!(st.token_expires_at.as_deref(), Some("1970-01-01T12:00:00Z"));
+        assert_eq!(st.token_lifetime.as_deref(), Some("12h"));
         assert!(st.conditions.iter().all(|c| c.status == "True"));
-        assert!(!serde_json::to_string(&st).unwrap().contains("secret-token"));
+    }
+
+    #[test]
+    fn a_token_refresh_leaves_the_status_as_it_was() {
+        let mut o = obj();
+        let first = ready(&o, &remote(), 900, Utc.timestamp_opt(10, 0).unwrap());
+        o.status = Some(first.clone());
+        let later = ready(&o, &remote(), 900, Utc.timestamp_opt(700, 0).unwrap());
+        assert_eq!(later, first, "nothing to write when only the token changed");
+    }
+
+    #[test]
+    fn lifetimes_read_like_durations() {
+        assert_eq!(lifetime(43_200), "12h");
+        assert_eq!(lifetime(900), "15m");
+        assert_eq!(lifetime(5_430), "1h30m30s");
+        assert_eq!(lifetime(0), "session");
     }
 
     #[test]
     fn token_failure_after_sync_reports_synced_true() {
         let now = Utc.timestamp_opt(10, 0).unwrap();
         let mut o = obj();
-        o.status = Some(ready(&o, &remote(), &token(), now));
+        o.status = Some(ready(&o, &remote(), 43_200, now));
         let err = Error::Aws(AwsError {
             operation: "GetAuthorizationToken",
             kind: AwsErrorKind::AccessDenied,

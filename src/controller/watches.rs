@@ -1,5 +1,5 @@
 //! What wakes the PypiRepository controller: its objects (spec, deletion and
-//! finalizer changes only), its Secrets, and, under strict tenancy, changes to
+//! finalizer changes only), changes to its Secrets by others, and, under strict tenancy, changes to
 //! CodeArtifactDomains and to namespace labels, which requeue exactly the
 //! objects they affect. The tenancy caches are written before a change is
 //! passed on, so a reconcile it wakes always sees the new rules.
@@ -9,8 +9,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, stream};
+use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -18,7 +19,10 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use tokio::sync::{broadcast, mpsc, watch};
 
-use super::{Context, TenancyCaches, error_policy, finalize, forget, reconcile, report};
+use super::context::{Context, TenancyCaches};
+use super::reconcile::reconcile;
+use super::retry::error_policy;
+use super::{finalize, report};
 use crate::config::Tenancy;
 use crate::crd::{CodeArtifactDomain, PypiRepository, RepositoryMode};
 
@@ -43,6 +47,20 @@ fn spec_or_lifecycle_change(obj: &PypiRepository) -> Option<u64> {
     obj.finalizers().hash(&mut h);
     Some(h.finish())
 }
+
+/// What the caches never need, dropped before an object enters them:
+/// `managedFields` (per field manager, a tree of every field it set: the
+/// largest part of a small object) and kubectl's copy of the whole last
+/// applied object.
+fn slim(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's client-side apply annotation.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Runs the controller until shutdown. `ready` turns true once every watched
 /// namespace's cache (and, under strict tenancy, the tenancy caches) synced.
@@ -77,6 +95,7 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
         let (gone_tx, gone_rx) = mpsc::unbounded_channel();
         let trigger = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
+            .modify(|o: &mut PypiRepository| slim(&mut o.metadata))
             .reflect(writer)
             .inspect(move |ev| {
                 if let Ok(watcher::Event::Delete(obj)) = ev {
@@ -92,9 +111,11 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
         // a label-selected metadata watch never holds token data in memory.
         let secret_watch =
             watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
+        let echo = ctx.clone();
         let secret_events = watcher(secrets, secret_watch)
             .default_backoff()
-            .touched_objects();
+            .touched_objects()
+            .try_filter(move |s| futures::future::ready(!echo.states.is_own_secret_write(s)));
         let mut controller = Controller::for_stream(trigger, reader.clone())
             .owns_stream(secret_events)
             .with_config(controller::Config::default().concurrency(ctx.config.concurrency));
@@ -144,6 +165,7 @@ fn tenancy_caches(ctx: &Context, changes: broadcast::Sender<Change>) -> TenancyC
     let tx = changes.clone();
     let domain_events = watcher(api, ctx.config.domain_watch())
         .default_backoff()
+        .modify(|d: &mut CodeArtifactDomain| slim(&mut d.metadata))
         .reflect(domain_writer)
         .for_each(move |ev| {
             match ev {
@@ -163,6 +185,11 @@ fn tenancy_caches(ctx: &Context, changes: broadcast::Sender<Change>) -> TenancyC
     let mut seen: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     let ns_events = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(|n: &mut PartialObjectMeta<Namespace>| {
+            slim(&mut n.metadata);
+            // Only labels decide admission.
+            n.metadata.annotations = None;
+        })
         .reflect(ns_writer)
         .for_each(move |ev| {
             if let Ok(watcher::Event::Apply(n) | watcher::Event::InitApply(n)) = &ev {
@@ -213,7 +240,7 @@ fn affected(
 /// them here, and say what happened in CodeArtifact (nothing).
 async fn released(ctx: Arc<Context>, mut gone: mpsc::UnboundedReceiver<PypiRepository>) {
     while let Some(obj) = gone.recv().await {
-        forget(&ctx, &obj);
+        ctx.forget(&obj);
         // The deleted object's last state has no finalizers left, so the
         // policy tells whether the finalizer (and its Events) handled it.
         if finalize::needs_finalizer(&obj) {

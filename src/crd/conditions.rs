@@ -98,10 +98,9 @@ impl EventReason {
 
 /// Kubernetes' time type from chrono's.
 pub fn to_time(t: DateTime<Utc>) -> Time {
-    Time(
-        k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32)
-            .unwrap_or_default(),
-    )
+    // Whole seconds, as Kubernetes stores them: a status read back from the
+    // API then equals the one written, which lets the controller drop its copy.
+    Time(k8s_openapi::jiff::Timestamp::new(t.timestamp(), 0).unwrap_or_default())
 }
 
 /// Sets condition `type_` in `conditions`. `lastTransitionTime` moves to

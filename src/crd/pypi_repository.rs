@@ -29,7 +29,7 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     printcolumn(name = "Domain", type_ = "string", json_path = ".spec.domain.name"),
     printcolumn(name = "Repository", type_ = "string", json_path = ".status.repositoryName"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Token Expires", type_ = "string", json_path = ".status.tokenExpiresAt"),
+    printcolumn(name = "Token Lifetime", type_ = "string", json_path = ".status.tokenLifetime"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new(
         "has(self.spec.repositoryName) || (size(self.metadata.name) >= 2 && size(self.metadata.name) <= 100)"
@@ -296,9 +296,14 @@ pub struct PypiRepositoryStatus {
     /// Name of the Secret holding the credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
-    /// When the token in the Secret expires (RFC 3339).
+    /// How long each token the operator writes into the Secret lives, such
+    /// as "12h" or "15m" ("session": as long as the operator's AWS session).
+    /// The Secret gets a new one before it expires while Ready is True; the
+    /// current token's expiry is in the Secret (key `expiresAt`, annotation
+    /// `codeartifact-operator.dev/expires-at`), not here, so that a token
+    /// refresh writes only the Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_expires_at: Option<String>,
+    pub token_lifetime: Option<String>,
     /// Keys of the spec.tags the operator last applied, so that removing a
     /// tag from the spec removes it from the repository.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -10,6 +10,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod node;
 pub mod pypi_standin;
 pub mod python;
 pub mod reliability;

@@ -17,7 +17,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use testenv::{Node, TempNamespace, wait_for, wait_for_every};
+use testenv::{Node, TempNamespace, wait_for_every};
 
 const TEST: &str = "node_e2e leader election";
 /// Short, to keep the test quick; the chart's default is 15 s.
@@ -53,20 +53,35 @@ async fn holder(leases: &Api<Lease>) -> Option<String> {
     leases.get(LEASE).await.ok()?.spec?.holder_identity
 }
 
+/// Calls `check` every 200 ms until it returns a value, for at most `timeout`.
+async fn poll<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn logs(node: &Node, ns: &str, pod: &str) -> String {
     kubectl(node, &["logs", "-n", ns, pod, "--tail=-1"])
 }
 
 /// One replica leads (its Pod name holds the Lease), the other waits.
 async fn leader_and_standby(node: &Node, ns: &str, leases: &Api<Lease>, replicas: &[String]) -> (String, String) {
-    let mut leader = None;
-    wait_for(Duration::from_secs(LEASE_SECONDS * 3), || async {
-        leader = holder(leases).await.filter(|h| replicas.contains(h));
-        leader.is_some()
+    let leader = poll(Duration::from_secs(LEASE_SECONDS * 3), || async {
+        holder(leases).await.filter(|h| replicas.contains(h))
     })
     .await
-    .unwrap_or_else(|_| panic!("no replica of {replicas:?} holds the Lease"));
-    let leader = leader.expect("leader");
+    .unwrap_or_else(|| panic!("no replica of {replicas:?} holds the Lease"));
     let standby = replicas.iter().find(|p| **p != leader).expect("standby").clone();
     let log = logs(node, ns, &standby);
     assert!(
@@ -136,13 +151,12 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
     step(TEST, t0, "the new leader reconciled a new PypiRepository");
 
     // 5. The Deployment replaces the deleted Pod; the replacement follows.
-    let mut now_ready = Vec::new();
-    wait_for(Duration::from_secs(120), || async {
-        now_ready = ready_pods(&pods).await;
-        now_ready.len() == 2 && !now_ready.contains(&leader)
+    let now_ready = poll(Duration::from_secs(120), || async {
+        let ready = ready_pods(&pods).await;
+        (ready.len() == 2 && !ready.contains(&leader)).then_some(ready)
     })
     .await
-    .unwrap_or_else(|_| panic!("the Deployment did not replace {leader}: Ready {now_ready:?}"));
+    .unwrap_or_else(|| panic!("the Deployment did not replace {leader}"));
     let replaced = deleted.elapsed().as_secs_f64();
     let (still, replacement) = leader_and_standby(node, sys, &leases, &now_ready).await;
     assert_eq!(still, standby, "the Lease stays with the new leader");

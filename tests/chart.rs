@@ -135,7 +135,10 @@ async fn chart_lints_renders_and_rejects_bad_values() {
         ok && out.contains("leases") && out.contains("LEADER_ELECT"),
         "{out}"
     );
-    assert!(!out.contains("hostNetwork"), "Pod networking by default: {out}");
+    assert!(
+        !out.contains("hostNetwork"),
+        "Pod networking by default: {out}"
+    );
     let (ok, out) = helm(cp, &["template", "x", c, "--set", "hostNetwork=true"]);
     assert!(
         ok && out.contains("hostNetwork: true")
@@ -143,7 +146,10 @@ async fn chart_lints_renders_and_rejects_bad_values() {
         "{out}"
     );
     let (ok, out) = helm(cp, &["template", "x", c, "--set", "hostNetwork=yes"]);
-    assert!(!ok && out.contains("hostNetwork"), "a string must fail: {out}");
+    assert!(
+        !ok && out.contains("hostNetwork"),
+        "a string must fail: {out}"
+    );
     let (ok, out) = helm(cp, &["template", "x", c, "--set", "replicaCount=2"]);
     assert!(
         !ok && out.contains("leaderElection"),

@@ -296,15 +296,15 @@ fn expiry(data: &BTreeMap<String, String>) -> DateTime<Utc> {
 /// team-pkgs. Uploads the private package to each, adds the public one to the
 /// folder behind `public:pypi` and starts the stand-in for PyPI serving that
 /// folder, lays out the Poetry projects, and returns the mounted Secrets.
-async fn create_repositories_and_workloads(
-    env: &Env,
-    mounts_root: &Path,
-) -> (Mounts, PypiStandin) {
+async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> (Mounts, PypiStandin) {
     const EVERY_RENDERING: &str = "    renderings: [pipConf, pypirc, env, uv, poetry, netrc]\n";
     env.create(&repo("clients", EVERY_RENDERING)).await;
     env.create(
-        &repo("extra", &format!("{EVERY_RENDERING}    indexRole: Extra\n"))
-            .replacen("spec:\n", "spec:\n  externalConnection: false\n", 1),
+        &repo("extra", &format!("{EVERY_RENDERING}    indexRole: Extra\n")).replacen(
+            "spec:\n",
+            "spec:\n  externalConnection: false\n",
+            1,
+        ),
     )
     .await;
     env.create(&repo(
@@ -326,7 +326,10 @@ async fn create_repositories_and_workloads(
         let out = Command::new("bash")
             .args(["-euo", "pipefail", "-c", &upload])
             .current_dir(env.tmp.path())
-            .env("PATH", format!("{}:/usr/bin:/bin", venv().join("bin").display()))
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", venv().join("bin").display()),
+            )
             .env("TWINE_NON_INTERACTIVE", "1")
             .output()
             .expect("run bash");

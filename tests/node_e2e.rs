@@ -12,6 +12,7 @@
 //! use `hostNetwork`: the Secret's endpoint is the emulator's 127.0.0.1.
 
 mod common;
+#[path = "node_e2e/leader_election.rs"]
 mod leader_election;
 
 use std::collections::BTreeMap;
@@ -258,7 +259,13 @@ async fn operator_and_workloads_on_a_real_node() {
 
     // 2. A PypiRepository becomes Ready, reconciled by the operator in the Pod,
     //    in the chart's default strict tenancy: the platform declares the domain first.
-    apply(node, ns, tmp.path(), "domain", &domain("nodedom", ns, &["repo"]));
+    apply(
+        node,
+        ns,
+        tmp.path(),
+        "domain",
+        &domain("nodedom", ns, &["repo"]),
+    );
     apply(node, ns, tmp.path(), "repo", &repository("repo", "nodedom"));
     wait(
         node,

@@ -145,11 +145,9 @@ pub fn repository(name: &str, domain: &str) -> String {
 /// and no override of the `kubernetes` Service the kubelet announces, so
 /// whatever it does with kube-apiserver went through that Service.
 pub fn assert_on_pod_network(node: &Node, ns: &str, pod: &str) {
-    let json: serde_json::Value = serde_json::from_str(&kubectl(
-        node,
-        &["get", "pod", pod, "-n", ns, "-o", "json"],
-    ))
-    .expect("pod json");
+    let json: serde_json::Value =
+        serde_json::from_str(&kubectl(node, &["get", "pod", pod, "-n", ns, "-o", "json"]))
+            .expect("pod json");
     let ip = json["status"]["podIP"].as_str().unwrap_or_default();
     assert!(
         ip.starts_with("10.88.") && json["spec"]["hostNetwork"].is_null(),

@@ -76,13 +76,22 @@ fn logs(node: &Node, ns: &str, pod: &str) -> String {
 }
 
 /// One replica leads (its Pod name holds the Lease), the other waits.
-async fn leader_and_standby(node: &Node, ns: &str, leases: &Api<Lease>, replicas: &[String]) -> (String, String) {
+async fn leader_and_standby(
+    node: &Node,
+    ns: &str,
+    leases: &Api<Lease>,
+    replicas: &[String],
+) -> (String, String) {
     let leader = poll(Duration::from_secs(LEASE_SECONDS * 3), || async {
         holder(leases).await.filter(|h| replicas.contains(h))
     })
     .await
     .unwrap_or_else(|| panic!("no replica of {replicas:?} holds the Lease"));
-    let standby = replicas.iter().find(|p| **p != leader).expect("standby").clone();
+    let standby = replicas
+        .iter()
+        .find(|p| **p != leader)
+        .expect("standby")
+        .clone();
     let log = logs(node, ns, &standby);
     assert!(
         log.contains("waiting to become leader") && !log.contains("became leader"),
@@ -110,7 +119,14 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
 
     // 1. Two replicas, both Ready (the standby too), each on the Pod network.
     let lease_flag = format!("leaderElection.leaseDurationSeconds={LEASE_SECONDS}");
-    let helm = ["--set", "replicaCount=2", "--set", "leaderElection.enabled=true", "--set", &lease_flag];
+    let helm = [
+        "--set",
+        "replicaCount=2",
+        "--set",
+        "leaderElection.enabled=true",
+        "--set",
+        &lease_flag,
+    ];
     install_operator(node, RELEASE, sys, ns, &emulator, Network::Pod, &helm);
     step(TEST, t0, "Deployment of two replicas available");
     let client = node.client().await;
@@ -124,21 +140,53 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
     let (leader, standby) = leader_and_standby(node, sys, &leases, &replicas).await;
 
     // 2. The leader reconciles.
-    apply(node, ns, tmp.path(), "domain", &domain(DOMAIN, ns, &["before", "after"]));
-    apply(node, ns, tmp.path(), "before", &repository("before", DOMAIN));
-    wait(node, ns, &["--for=condition=Ready", "pypirepository/before"], "120s");
-    step(TEST, t0, &format!("{leader} leads and reconciled; {standby} waits"));
+    apply(
+        node,
+        ns,
+        tmp.path(),
+        "domain",
+        &domain(DOMAIN, ns, &["before", "after"]),
+    );
+    apply(
+        node,
+        ns,
+        tmp.path(),
+        "before",
+        &repository("before", DOMAIN),
+    );
+    wait(
+        node,
+        ns,
+        &["--for=condition=Ready", "pypirepository/before"],
+        "120s",
+    );
+    step(
+        TEST,
+        t0,
+        &format!("{leader} leads and reconciled; {standby} waits"),
+    );
 
     // 3. Delete the leader Pod the ordinary way (SIGTERM, grace period).
     kubectl(node, &["delete", "pod", &leader, "-n", sys, "--wait=false"]);
     let deleted = Instant::now();
-    let handed = wait_for_every(Duration::from_millis(200), Duration::from_secs(LEASE_SECONDS * 4), || async {
-        holder(&leases).await.as_deref() == Some(standby.as_str())
-    })
+    let handed = wait_for_every(
+        Duration::from_millis(200),
+        Duration::from_secs(LEASE_SECONDS * 4),
+        || async { holder(&leases).await.as_deref() == Some(standby.as_str()) },
+    )
     .await
-    .unwrap_or_else(|_| panic!("{standby} did not take the Lease:\n{}", logs(node, sys, &standby)));
+    .unwrap_or_else(|_| {
+        panic!(
+            "{standby} did not take the Lease:\n{}",
+            logs(node, sys, &standby)
+        )
+    });
     let handover = handed.duration_since(deleted).as_secs_f64();
-    step(TEST, t0, &format!("{standby} holds the Lease {handover:.1} s after the delete"));
+    step(
+        TEST,
+        t0,
+        &format!("{standby} holds the Lease {handover:.1} s after the delete"),
+    );
     assert!(
         handover <= (LEASE_SECONDS + 3) as f64,
         "handover took {handover:.1} s for a {LEASE_SECONDS} s lease"
@@ -146,7 +194,12 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
 
     // 4. The new leader reconciles a new object.
     apply(node, ns, tmp.path(), "after", &repository("after", DOMAIN));
-    wait(node, ns, &["--for=condition=Ready", "pypirepository/after"], "120s");
+    wait(
+        node,
+        ns,
+        &["--for=condition=Ready", "pypirepository/after"],
+        "120s",
+    );
     let first_change = deleted.elapsed().as_secs_f64();
     step(TEST, t0, "the new leader reconciled a new PypiRepository");
 
@@ -160,7 +213,11 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
     let replaced = deleted.elapsed().as_secs_f64();
     let (still, replacement) = leader_and_standby(node, sys, &leases, &now_ready).await;
     assert_eq!(still, standby, "the Lease stays with the new leader");
-    step(TEST, t0, &format!("{replacement} replaced {leader} and waits for the Lease"));
+    step(
+        TEST,
+        t0,
+        &format!("{replacement} replaced {leader} and waits for the Lease"),
+    );
     eprintln!(
         "SUMMARY leader election on the node: 2 Ready replicas on the Pod network; after `kubectl delete pod` of the leader the standby held the Lease {handover:.1} s later (lease {LEASE_SECONDS} s), reconciled a new object {first_change:.1} s after the delete, and a replacement Pod was Ready as the standby {replaced:.1} s after it"
     );

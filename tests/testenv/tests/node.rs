@@ -92,7 +92,9 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
         !Path::new("/sys/class/net/cao-cni0").exists(),
         "CNI bridge left behind"
     );
-    let nat = Command::new("iptables").args(["-t", "nat", "-S"]).output()?;
+    let nat = Command::new("iptables")
+        .args(["-t", "nat", "-S"])
+        .output()?;
     ensure!(
         !String::from_utf8_lossy(&nat.stdout).contains("CAO-TESTENV-NODE"),
         "the Pod network's nat rules left behind"

@@ -120,8 +120,8 @@ EOF
   cat >"$CP_DIR/node/cni/net.d/10-testenv.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "testenv", "plugins": [
   {"type": "bridge", "bridge": "$NODE_BRIDGE", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$NODE_SUBNET"}]],
-            "dataDir": "$CP_DIR/node/cni/ipam"}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$NODE_SUBNET", "gateway": "$NODE_HOST_IP"}]],
+            "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$CP_DIR/node/cni/ipam"}},
   {"type": "loopback"}]}
 EOF
 }

@@ -8,6 +8,7 @@
 //! first), the new leader reconciles a new PypiRepository, and the
 //! Deployment is back to two Ready replicas, one leading and one waiting.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::node::{
@@ -101,6 +102,78 @@ async fn leader_and_standby(
     (leader, standby)
 }
 
+/// Deletes the leader Pod (following its log to its end) and waits until
+/// another replica holds the Lease; returns it and the seconds that took.
+/// Whichever replica asks first takes over: the standby, or the Pod the
+/// Deployment starts at once in place of the deleted one.
+async fn delete_the_leader(
+    node: &Node,
+    sys: &str,
+    leases: &Api<Lease>,
+    leader: &str,
+    dir: &Path,
+) -> (String, f64) {
+    let leader_log = dir.join("leader.log");
+    let mut follow = node
+        .kubectl(["logs", "-f", "-n", sys, leader])
+        .stdout(std::fs::File::create(&leader_log).expect("log file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl logs -f");
+    kubectl(node, &["delete", "pod", leader, "-n", sys, "--wait=false"]);
+    let deleted = Instant::now();
+    let new_leader = poll(Duration::from_secs(LEASE_SECONDS * 4), || async {
+        holder(leases).await.filter(|h| h != leader)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "nobody took the Lease from {leader}:\n{}\nThe deleted leader's log:\n{}",
+            kubectl(node, &["get", "pods,lease", "-n", sys, "-o", "wide"]),
+            std::fs::read_to_string(&leader_log).unwrap_or_default(),
+        )
+    });
+    let handover = deleted.elapsed().as_secs_f64();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let log = std::fs::read_to_string(&leader_log).unwrap_or_default();
+    assert!(
+        log.contains("graceful shutdown requested"),
+        "the deleted leader got SIGTERM and shut down:\n{log}"
+    );
+    (new_leader, handover)
+}
+
+/// Waits until the Deployment has replaced the deleted `leader` (two Ready
+/// replicas, `new_leader` still leading); returns the replacement and the
+/// replica that waits for the Lease.
+async fn back_to_two(
+    node: &Node,
+    sys: &str,
+    pods: &Api<Pod>,
+    leases: &Api<Lease>,
+    [leader, standby, new_leader]: [&String; 3],
+) -> (String, String) {
+    let now_ready = poll(Duration::from_secs(120), || async {
+        let ready = ready_pods(pods).await;
+        (ready.len() == 2 && !ready.contains(leader)).then_some(ready)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the Deployment did not replace {leader}"));
+    let (still, waiting) = leader_and_standby(node, sys, leases, &now_ready).await;
+    assert_eq!(&still, new_leader, "the Lease stays with the new leader");
+    let replacement = if new_leader == standby {
+        waiting.clone()
+    } else {
+        still
+    };
+    assert!(
+        replacement != *standby && replacement != *leader,
+        "a new Pod: {now_ready:?}"
+    );
+    (replacement, waiting)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_replaces_it() {
     let _serial = super::SERIAL.lock().await;
@@ -167,33 +240,9 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
         &format!("{leader} leads and reconciled; {standby} waits"),
     );
 
-    // 3. Delete the leader Pod the ordinary way (SIGTERM, grace period),
-    //    following its log to its end.
-    let leader_log = tmp.path().join("leader.log");
-    let mut follow = node
-        .kubectl(["logs", "-f", "-n", sys, &leader])
-        .stdout(std::fs::File::create(&leader_log).expect("log file"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("kubectl logs -f");
-    kubectl(node, &["delete", "pod", &leader, "-n", sys, "--wait=false"]);
+    // 3. Delete the leader Pod the ordinary way (SIGTERM, grace period).
     let deleted = Instant::now();
-    // Whichever replica gets there first takes over: the standby, or the
-    // Pod the Deployment starts at once in place of the deleted one.
-    let new_leader = poll(Duration::from_secs(LEASE_SECONDS * 4), || async {
-        holder(&leases).await.filter(|h| *h != leader)
-    })
-    .await
-    .unwrap_or_else(|| {
-        panic!(
-            "nobody took the Lease from {leader}:\n{}\nThe deleted leader's log:\n{}",
-            kubectl(node, &["get", "pods,lease", "-n", sys, "-o", "wide"]),
-            std::fs::read_to_string(&leader_log).unwrap_or_default(),
-        )
-    });
-    let handover = deleted.elapsed().as_secs_f64();
-    let _ = follow.kill();
-    let _ = follow.wait();
+    let (new_leader, handover) = delete_the_leader(node, sys, &leases, &leader, tmp.path()).await;
     step(
         TEST,
         t0,
@@ -202,11 +251,6 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
     assert!(
         handover <= (LEASE_SECONDS + 3) as f64,
         "handover took {handover:.1} s for a {LEASE_SECONDS} s lease"
-    );
-    let log = std::fs::read_to_string(&leader_log).unwrap_or_default();
-    assert!(
-        log.contains("graceful shutdown requested"),
-        "the deleted leader got SIGTERM and shut down:\n{log}"
     );
 
     // 4. The new leader reconciles a new object.
@@ -222,24 +266,9 @@ async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_
 
     // 5. The Deployment replaced the deleted Pod: two Ready replicas again,
     //    the new leader and one waiting for the Lease.
-    let now_ready = poll(Duration::from_secs(120), || async {
-        let ready = ready_pods(&pods).await;
-        (ready.len() == 2 && !ready.contains(&leader)).then_some(ready)
-    })
-    .await
-    .unwrap_or_else(|| panic!("the Deployment did not replace {leader}"));
+    let (replacement, waiting) =
+        back_to_two(node, sys, &pods, &leases, [&leader, &standby, &new_leader]).await;
     let replaced = deleted.elapsed().as_secs_f64();
-    let (still, waiting) = leader_and_standby(node, sys, &leases, &now_ready).await;
-    assert_eq!(still, new_leader, "the Lease stays with the new leader");
-    let replacement = if new_leader == standby {
-        &waiting
-    } else {
-        &new_leader
-    };
-    assert!(
-        *replacement != standby && *replacement != leader,
-        "a new Pod: {now_ready:?}"
-    );
     step(
         TEST,
         t0,

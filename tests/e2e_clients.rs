@@ -8,10 +8,12 @@
 //! for public PyPI (`common::pypi_standin`; there is no internet): the private
 //! package must come from the repository, which has no external connection,
 //! and the public one from the stand-in, whose log shows it served it. Also:
-//! the schema refuses index names the tools cannot use, and `kubectl describe`
+//! the schema refuses index names the tools cannot use (`e2e_clients/schema.rs`), and `kubectl describe`
 //! says how to use the Secret without showing the token.
 
 mod common;
+#[path = "e2e_clients/schema.rs"]
+mod schema;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,11 +21,9 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use codeartifact_operator::crd::PypiRepository;
 use common::pypi_standin::PypiStandin;
 use common::python::{assert_ok, make_dist, project_secret, venv};
 use common::{Env, Options, run, setup};
-use kube::api::PostParams;
 
 /// Where the README's examples mount the Secret; the test substitutes its own folder.
 const MOUNT: &str = "/etc/pypi";
@@ -473,69 +473,4 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
 
     assert_describe_shows_usage(&env);
     env.assert_no_token_leaks().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schema_refuses_index_names_the_tools_cannot_round_trip_and_validates_the_ci_pod_example() {
-    let env = setup("clients-schema", Options::default()).await;
-    for (i, bad) in [
-        "team_pkgs",
-        "Team",
-        "team2",
-        "team.pkgs",
-        "-team",
-        "team--pkgs",
-        "pypi",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let manifest = repo(&format!("bad-{i}"), &format!("    indexName: \"{bad}\"\n"));
-        let mut obj: PypiRepository = serde_saphyr::from_str(&manifest).expect("manifest parses");
-        obj.metadata.namespace = Some(env.ns.name().to_string());
-        let err = env
-            .repos()
-            .create(&PostParams::default(), &obj)
-            .await
-            .expect_err(&format!("indexName {bad:?} must be refused"));
-        assert!(
-            err.to_string().contains("spec.secret.indexName"),
-            "{bad}: {err}"
-        );
-    }
-    let manifest = repo("bad-rendering", "    renderings: [npmrc]\n");
-    let err = run_err(&env, &manifest);
-    assert!(err.contains("spec.secret.renderings"), "{err}");
-    let manifest = repo("bad-role", "    indexRole: Secondary\n");
-    let err = run_err(&env, &manifest);
-    assert!(err.contains("spec.secret.indexRole"), "{err}");
-
-    env.create(&repo(
-        "good",
-        "    indexName: team-pkgs\n    indexRole: Extra\n",
-    ))
-    .await;
-    env.wait_ready("good").await;
-
-    // The README's CI runner pod is a valid Pod for the apiserver.
-    let pod = env.tmp.path().join("ci-pod.yaml");
-    std::fs::write(&pod, example("ci-pod")).expect("write pod");
-    run(env
-        .cp
-        .kubectl(["create", "--dry-run=server", "-n", env.ns.name(), "-f"])
-        .arg(&pod));
-}
-
-/// `kubectl create` of a manifest that must fail; returns its error output.
-fn run_err(env: &Env, manifest: &str) -> String {
-    let file = env.tmp.path().join("bad.yaml");
-    std::fs::write(&file, manifest).expect("write manifest");
-    let out = env
-        .cp
-        .kubectl(["create", "-n", env.ns.name(), "-f"])
-        .arg(&file)
-        .output()
-        .expect("run kubectl");
-    assert!(!out.status.success(), "{manifest} must be refused");
-    String::from_utf8_lossy(&out.stderr).to_string()
 }

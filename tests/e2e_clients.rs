@@ -8,8 +8,9 @@
 //! for public PyPI (`common::pypi_standin`; there is no internet): the private
 //! package must come from the repository, which has no external connection,
 //! and the public one from the stand-in, whose log shows it served it. Also:
-//! the schema refuses index names the tools cannot use (`e2e_clients/schema.rs`), and `kubectl describe`
-//! says how to use the Secret without showing the token.
+//! `kubectl describe` says how to use the Secret without showing the token,
+//! and (`e2e_clients/schema.rs`) the schema refuses index names the tools
+//! cannot use.
 
 mod common;
 #[path = "e2e_clients/schema.rs"]

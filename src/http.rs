@@ -1,5 +1,6 @@
 //! The operator's HTTP endpoints: /livez (the process serves), /readyz (the
-//! controller's caches are synced) and /metrics (Prometheus text).
+//! controller's caches are synced, or a standby waits for the Lease) and
+//! /metrics (Prometheus text).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

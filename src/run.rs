@@ -76,7 +76,13 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
     };
     let ctx = Arc::new(Context::new(client.clone(), aws, metrics, config));
     let leadership = if args.leader_elect {
-        Some(acquire_lease(&client, &args).await?)
+        // A standby is Ready: healthy and in the election. Otherwise a
+        // Deployment with a standby never counts as available and a rolling
+        // update never proceeds. Once leading, Ready waits for the caches.
+        ready_tx.send_replace(true);
+        let lease = acquire_lease(&client, &args).await?;
+        ready_tx.send_replace(false);
+        Some(lease)
     } else {
         None
     };

@@ -135,6 +135,21 @@ async fn chart_lints_renders_and_rejects_bad_values() {
         ok && out.contains("leases") && out.contains("LEADER_ELECT"),
         "{out}"
     );
+    assert!(
+        !out.contains("hostNetwork"),
+        "Pod networking by default: {out}"
+    );
+    let (ok, out) = helm(cp, &["template", "x", c, "--set", "hostNetwork=true"]);
+    assert!(
+        ok && out.contains("hostNetwork: true")
+            && out.contains("dnsPolicy: ClusterFirstWithHostNet"),
+        "{out}"
+    );
+    let (ok, out) = helm(cp, &["template", "x", c, "--set", "hostNetwork=yes"]);
+    assert!(
+        !ok && out.contains("hostNetwork"),
+        "a string must fail: {out}"
+    );
     let (ok, out) = helm(cp, &["template", "x", c, "--set", "replicaCount=2"]);
     assert!(
         !ok && out.contains("leaderElection"),

@@ -4,10 +4,17 @@
 //! kubelet projects a Secret volume; each installs a private package uploaded
 //! to the repository and a public one through the external connection, and
 //! the next run after a token refresh works with the workload's files
-//! untouched. Also: the schema refuses index names the tools cannot use, and
-//! `kubectl describe` says how to use the Secret without showing the token.
+//! untouched. With `indexRole: Extra` the tools' default index is a stand-in
+//! for public PyPI (`common::pypi_standin`; there is no internet): the private
+//! package must come from the repository, which has no external connection,
+//! and the public one from the stand-in, whose log shows it served it. Also:
+//! `kubectl describe` says how to use the Secret without showing the token,
+//! and (`e2e_clients/schema.rs`) the schema refuses index names the tools
+//! cannot use.
 
 mod common;
+#[path = "e2e_clients/schema.rs"]
+mod schema;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,15 +22,16 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use codeartifact_operator::crd::PypiRepository;
-use common::python::{assert_ok, make_dist, project_secret, twine_upload, venv};
+use common::pypi_standin::PypiStandin;
+use common::python::{assert_ok, make_dist, project_secret, venv};
 use common::{Env, Options, run, setup};
-use kube::api::PostParams;
 
 /// Where the README's examples mount the Secret; the test substitutes its own folder.
 const MOUNT: &str = "/etc/pypi";
 const PRIVATE: &str = "my-internal-lib";
 const PUBLIC: &str = "requests";
+const PUBLIC_VERSION: &str = "2.32.3";
+const PUBLIC_WHEEL: &str = "requests-2.32.3-py3-none-any.whl";
 
 /// Each Secret's mounted folder and data, by Secret name.
 type Mounts = BTreeMap<&'static str, (PathBuf, BTreeMap<String, String>)>;
@@ -45,9 +53,10 @@ struct Scenario {
     /// For the Secret with a non-default indexName: the README's variable
     /// names rewritten to the ones that name gives.
     rename: Option<(&'static str, &'static str)>,
-    /// pip's default index replaced by an empty local one standing in for
-    /// PyPI (there is no internet), for the extra-index setup.
-    pypi_standin: bool,
+    /// The Secret makes the repository an extra index (`indexRole: Extra`):
+    /// the tool's default index, pypi.org, is the stand-in, and the public
+    /// package must come from there.
+    extra: bool,
 }
 
 const fn scenario(example: &'static str, secret: &'static str, tool: Tool) -> Scenario {
@@ -57,7 +66,7 @@ const fn scenario(example: &'static str, secret: &'static str, tool: Tool) -> Sc
         tool,
         env_from_secret: &[],
         rename: None,
-        pypi_standin: false,
+        extra: false,
     }
 }
 
@@ -65,10 +74,6 @@ const RENAME: Option<(&str, &str)> = Some(("CODEARTIFACT", "TEAM_PKGS"));
 
 const SCENARIOS: &[Scenario] = &[
     scenario("pip-conf", "clients-pypi", Tool::Pip),
-    Scenario {
-        pypi_standin: true,
-        ..scenario("pip-conf", "extra-pypi", Tool::Pip)
-    },
     scenario("pip-netrc", "clients-pypi", Tool::Pip),
     scenario("uv-index-credentials", "clients-pypi", Tool::Uv),
     scenario("uv-netrc", "clients-pypi", Tool::Uv),
@@ -85,7 +90,19 @@ const SCENARIOS: &[Scenario] = &[
         rename: RENAME,
         ..scenario("poetry", "named-pypi", Tool::Poetry)
     },
+    extra(scenario("pip-conf", "extra-pypi", Tool::Pip)),
+    extra(scenario("uv-index-credentials", "extra-pypi", Tool::Uv)),
+    extra(scenario("uv-netrc", "extra-pypi", Tool::Uv)),
+    extra(Scenario {
+        env_from_secret: &["UV_INDEX"],
+        ..scenario("uv-env", "extra-pypi", Tool::Uv)
+    }),
+    extra(scenario("poetry", "extra-pypi", Tool::Poetry)),
 ];
+
+const fn extra(sc: Scenario) -> Scenario {
+    Scenario { extra: true, ..sc }
+}
 
 impl Scenario {
     fn label(&self) -> String {
@@ -117,12 +134,14 @@ fn repo(name: &str, secret: &str) -> String {
 }
 
 /// Runs one scenario once, as a fresh job would: new working folder, the
-/// mounted Secret at `mount`, `project` as the workload's own files.
+/// mounted Secret at `mount`, `project` as the workload's own files, and
+/// `pypi` (the stand-in's index URL) where the tool would use pypi.org.
 fn run_scenario(
     sc: &Scenario,
     mount: &Path,
     data: &BTreeMap<String, String>,
     job: &Path,
+    pypi: &str,
 ) -> Output {
     let mut script = example(sc.example).replace(MOUNT, &mount.display().to_string());
     if let Some((from, to)) = sc.rename {
@@ -149,10 +168,8 @@ fn run_scenario(
                 .env("PIP_NO_CACHE_DIR", "1")
                 .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
                 .env("PIP_NO_INPUT", "1");
-            if sc.pypi_standin {
-                let empty = job.join("pypi-standin");
-                std::fs::create_dir_all(&empty).expect("stand-in");
-                cmd.env("PIP_INDEX_URL", format!("file://{}/", empty.display()));
+            if sc.extra {
+                cmd.env("PIP_INDEX_URL", pypi);
             }
         }
         Tool::Uv => {
@@ -167,6 +184,9 @@ fn run_scenario(
                 .env("VIRTUAL_ENV", &venv_dir)
                 .env("UV_NO_CACHE", "1")
                 .env("UV_PYTHON_DOWNLOADS", "never");
+            if sc.extra {
+                cmd.env("UV_DEFAULT_INDEX", pypi);
+            }
         }
         Tool::Poetry => {
             cmd.current_dir(job.join("project"))
@@ -193,11 +213,19 @@ fn installed(dir: &Path, module: &str) -> bool {
     })
 }
 
-/// The Poetry workload: the README's pyproject.toml plus the Secret's source, added once.
-fn poetry_project(sc: &Scenario, mount: &Path, dir: &Path) {
+/// The Poetry workload: the README's pyproject.toml plus the Secret's source,
+/// added once. With an extra index, the stand-in takes the place of Poetry's
+/// implicit pypi.org source (declaring a primary source turns that one off).
+fn poetry_project(sc: &Scenario, mount: &Path, dir: &Path, pypi: &str) {
     let project = dir.join("project");
     std::fs::create_dir_all(&project).expect("project folder");
-    std::fs::write(project.join("pyproject.toml"), example("pyproject")).expect("pyproject");
+    let mut pyproject = example("pyproject");
+    if sc.extra {
+        pyproject.push_str(&format!(
+            "\n[[tool.poetry.source]]\nname = \"pypi-standin\"\nurl = \"{pypi}\"\npriority = \"primary\"\n"
+        ));
+    }
+    std::fs::write(project.join("pyproject.toml"), pyproject).expect("pyproject");
     let add = example("poetry-source").replace(MOUNT, &mount.display().to_string());
     run(Command::new("bash")
         .args(["-euo", "pipefail", "-c", &add])
@@ -211,8 +239,9 @@ fn poetry_project(sc: &Scenario, mount: &Path, dir: &Path) {
     assert!(text.contains(&format!("name = \"{name}\"")), "{text}");
 }
 
-/// Runs every scenario once (run `n`), asserting each installed both packages.
-fn run_all(env: &Env, n: u32, mounts: &Mounts) {
+/// Runs every scenario once (run `n`), asserting each installed both packages,
+/// and that each extra-index scenario took the public one from the stand-in.
+fn run_all(env: &Env, n: u32, mounts: &Mounts, pypi: &PypiStandin) {
     for (i, sc) in SCENARIOS.iter().enumerate() {
         let (mount, data) = &mounts[sc.secret];
         let dir = env.tmp.path().join(format!("scenario-{i}"));
@@ -225,8 +254,15 @@ fn run_all(env: &Env, n: u32, mounts: &Mounts) {
             dir.join(format!("run-{n}"))
         };
         let started = Instant::now();
-        let out = run_scenario(sc, mount, data, &job);
+        let served = pypi.downloads(PUBLIC_WHEEL);
+        let out = run_scenario(sc, mount, data, &job, pypi.index_url());
         assert_ok(&format!("run {n} of {}", sc.label()), &out);
+        assert_eq!(
+            pypi.downloads(PUBLIC_WHEEL) > served,
+            sc.extra,
+            "run {n} of {}: {PUBLIC} comes from the stand-in for PyPI exactly when the repository is an extra index",
+            sc.label()
+        );
         for module in [PRIVATE.replace('-', "_"), PUBLIC.to_string()] {
             assert!(
                 installed(&job, &module),
@@ -256,19 +292,21 @@ fn expiry(data: &BTreeMap<String, String>) -> DateTime<Utc> {
 }
 
 /// Three PypiRepositories on one domain (so one shared token): every
-/// rendering, indexRole Extra, and indexName team-pkgs. Uploads the private
-/// package to each, adds the public one to the emulator's stand-in for public
-/// PyPI, lays out the Poetry projects, and returns the mounted Secrets.
-async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> Mounts {
-    env.create(&repo(
-        "clients",
-        "    renderings: [pipConf, pypirc, env, uv, poetry, netrc]\n",
-    ))
-    .await;
-    env.create(&repo(
-        "extra",
-        "    renderings: [pipConf, pypirc]\n    indexRole: Extra\n",
-    ))
+/// rendering; every rendering with indexRole Extra and no external
+/// connection (so it can serve only the private package); and indexName
+/// team-pkgs. Uploads the private package to each, adds the public one to the
+/// folder behind `public:pypi` and starts the stand-in for PyPI serving that
+/// folder, lays out the Poetry projects, and returns the mounted Secrets.
+async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> (Mounts, PypiStandin) {
+    const EVERY_RENDERING: &str = "    renderings: [pipConf, pypirc, env, uv, poetry, netrc]\n";
+    env.create(&repo("clients", EVERY_RENDERING)).await;
+    env.create(
+        &repo("extra", &format!("{EVERY_RENDERING}    indexRole: Extra\n")).replacen(
+            "spec:\n",
+            "spec:\n  externalConnection: false\n",
+            1,
+        ),
+    )
     .await;
     env.create(&repo(
         "named",
@@ -282,21 +320,37 @@ async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> Mou
     // The private package goes into every repository; the
     // public one is added to the emulator's stand-in for public PyPI.
     let mounts = project_all(env, mounts_root).await;
-    let dists = make_dist(PRIVATE, "1.0.0", &env.tmp.path().join("dist"), false);
+    // The README's twine example, run where `dist/` holds the private package.
+    make_dist(PRIVATE, "1.0.0", &env.tmp.path().join("dist"), false);
     for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
-        assert_ok("twine upload", &twine_upload(&mounts[secret].0, &dists));
+        let upload = example("twine").replace(MOUNT, &mounts[secret].0.display().to_string());
+        let out = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &upload])
+            .current_dir(env.tmp.path())
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", venv().join("bin").display()),
+            )
+            .env("TWINE_NON_INTERACTIVE", "1")
+            .output()
+            .expect("run bash");
+        assert_ok(&format!("twine upload with {secret}"), &out);
     }
-    make_dist(PUBLIC, "2.32.3", &env.tmp.path().join("public-pypi"), false);
+    let public = env.tmp.path().join("public-pypi");
+    let wheel = make_dist(PUBLIC, PUBLIC_VERSION, &public, false);
+    assert!(wheel[0].ends_with(PUBLIC_WHEEL), "{wheel:?}");
+    let pypi = PypiStandin::start(&public, &env.tmp.path().join("pypi-standin.log"));
     for (i, sc) in SCENARIOS.iter().enumerate() {
         if sc.tool == Tool::Poetry {
             poetry_project(
                 sc,
                 &mounts[sc.secret].0,
                 &env.tmp.path().join(format!("scenario-{i}")),
+                pypi.index_url(),
             );
         }
     }
-    mounts
+    (mounts, pypi)
 }
 
 /// The Poetry projects' pyproject.toml files, which no run may change.
@@ -324,11 +378,16 @@ async fn expire_current_token(env: &Env) -> BTreeMap<String, String> {
     while Utc::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let uv_netrc = SCENARIOS
+        .iter()
+        .find(|sc| sc.example == "uv-netrc" && sc.secret == "clients-pypi")
+        .expect("the uv-netrc scenario");
     let refused = run_scenario(
-        &SCENARIOS[4],
+        uv_netrc,
         &stale,
         &last,
         &env.tmp.path().join("stale-run"),
+        "http://127.0.0.1:9/unused/",
     );
     assert!(
         !refused.status.success(),
@@ -387,11 +446,11 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
     )
     .await;
     let mounts_root = env.tmp.path().join("mounts");
-    let mounts = create_repositories_and_workloads(&env, &mounts_root).await;
+    let (mounts, pypi) = create_repositories_and_workloads(&env, &mounts_root).await;
     let files_before = pyprojects(&env);
 
     let started = Instant::now();
-    run_all(&env, 1, &mounts);
+    run_all(&env, 1, &mounts, &pypi);
     eprintln!("run 1 of every scenario: {:.1?}", started.elapsed());
 
     let last = expire_current_token(&env).await;
@@ -405,7 +464,7 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
         );
     }
     let started = Instant::now();
-    run_all(&env, 2, &mounts);
+    run_all(&env, 2, &mounts, &pypi);
     eprintln!("run 2 of every scenario: {:.1?}", started.elapsed());
     assert_eq!(
         pyprojects(&env),
@@ -415,69 +474,4 @@ async fn every_client_installs_with_its_rendering_and_the_next_run_after_a_refre
 
     assert_describe_shows_usage(&env);
     env.assert_no_token_leaks().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schema_refuses_index_names_the_tools_cannot_round_trip_and_validates_the_ci_pod_example() {
-    let env = setup("clients-schema", Options::default()).await;
-    for (i, bad) in [
-        "team_pkgs",
-        "Team",
-        "team2",
-        "team.pkgs",
-        "-team",
-        "team--pkgs",
-        "pypi",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let manifest = repo(&format!("bad-{i}"), &format!("    indexName: \"{bad}\"\n"));
-        let mut obj: PypiRepository = serde_saphyr::from_str(&manifest).expect("manifest parses");
-        obj.metadata.namespace = Some(env.ns.name().to_string());
-        let err = env
-            .repos()
-            .create(&PostParams::default(), &obj)
-            .await
-            .expect_err(&format!("indexName {bad:?} must be refused"));
-        assert!(
-            err.to_string().contains("spec.secret.indexName"),
-            "{bad}: {err}"
-        );
-    }
-    let manifest = repo("bad-rendering", "    renderings: [npmrc]\n");
-    let err = run_err(&env, &manifest);
-    assert!(err.contains("spec.secret.renderings"), "{err}");
-    let manifest = repo("bad-role", "    indexRole: Secondary\n");
-    let err = run_err(&env, &manifest);
-    assert!(err.contains("spec.secret.indexRole"), "{err}");
-
-    env.create(&repo(
-        "good",
-        "    indexName: team-pkgs\n    indexRole: Extra\n",
-    ))
-    .await;
-    env.wait_ready("good").await;
-
-    // The README's CI runner pod is a valid Pod for the apiserver.
-    let pod = env.tmp.path().join("ci-pod.yaml");
-    std::fs::write(&pod, example("ci-pod")).expect("write pod");
-    run(env
-        .cp
-        .kubectl(["create", "--dry-run=server", "-n", env.ns.name(), "-f"])
-        .arg(&pod));
-}
-
-/// `kubectl create` of a manifest that must fail; returns its error output.
-fn run_err(env: &Env, manifest: &str) -> String {
-    let file = env.tmp.path().join("bad.yaml");
-    std::fs::write(&file, manifest).expect("write manifest");
-    let out = env
-        .cp
-        .kubectl(["create", "-n", env.ns.name(), "-f"])
-        .arg(&file)
-        .output()
-        .expect("run kubectl");
-    assert!(!out.status.success(), "{manifest} must be refused");
-    String::from_utf8_lossy(&out.stderr).to_string()
 }

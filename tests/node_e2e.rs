@@ -3,22 +3,26 @@
 //! and Pods that use its Secret: a twine upload Job, a Pod installing what it
 //! published, a Deployment pip-installing through the mounted Secret across
 //! token rotations, and the `subPath` / env-variable Pods the README warns about.
+//! Leader election with two replicas: `leader_election.rs`.
 //!
-//! Every Pod uses `hostNetwork`: the emulator and kube-apiserver listen on
-//! 127.0.0.1 only, which a hostNetwork Pod shares with the host. The operator
-//! reaches kube-apiserver with its projected ServiceAccount token, but at
-//! 127.0.0.1:<port> (KUBERNETES_SERVICE_HOST/PORT set through the chart's
-//! `extraEnv`) rather than through the `kubernetes` Service's ClusterIP, which
-//! would need kube-proxy and non-loopback endpoints.
+//! The operator runs on the Pod network, as the chart installs it by default,
+//! and reaches kube-apiserver through the `kubernetes` Service with its
+//! projected ServiceAccount token (tests/control-plane/README.md says how
+//! Pods reach the loopback-only apiserver and emulator). The workload Pods
+//! use `hostNetwork`: the Secret's endpoint is the emulator's 127.0.0.1.
 
 mod common;
+#[path = "node_e2e/leader_election.rs"]
+mod leader_election;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use codeartifact_emulator::{Config as EmulatorConfig, Emulator};
+use common::node::{
+    Network, apply, assert_on_pod_network, domain, install_operator, kubectl, repository,
+    start_emulator, step, wait,
+};
 use common::python::make_dist;
 use common::run;
 use futures::StreamExt;
@@ -32,10 +36,11 @@ use testenv::{Image, Node, TempNamespace};
 const CLOCK_SPEED: f64 = 22.5;
 const TOKEN_LIFE: Duration = Duration::from_secs(40);
 const PRIVATE: &str = "node-private";
+const TEST: &str = "node_e2e";
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+/// The tests share one node and take turns: each measures times that a
+/// parallel test on two cores would distort.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Seconds since the epoch, the clock the Pods print (same machine).
 fn now() -> f64 {
@@ -43,94 +48,6 @@ fn now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs_f64()
-}
-
-fn step(t0: Instant, what: &str) {
-    eprintln!("node_e2e: [{:6.1}s] {what}", t0.elapsed().as_secs_f64());
-}
-
-/// `kubectl apply -n NS -f -` of YAML, through a file.
-fn apply(node: &Node, ns: &str, dir: &Path, name: &str, yaml: &str) {
-    let file = dir.join(format!("{name}.yaml"));
-    std::fs::write(&file, yaml).expect("write manifest");
-    run(node.kubectl(["apply", "-n", ns, "-f"]).arg(&file));
-}
-
-fn kubectl(node: &Node, args: &[&str]) -> String {
-    run(&mut node.kubectl(args))
-}
-
-/// `kubectl wait` that shows the object and the node's view when it fails.
-fn wait(node: &Node, ns: &str, what: &[&str], timeout: &str) {
-    let out = node
-        .kubectl(["wait", "-n", ns, &format!("--timeout={timeout}")])
-        .args(what)
-        .output()
-        .expect("kubectl wait");
-    if !out.status.success() {
-        let pods = node
-            .kubectl(["get", "pods,events", "-n", ns, "-o", "wide"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        let kubelet = std::fs::read_to_string(node.dir().join("kubelet.log")).unwrap_or_default();
-        let tail: Vec<_> = kubelet.lines().rev().take(30).collect();
-        panic!(
-            "kubectl wait {what:?} failed: {}\n{pods}\nkubelet log tail:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
-}
-
-/// The binary inside the operator's image: `$NODE_OPERATOR_BIN` (`make test`
-/// passes the release build, as the Dockerfile ships), else this build's.
-fn operator_binary() -> PathBuf {
-    std::env::var_os("NODE_OPERATOR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_codeartifact-operator")))
-}
-
-async fn start_emulator(dir: &Path) -> Emulator {
-    let public = dir.join("public-pypi");
-    make_dist("requests-lite", "2.0.0", &public, true);
-    let mut config = EmulatorConfig::for_tests();
-    config.public_pypi_dir = Some(public);
-    config.clock_speed = CLOCK_SPEED;
-    Emulator::start(config).await.expect("start the emulator")
-}
-
-/// helm install of the chart with the operator's image, as a hostNetwork Pod
-/// (tests/control-plane/install-operator.sh says why); returns a Ready Pod.
-fn install_operator(node: &Node, ns: &str, watch: &str, emulator: &Emulator) -> String {
-    let script = manifest_dir().join("tests/control-plane/install-operator.sh");
-    let out = std::process::Command::new(&script)
-        .arg(node.dir())
-        .args([ns, "cao"])
-        .arg(operator_binary())
-        .arg(emulator.base_url())
-        .args([
-            "--set",
-            "clusterName=node-e2e",
-            "--set",
-            &format!("aws.region={}", emulator.region()),
-            "--set-json",
-            &format!("watchNamespaces=[\"{watch}\"]"),
-            "--set",
-            "logging.format=text",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "AKIDEMULATOR")
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .expect("run install-operator.sh");
-    assert!(
-        out.status.success(),
-        "install-operator.sh failed (its log is above)"
-    );
-    let pod = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!pod.is_empty(), "install-operator.sh named no Ready Pod");
-    pod
 }
 
 /// The runtime spec containerd gave the operator's container: runc enforces
@@ -172,19 +89,6 @@ fn assert_locked_down(node: &Node, ns: &str, pod: &str) {
         uid.split_whitespace().skip(1).all(|u| u == "65532"),
         "the operator runs as 65532: {uid}"
     );
-}
-
-/// The platform's declaration of domain `nodedom`, granting namespace `ns` repository `repo`.
-fn domain(ns: &str) -> String {
-    format!(
-        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: CodeArtifactDomain\nmetadata:\n  name: nodedom\nspec:\n  access:\n    - namespaces: [{ns}]\n      repositories: [repo]\n      create: true\n      externalConnection: true\n"
-    )
-}
-
-fn repository(name: &str) -> String {
-    format!(
-        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: {name}\nspec:\n  domain:\n    name: nodedom\n  token:\n    durationSeconds: 900\n"
-    )
 }
 
 /// A hostNetwork Pod (or Job/Deployment template body) running `script` in the workload image.
@@ -312,12 +216,13 @@ fn lines_with<'a>(log: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_and_workloads_on_a_real_node() {
+    let _serial = SERIAL.lock().await;
     let t0 = Instant::now();
     let node = Node::shared();
-    step(t0, "node ready");
+    step(TEST, t0, "node ready");
     common::reliability::install_crd_on(node.control_plane());
     let tmp = tempfile::tempdir().expect("tmp");
-    let emulator = start_emulator(tmp.path()).await;
+    let emulator = start_emulator(tmp.path(), CLOCK_SPEED).await;
     let system = TempNamespace::create(node.control_plane(), "cao-system")
         .await
         .expect("ns");
@@ -326,12 +231,13 @@ async fn operator_and_workloads_on_a_real_node() {
         .expect("ns");
     let ns = ns.name();
     let workload = node.image(Image::Workload).expect("workload image");
-    step(t0, "images imported");
+    step(TEST, t0, "images imported");
 
     // 1. helm install: Ready through the kubelet probing /readyz, locked down by the runtime.
-    let pod = install_operator(node, system.name(), ns, &emulator);
-    step(t0, &format!("operator Pod {pod} Ready"));
+    let pod = install_operator(node, "cao", system.name(), ns, &emulator, Network::Pod, &[]);
+    step(TEST, t0, &format!("operator Pod {pod} Ready"));
     assert_locked_down(node, system.name(), &pod);
+    assert_on_pod_network(node, system.name(), &pod);
     let pod_json: serde_json::Value = serde_json::from_str(&kubectl(
         node,
         &["get", "pod", &pod, "-n", system.name(), "-o", "json"],
@@ -353,15 +259,21 @@ async fn operator_and_workloads_on_a_real_node() {
 
     // 2. A PypiRepository becomes Ready, reconciled by the operator in the Pod,
     //    in the chart's default strict tenancy: the platform declares the domain first.
-    apply(node, ns, tmp.path(), "domain", &domain(ns));
-    apply(node, ns, tmp.path(), "repo", &repository("repo"));
+    apply(
+        node,
+        ns,
+        tmp.path(),
+        "domain",
+        &domain("nodedom", ns, &["repo"]),
+    );
+    apply(node, ns, tmp.path(), "repo", &repository("repo", "nodedom"));
     wait(
         node,
         ns,
         &["--for=condition=Ready", "pypirepository/repo"],
         "120s",
     );
-    step(t0, "PypiRepository Ready");
+    step(TEST, t0, "PypiRepository Ready");
 
     // 3. A Job uploads with twine through the Secret's .pypirc; another Pod installs it.
     let dist = tmp.path().join("dist");
@@ -385,7 +297,7 @@ async fn operator_and_workloads_on_a_real_node() {
         &["--for=condition=Complete", "job/upload"],
         "180s",
     );
-    step(t0, "twine upload Job complete");
+    step(TEST, t0, "twine upload Job complete");
     let installer = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: installer\nspec:\n{}",
         pod_spec(
@@ -407,7 +319,7 @@ async fn operator_and_workloads_on_a_real_node() {
     );
     let out = logs(node, ns, "pod/installer");
     assert!(out.contains("INSTALLED 1.0.0"), "installer output:\n{out}");
-    step(t0, "installer Pod installed the uploaded package");
+    step(TEST, t0, "installer Pod installed the uploaded package");
 
     // 4. A directory mount follows token rotations; subPath and env variables do not.
     let secrets: Api<Secret> = Api::namespaced(node.client().await, ns);
@@ -465,7 +377,7 @@ async fn operator_and_workloads_on_a_real_node() {
         "120s",
     );
     let loop_started = Instant::now();
-    step(t0, "pip-loop, subpath and env Pods running");
+    step(TEST, t0, "pip-loop, subpath and env Pods running");
 
     // Five rotations at one every ~30 s, plus one token life for the stale Pods to fail.
     let rotations_wanted = 5;
@@ -482,7 +394,7 @@ async fn operator_and_workloads_on_a_real_node() {
             "only {file_changes} pip.conf versions seen in the Pod after {budget:?}:\n{log}"
         );
     }
-    step(t0, "five rotations seen in the Pod");
+    step(TEST, t0, "five rotations seen in the Pod");
     // A pip run (about 10 s each on two busy cores) that ends after the last change.
     let log = loop {
         let log = logs(node, ns, "deployment/pip-loop");
@@ -558,6 +470,7 @@ async fn operator_and_workloads_on_a_real_node() {
         );
     }
     step(
+        TEST,
         t0,
         "subPath and env Pods fail after expiry, as the README warns",
     );

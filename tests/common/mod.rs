@@ -11,6 +11,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod iam;
+pub mod node;
+pub mod pypi_standin;
 pub mod python;
 pub mod reliability;
 pub mod tenancy;

@@ -18,9 +18,10 @@ die() { log "ERROR: $*"; exit 1; }
 source "$HERE/build-lib.sh"
 
 # Debian packages the node runs with: runc (the OCI runtime containerd's shim
-# calls) and the CNI plugins (the kubelet reports NotReady without a network
-# plugin configured, even when every Pod uses hostNetwork).
-HOST_PACKAGES=(runc containernetworking-plugins)
+# calls), the CNI plugins (the Pod network; the kubelet reports NotReady
+# without one) and iptables (Pods reach kube-apiserver and the emulator on the
+# host's loopback through DNAT rules, see node_pod_network in node.sh).
+HOST_PACKAGES=(runc containernetworking-plugins iptables)
 host_packages() {
   local missing=() p
   for p in "${HOST_PACKAGES[@]}"; do

@@ -26,7 +26,10 @@ cp_make_certs() {
     -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature 2>/dev/null
   openssl req "${CP_EC_KEY[@]}" -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver 2>/dev/null
   # rustls (kube-rs) checks the IP SAN when the server URL is an IP address.
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+  # 10.0.0.1 is the `kubernetes` Service's ClusterIP (the first address of
+  # up.sh's --service-cluster-ip-range), which Pods on the node's network use,
+  # as a real cluster's apiserver certificate names it.
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >server.ext
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
     -extfile server.ext -out apiserver.crt 2>/dev/null
   rm -f apiserver.csr

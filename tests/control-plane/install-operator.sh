@@ -10,15 +10,18 @@
 #!     Prints the name of a Ready operator Pod.
 #!     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment (the
 #!     emulator's keys) go into a Secret RELEASE-aws the Pod reads them from.
+#!     OPERATOR_NETWORK=pod|host (default pod) chooses the Pod's network.
 #!
-#! Networking, and why: the emulator and kube-apiserver listen on 127.0.0.1
-#! only, and no kube-proxy runs, so the operator's Pod uses hostNetwork (it
-#! then shares the host's loopback) and reaches kube-apiserver at
-#! 127.0.0.1:<port> through KUBERNETES_SERVICE_HOST/PORT, with the projected
-#! ServiceAccount token and CA the kubelet mounts, instead of through the
-#! `kubernetes` Service's ClusterIP. The chart has no hostNetwork value, so the
-#! Deployment is patched after install. The metrics port is a free one: with
-#! hostNetwork it is a port of the host.
+#! Networking: the emulator and kube-apiserver listen on 127.0.0.1 only.
+#!   pod:  the chart's default. The Pod has its own network namespace on the
+#!         node's bridge and reaches kube-apiserver through the `kubernetes`
+#!         Service the kubelet announces, and the emulator at the bridge's
+#!         address (node_pod_network in node.sh translates both to 127.0.0.1).
+#!   host: the chart's hostNetwork=true. The Pod shares the host's loopback
+#!         and reaches kube-apiserver at 127.0.0.1:<port> through
+#!         KUBERNETES_SERVICE_HOST/PORT; the metrics port is a free port of
+#!         the host, so only one replica fits on the node.
+#! Either way with the projected ServiceAccount token and the CA the kubelet mounts.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +37,9 @@ export KUBECONFIG=$CP_DIR/kubeconfig KUBECACHEDIR=$CP_DIR/kubectl-cache
 export HELM_CACHE_HOME=$CP_DIR/helm/cache HELM_CONFIG_HOME=$CP_DIR/helm/config HELM_DATA_HOME=$CP_DIR/helm/data
 kubectl() { "$BIN/kubectl" "$@"; }
 
+NETWORK=${OPERATOR_NETWORK:-pod}
+[[ $NETWORK == pod || $NETWORK == host ]] || cp_die "OPERATOR_NETWORK must be pod or host, not $NETWORK"
+
 read -r tar image < <("$HERE/images/build.sh" operator "$BINARY")
 "$NODE_BIN/ctr" --address "$CP_DIR/node/containerd/containerd.sock" -n k8s.io images import "$tar" >/dev/null 2>&1 ||
   cp_die "importing $tar failed"
@@ -45,21 +51,28 @@ kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/d
 kubectl create secret generic "$RELEASE-aws" -n "$NS" --dry-run=client -o yaml \
   --from-literal=AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:?}" --from-literal=AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:?}" |
   kubectl apply -f - >/dev/null
+if [[ $NETWORK == host ]]; then
+  network_values="hostNetwork: true
+metrics: {port: $(cp_free_port)}
+extraEnv:
+  - {name: KUBERNETES_SERVICE_HOST, value: \"127.0.0.1\"}
+  - {name: KUBERNETES_SERVICE_PORT, value: \"$api_port\"}"
+else
+  # The emulator as a Pod sees it: the node's bridge address instead of 127.0.0.1.
+  pod_host=$(cat "$CP_DIR/node/pod-host-ip") || cp_die "$CP_DIR/node/pod-host-ip missing: the node has no Pod network"
+  ENDPOINT=${ENDPOINT/127.0.0.1/$pod_host}
+  network_values="extraEnv:"
+fi
 cat >"$CP_DIR/$RELEASE-values.yaml" <<EOF
 image: {repository: "${image%:*}", tag: "${image##*:}", pullPolicy: Never}
 aws: {codeartifactEndpoint: "$ENDPOINT"}
-metrics: {port: $(cp_free_port)}
-extraEnv:
-  - {name: KUBERNETES_SERVICE_HOST, value: "127.0.0.1"}
-  - {name: KUBERNETES_SERVICE_PORT, value: "$api_port"}
+$network_values
   - {name: AWS_EC2_METADATA_DISABLED, value: "true"}
   - {name: AWS_ACCESS_KEY_ID, valueFrom: {secretKeyRef: {name: "$RELEASE-aws", key: AWS_ACCESS_KEY_ID}}}
   - {name: AWS_SECRET_ACCESS_KEY, valueFrom: {secretKeyRef: {name: "$RELEASE-aws", key: AWS_SECRET_ACCESS_KEY}}}
 EOF
 "$BIN/helm" install "$RELEASE" "$HERE/../../charts/codeartifact-operator" --namespace "$NS" \
   --values "$CP_DIR/$RELEASE-values.yaml" "$@" >/dev/null
-kubectl patch deployment "$fullname" -n "$NS" --type=merge \
-  -p '{"spec":{"template":{"spec":{"hostNetwork":true,"dnsPolicy":"ClusterFirstWithHostNet"}}}}' >&2
 if ! kubectl rollout status deployment "$fullname" -n "$NS" --timeout=180s >&2; then
   kubectl get pods,events -n "$NS" -o wide >&2
   kubectl logs -n "$NS" "deployment/$fullname" --tail=30 >&2 || true

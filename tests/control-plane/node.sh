@@ -16,6 +16,14 @@ NODE_PAUSE_IMAGE=registry.k8s.io/pause:3.10
 NODE_CGROUP=codeartifact-node
 NODE_BRIDGE=cao-cni0
 NODE_SUBNET=10.88.0.0/16
+# The bridge's own address, the Pods' gateway: Pods reach the host's loopback
+# listeners (kube-apiserver, the emulator) at NODE_HOST_IP:PORT.
+NODE_HOST_IP=10.88.0.1
+# The `kubernetes` Service's ClusterIP: the first address of up.sh's
+# --service-cluster-ip-range (certs.sh puts it in the apiserver's certificate).
+NODE_SERVICE_IP=10.0.0.1
+# Our own nat chain, so teardown removes exactly what start added.
+NODE_NAT_CHAIN=CAO-TESTENV-NODE
 CONTAINERD_TIMEOUT=30
 KUBELET_TIMEOUT=90
 SCHEDULER_TIMEOUT=60
@@ -24,6 +32,9 @@ SCHEDULER_TIMEOUT=60
 node_preflight() {
   (($(id -u) == 0)) || cp_die "the node needs root (the kubelet and runc manage cgroups and mounts); run as root or without --node"
   [[ -x /usr/sbin/runc ]] || cp_die "the node needs /usr/sbin/runc (tests/control-plane/build-node.sh installs it)"
+  command -v iptables >/dev/null || cp_die "the node needs iptables for Pod networking (tests/control-plane/build-node.sh installs it)"
+  iptables -t nat -S PREROUTING >/dev/null 2>&1 ||
+    cp_die "iptables cannot use the nat table here (no netfilter NAT in this kernel?): Pods could not reach kube-apiserver"
   [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpu && -d /sys/fs/cgroup/pids ]] ||
     cp_die "the node expects cgroup v1 hierarchies (memory, cpu, pids) under /sys/fs/cgroup; see tests/control-plane/README.md"
   local b
@@ -104,15 +115,47 @@ imports = []
         # The kubelet uses the cgroupfs driver (no systemd as PID 1 here).
         SystemdCgroup = false
 EOF
-  # A bridge network is configured only so the kubelet reports NetworkReady;
-  # the tests' Pods use hostNetwork. No ipMasq: that would need iptables.
+  # The Pod network: a bridge (created by node_pod_network) and host-local
+  # addresses. No ipMasq: Pods talk only to this host (node_pod_network).
   cat >"$CP_DIR/node/cni/net.d/10-testenv.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "testenv", "plugins": [
   {"type": "bridge", "bridge": "$NODE_BRIDGE", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$NODE_SUBNET"}]],
-            "dataDir": "$CP_DIR/node/cni/ipam"}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$NODE_SUBNET", "gateway": "$NODE_HOST_IP"}]],
+            "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$CP_DIR/node/cni/ipam"}},
   {"type": "loopback"}]}
 EOF
+}
+
+# node_pod_network: how Pods on the bridge reach what listens on the host's
+# 127.0.0.1 only, without kube-proxy. kube-proxy would send the `kubernetes`
+# Service's ClusterIP to kube-apiserver's advertised endpoint, but the
+# apiserver refuses loopback endpoints, and our listeners are loopback only.
+# Instead, for packets entering from the bridge (and nothing else):
+#   - NODE_SERVICE_IP:443 goes to kube-apiserver (what kube-proxy would do), so
+#     a Pod uses the Service the kubelet announces in KUBERNETES_SERVICE_HOST;
+#   - NODE_HOST_IP:PORT goes to 127.0.0.1:PORT (e.g. the emulator);
+#   - route_localnet on the bridge lets the kernel route them to 127.0.0.1.
+# The bridge is created here, before any Pod, so its sysctl can be set; the
+# CNI bridge plugin reuses it. node_pod_network_down undoes all of it.
+node_pod_network() {
+  ip link show "$NODE_BRIDGE" >/dev/null 2>&1 || ip link add "$NODE_BRIDGE" type bridge ||
+    cp_die "cannot create the bridge $NODE_BRIDGE"
+  ip addr replace "$NODE_HOST_IP/${NODE_SUBNET#*/}" dev "$NODE_BRIDGE"
+  ip link set "$NODE_BRIDGE" up
+  sysctl -qw "net.ipv4.conf.$NODE_BRIDGE.route_localnet=1"
+  iptables -t nat -N "$NODE_NAT_CHAIN" 2>/dev/null || iptables -t nat -F "$NODE_NAT_CHAIN"
+  iptables -t nat -C PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN" 2>/dev/null ||
+    iptables -t nat -A PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN"
+  iptables -t nat -A "$NODE_NAT_CHAIN" -d "$NODE_SERVICE_IP/32" -p tcp --dport 443 \
+    -j DNAT --to-destination "127.0.0.1:$(apiserver_port)"
+  iptables -t nat -A "$NODE_NAT_CHAIN" -d "$NODE_HOST_IP/32" -p tcp -j DNAT --to-destination 127.0.0.1
+  echo "$NODE_HOST_IP" >"$CP_DIR/node/pod-host-ip"
+}
+
+node_pod_network_down() {
+  iptables -t nat -D PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN" 2>/dev/null || true
+  iptables -t nat -F "$NODE_NAT_CHAIN" 2>/dev/null || true
+  iptables -t nat -X "$NODE_NAT_CHAIN" 2>/dev/null || true
 }
 
 node_ctr() { "$NODE_BIN/ctr" --address "$CP_DIR/node/containerd/containerd.sock" -n k8s.io "$@"; }
@@ -213,6 +256,7 @@ start_node() {
   mkdir -p "$CP_DIR/node"
   echo "$NODE_BIN" >"$CP_DIR/node-bin-dir"
   node_certs
+  node_pod_network
   cp_log "starting containerd"
   start_containerd
   read -r pause _ < <("$HERE/images/build.sh" pause)
@@ -267,6 +311,7 @@ node_cleanup_host() {
     [[ -S $l ]] && ! ss -Hxl | grep -qF "$l" && rm -f "$l" || true
   done
   rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null || true
+  node_pod_network_down
   ip link del "$NODE_BRIDGE" 2>/dev/null || true
   rm -rf /var/lib/cni/results/testenv-* 2>/dev/null || true
 }

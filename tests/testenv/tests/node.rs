@@ -1,7 +1,7 @@
 //! Life cycle of a node: it becomes Ready and runs a Pod (sandbox from the
 //! locally built pause image, a Secret mounted as a volume), a second node on
 //! the same machine is refused with the reason, and dropping it leaves no
-//! process, mount, cgroup, bridge or lock behind.
+//! process, mount, cgroup, bridge, nat rule or lock behind.
 
 use std::path::Path;
 use std::process::Command;
@@ -91,6 +91,13 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
     ensure!(
         !Path::new("/sys/class/net/cao-cni0").exists(),
         "CNI bridge left behind"
+    );
+    let nat = Command::new("iptables")
+        .args(["-t", "nat", "-S"])
+        .output()?;
+    ensure!(
+        !String::from_utf8_lossy(&nat.stdout).contains("CAO-TESTENV-NODE"),
+        "the Pod network's nat rules left behind"
     );
     let lock = Command::new("flock")
         .args(["-n", "/run/lock/codeartifact-operator-node.lock", "true"])

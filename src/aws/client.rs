@@ -12,9 +12,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::convert::{
     domain_from, malformed, not_found_is_none, own, repository_from, to_tags, to_upstreams,
 };
-use super::{
-    AuthToken, AwsError, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings,
-};
+use super::error::AwsError;
+use super::types::{AuthToken, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings};
 use crate::metrics::Metrics;
 
 /// A CodeArtifact client for one region and one set of credentials.

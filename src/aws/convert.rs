@@ -4,7 +4,8 @@
 use aws_sdk_codeartifact::types::{Tag, UpstreamRepository};
 use std::collections::BTreeMap;
 
-use super::{AwsError, AwsErrorKind, Domain, Repository};
+use super::error::{AwsError, AwsErrorKind};
+use super::types::{Domain, Repository};
 
 type Result<T> = std::result::Result<T, AwsError>;
 

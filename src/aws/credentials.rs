@@ -13,7 +13,8 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::{ProvideCredentials, future};
 use aws_sdk_codeartifact::Client;
 
-use super::{CodeArtifact, MissingRegion};
+use super::client::CodeArtifact;
+use super::error::MissingRegion;
 use crate::metrics::Metrics;
 
 /// The session name the operator's role sessions carry (visible in CloudTrail).

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::RetryClass;
 
 /// Backoff settings.
@@ -55,6 +57,15 @@ impl Attempts {
     }
 }
 
+/// How long until `due`: at least a second, so that a token due right now
+/// cannot cause a busy loop; `None` once it has passed.
+pub fn until(due: DateTime<Utc>, now: DateTime<Utc>) -> Option<Duration> {
+    (due - now)
+        .to_std()
+        .ok()
+        .map(|d| d.max(Duration::from_secs(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +105,19 @@ mod tests {
         assert_eq!(a.failed("y"), 1);
         a.succeeded("x");
         assert_eq!(a.failed("x"), 1);
+    }
+
+    #[test]
+    fn a_token_due_now_waits_a_second_and_a_past_one_does_not_count() {
+        let now = Utc::now();
+        assert_eq!(
+            until(now + chrono::TimeDelta::milliseconds(100), now),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            until(now + chrono::TimeDelta::minutes(10), now),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(until(now - chrono::TimeDelta::seconds(1), now), None);
     }
 }

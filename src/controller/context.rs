@@ -13,7 +13,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
 use super::backoff::BackoffConfig;
-use super::retry::until;
+use super::backoff::until;
 use super::state::{States, Uid};
 use super::tenancy::{self, Admission};
 use crate::aws::{Clients, Domain};

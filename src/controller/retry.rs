@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
@@ -48,15 +48,6 @@ pub fn error_policy(obj: Arc<PypiRepository>, err: &Error, ctx: Arc<Context>) ->
     Action::requeue(delay)
 }
 
-/// How long until `due`: at least a second, so that a token due right now
-/// cannot cause a busy loop; `None` once it has passed.
-pub(super) fn until(due: DateTime<Utc>, now: DateTime<Utc>) -> Option<Duration> {
-    (due - now)
-        .to_std()
-        .ok()
-        .map(|d| d.max(Duration::from_secs(1)))
-}
-
 /// After `backoff` (`None`: wait for a spec change), but never later than
 /// the Secret's token is due.
 fn retry(backoff: Option<Duration>, token_due: Option<Duration>) -> Action {
@@ -90,19 +81,5 @@ mod tests {
             "a long backoff is cut short"
         );
         assert_eq!(retry(Some(s), Some(min)), Action::requeue(s));
-    }
-
-    #[test]
-    fn a_token_due_now_waits_a_second_and_a_past_one_does_not_count() {
-        let now = Utc::now();
-        assert_eq!(
-            until(now + chrono::TimeDelta::milliseconds(100), now),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(
-            until(now + chrono::TimeDelta::minutes(10), now),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(until(now - chrono::TimeDelta::seconds(1), now), None);
     }
 }

@@ -12,7 +12,7 @@ use super::remote::Settings;
 use super::tenancy::Admission;
 use crate::access::Grant;
 use crate::aws::{Identity, RepositoryAccess, RoleSession, repository_session_policy};
-use crate::crd::{PypiRepository, RepositoryMode, RoleRef, TokenScope};
+use crate::crd::{PypiRepository, PypiRepositorySpec, RepositoryMode, RoleRef, TokenScope};
 use crate::error::{Error, Result};
 use crate::token::{OPERATOR_IDENTITY, TokenKey, TokenLimit};
 
@@ -104,16 +104,8 @@ pub fn desired(
     admission: Option<&Admission>,
 ) -> Result<Desired> {
     let spec = &obj.spec;
-    let refresh_before = match &spec.token.refresh_before {
-        None => None,
-        Some(text) => Some(parse_duration(text)?),
-    };
+    let refresh_before = checked_token_settings(spec)?;
     let d = spec.token.duration_seconds;
-    if d != 0 && !(900..=crate::crd::MAX_TOKEN_SECONDS).contains(&d) {
-        return Err(Error::InvalidSpec(format!(
-            "spec.token.durationSeconds is {d}; it must be 0, or between 900 and 43200"
-        )));
-    }
     let repository = obj.repository_name();
     if spec.upstreams.contains(&repository) {
         return Err(Error::InvalidSpec(
@@ -126,17 +118,7 @@ pub fn desired(
         .clone()
         .or_else(|| admission.and_then(|a| a.domain_owner.clone()));
     let role = admission.and_then(|a| a.role.clone());
-    let limit = match admission.map_or(TokenScope::Domain, |a| a.token_scope) {
-        TokenScope::Domain => TokenLimit::Domain,
-        scope => TokenLimit::Repository {
-            name: repository.clone(),
-            access: if scope == TokenScope::RepositoryPublish {
-                RepositoryAccess::Publish
-            } else {
-                RepositoryAccess::Read
-            },
-        },
-    };
+    let limit = token_limit(admission, &repository);
     Ok(Desired {
         domain: spec.domain.name.clone(),
         owner: owner.clone(),
@@ -167,6 +149,36 @@ pub fn desired(
         },
         role,
     })
+}
+
+/// `spec.token`'s refresh margin, once its settings are checked.
+fn checked_token_settings(spec: &PypiRepositorySpec) -> Result<Option<Duration>> {
+    let refresh_before = match &spec.token.refresh_before {
+        None => None,
+        Some(text) => Some(parse_duration(text)?),
+    };
+    let d = spec.token.duration_seconds;
+    if d != 0 && !(900..=crate::crd::MAX_TOKEN_SECONDS).contains(&d) {
+        return Err(Error::InvalidSpec(format!(
+            "spec.token.durationSeconds is {d}; it must be 0, or between 900 and 43200"
+        )));
+    }
+    Ok(refresh_before)
+}
+
+/// What the object's tokens may reach: the whole domain, or only `repository`.
+fn token_limit(admission: Option<&Admission>, repository: &str) -> TokenLimit {
+    match admission.map_or(TokenScope::Domain, |a| a.token_scope) {
+        TokenScope::Domain => TokenLimit::Domain,
+        scope => TokenLimit::Repository {
+            name: repository.to_string(),
+            access: if scope == TokenScope::RepositoryPublish {
+                RepositoryAccess::Publish
+            } else {
+                RepositoryAccess::Read
+            },
+        },
+    }
 }
 
 /// The role session for `role`, narrowed by `session_policy` when given.

@@ -13,16 +13,15 @@ use super::status;
 use crate::crd::{EventReason, PypiRepository, PypiRepositoryStatus};
 use crate::error::{Error, Result};
 
-/// Publishes a Normal Event. Every reason is an [`EventReason`]; the
-/// `&'static str` form only serves callers not yet converted.
+/// Publishes a Normal Event.
 pub async fn normal(
     ctx: &Context,
     obj: &PypiRepository,
-    reason: impl Into<&'static str>,
+    reason: EventReason,
     action: &str,
     note: String,
 ) {
-    publish(ctx, obj, EventType::Normal, reason.into(), action, note).await;
+    publish(ctx, obj, EventType::Normal, reason.as_str(), action, note).await;
 }
 
 /// Publishes what a step did, as Normal Events in order.

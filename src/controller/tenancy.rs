@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kube::ResourceExt;
 
 use crate::access::{self, Grant, Request, Verdict};
-use crate::crd::{CodeArtifactDomain, PypiRepository, RoleRef, TokenScope};
+use crate::crd::{CodeArtifactDomain, PypiRepository, PypiRepositorySpec, RoleRef, TokenScope};
 use crate::error::{Error, Result};
 
 /// What strict mode lets an object do.
@@ -37,27 +37,7 @@ pub fn admit(
 ) -> Result<Admission> {
     let namespace = obj.namespace().unwrap_or_default();
     let spec = &obj.spec;
-    let wanted = &spec.domain.name;
-    let mut declaring: Vec<&Arc<CodeArtifactDomain>> = domains
-        .iter()
-        .filter(|d| d.declares(wanted, spec.domain.owner.as_deref()))
-        .collect();
-    declaring.sort_by_key(|d| d.name_any());
-    let cad = match declaring.as_slice() {
-        [] => {
-            return Err(Error::NotPermitted(format!(
-                "no CodeArtifactDomain declares domain {wanted}; ask your platform team to declare it and admit namespace {namespace}"
-            )));
-        }
-        [one] => *one,
-        many => {
-            let names: Vec<String> = many.iter().map(|d| d.name_any()).collect();
-            return Err(Error::NotPermitted(format!(
-                "domain {wanted} is declared by several CodeArtifactDomains ({}); ask your platform team to keep one, or name the owner account in spec.domain.owner",
-                names.join(", ")
-            )));
-        }
-    };
+    let cad = declaring_domain(domains, spec, &namespace)?;
     if spec.domain.encryption_key.is_some() || !spec.domain.tags.is_empty() {
         return Err(Error::NotPermitted(format!(
             "spec.domain.encryptionKey and spec.domain.tags are set on CodeArtifactDomain {} by the platform team; remove them from this PypiRepository",
@@ -72,24 +52,7 @@ pub fn admit(
         spec,
     };
     match access::evaluate(&cad.spec.access, &req) {
-        Verdict::Allowed(grant) => {
-            let creds = access::credentials(&cad.spec.access, &req).unwrap_or_default();
-            let role = creds.role.or_else(|| cad.spec.role.clone());
-            if role.is_none() && !creds.token_scope.is_domain() {
-                return Err(Error::NotPermitted(format!(
-                    "CodeArtifactDomain {} asks for {:?} tokens for namespace {namespace} but names no role to mint them with; ask your platform team to set spec.role or the access rule's role",
-                    cad.name_any(),
-                    creds.token_scope
-                )));
-            }
-            Ok(Admission {
-                grant,
-                domain_owner: cad.spec.owner.clone(),
-                declared_by: cad.name_any(),
-                role,
-                token_scope: creds.token_scope,
-            })
-        }
+        Verdict::Allowed(grant) => admitted(cad, &req, grant),
         Verdict::NamespaceNotAdmitted => Err(Error::NotPermitted(format!(
             "CodeArtifactDomain {} admits no access for namespace {namespace}; ask your platform team for an access rule",
             cad.name_any()
@@ -100,6 +63,54 @@ pub fn admit(
             missing.join(", ")
         ))),
     }
+}
+
+/// The one CodeArtifactDomain that declares the domain `spec` names.
+fn declaring_domain<'a>(
+    domains: &'a [Arc<CodeArtifactDomain>],
+    spec: &PypiRepositorySpec,
+    namespace: &str,
+) -> Result<&'a Arc<CodeArtifactDomain>> {
+    let wanted = &spec.domain.name;
+    let mut declaring: Vec<&Arc<CodeArtifactDomain>> = domains
+        .iter()
+        .filter(|d| d.declares(wanted, spec.domain.owner.as_deref()))
+        .collect();
+    declaring.sort_by_key(|d| d.name_any());
+    match declaring.as_slice() {
+        [] => Err(Error::NotPermitted(format!(
+            "no CodeArtifactDomain declares domain {wanted}; ask your platform team to declare it and admit namespace {namespace}"
+        ))),
+        [one] => Ok(*one),
+        many => {
+            let names: Vec<String> = many.iter().map(|d| d.name_any()).collect();
+            Err(Error::NotPermitted(format!(
+                "domain {wanted} is declared by several CodeArtifactDomains ({}); ask your platform team to keep one, or name the owner account in spec.domain.owner",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// The admission of an allowed request: who mints its tokens, with what scope.
+fn admitted(cad: &CodeArtifactDomain, req: &Request, grant: Grant) -> Result<Admission> {
+    let creds = access::credentials(&cad.spec.access, req).unwrap_or_default();
+    let role = creds.role.or_else(|| cad.spec.role.clone());
+    if role.is_none() && !creds.token_scope.is_domain() {
+        return Err(Error::NotPermitted(format!(
+            "CodeArtifactDomain {} asks for {:?} tokens for namespace {} but names no role to mint them with; ask your platform team to set spec.role or the access rule's role",
+            cad.name_any(),
+            creds.token_scope,
+            req.namespace
+        )));
+    }
+    Ok(Admission {
+        grant,
+        domain_owner: cad.spec.owner.clone(),
+        declared_by: cad.name_any(),
+        role,
+        token_scope: creds.token_scope,
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -24,7 +25,7 @@ use super::reconcile::reconcile;
 use super::retry::error_policy;
 use super::{finalize, report};
 use crate::config::Tenancy;
-use crate::crd::{CodeArtifactDomain, PypiRepository, RepositoryMode};
+use crate::crd::{CodeArtifactDomain, EventReason, PypiRepository, RepositoryMode};
 
 /// A change that may alter what some PypiRepositories are allowed.
 #[derive(Clone, Debug)]
@@ -72,7 +73,7 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
     };
     let (changes, _) = broadcast::channel::<Change>(4096);
     let strict = ctx.config.tenancy == Tenancy::Strict;
-    let mut ready_checks: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
+    let mut ready_checks: Vec<BoxFuture<'static, ()>> = Vec::new();
     if strict {
         // No reconcile may run on empty tenancy caches: it would find no rule
         // and strip every Secret of its credentials after a restart.
@@ -84,53 +85,9 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
     }
     let mut controllers = Vec::new();
     for ns in namespaces {
-        let (api, secrets): (Api<PypiRepository>, Api<PartialObjectMeta<Secret>>) = match &ns {
-            Some(ns) => (
-                Api::namespaced(ctx.client.clone(), ns),
-                Api::namespaced(ctx.client.clone(), ns),
-            ),
-            None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-        };
-        let (reader, writer) = reflector::store();
-        let (gone_tx, gone_rx) = mpsc::unbounded_channel();
-        let trigger = watcher(api, watcher::Config::default().any_semantic())
-            .default_backoff()
-            .modify(|o: &mut PypiRepository| slim(&mut o.metadata))
-            .reflect(writer)
-            .inspect(move |ev| {
-                if let Ok(watcher::Event::Delete(obj)) = ev {
-                    let _ = gone_tx.send(obj.clone());
-                }
-            })
-            .applied_objects()
-            .predicate_filter(spec_or_lifecycle_change, Default::default());
-        tokio::spawn(released(ctx.clone(), gone_rx));
-        let store = reader.clone();
-        ready_checks.push(Box::pin(async move { wait_ready(&store).await }));
-        // Only the operator's own Secrets matter, and only their owner references:
-        // a label-selected metadata watch never holds token data in memory.
-        let secret_watch =
-            watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
-        let echo = ctx.clone();
-        let secret_events = watcher(secrets, secret_watch)
-            .default_backoff()
-            .touched_objects()
-            .try_filter(move |s| futures::future::ready(!echo.states.is_own_secret_write(s)));
-        let mut controller = Controller::for_stream(trigger, reader.clone())
-            .owns_stream(secret_events)
-            .with_config(controller::Config::default().concurrency(ctx.config.concurrency));
-        if strict {
-            controller = controller.reconcile_on(affected(changes.subscribe(), reader));
-        }
-        let controller = controller
-            .shutdown_on_signal()
-            .run(reconcile, error_policy, ctx.clone())
-            .for_each(|res| async move {
-                if let Err(e) = res {
-                    tracing::debug!(error = %e, "reconcile loop reported an error");
-                }
-            });
+        let (controller, synced) = controller_for(&ctx, ns.as_deref(), strict.then_some(&changes));
         controllers.push(controller);
+        ready_checks.push(synced);
     }
     tokio::spawn(async move {
         for check in ready_checks {
@@ -140,6 +97,63 @@ pub async fn run(ctx: Arc<Context>, ready: watch::Sender<bool>) {
         tracing::info!("caches synced; controller ready");
     });
     futures::future::join_all(controllers).await;
+}
+
+/// The controller of one namespace (`None`: the whole cluster), and a future
+/// that resolves once its cache has synced. `changes` (strict tenancy only)
+/// wakes the objects a CodeArtifactDomain or Namespace change affects.
+fn controller_for(
+    ctx: &Arc<Context>,
+    ns: Option<&str>,
+    changes: Option<&broadcast::Sender<Change>>,
+) -> (BoxFuture<'static, ()>, BoxFuture<'static, ()>) {
+    let (api, secrets): (Api<PypiRepository>, Api<PartialObjectMeta<Secret>>) = match ns {
+        Some(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+        None => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+    };
+    let (reader, writer) = reflector::store();
+    let (gone_tx, gone_rx) = mpsc::unbounded_channel();
+    let trigger = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|o: &mut PypiRepository| slim(&mut o.metadata))
+        .reflect(writer)
+        .inspect(move |ev| {
+            if let Ok(watcher::Event::Delete(obj)) = ev {
+                let _ = gone_tx.send(obj.clone());
+            }
+        })
+        .applied_objects()
+        .predicate_filter(spec_or_lifecycle_change, Default::default());
+    tokio::spawn(released(ctx.clone(), gone_rx));
+    let store = reader.clone();
+    let synced: BoxFuture<'static, ()> = Box::pin(async move { wait_ready(&store).await });
+    // Only the operator's own Secrets matter, and only their owner references:
+    // a label-selected metadata watch never holds token data in memory.
+    let secret_watch =
+        watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
+    let echo = ctx.clone();
+    let secret_events = watcher(secrets, secret_watch)
+        .default_backoff()
+        .touched_objects()
+        .try_filter(move |s| futures::future::ready(!echo.states.is_own_secret_write(s)));
+    let mut controller = Controller::for_stream(trigger, reader.clone())
+        .owns_stream(secret_events)
+        .with_config(controller::Config::default().concurrency(ctx.config.concurrency));
+    if let Some(changes) = changes {
+        controller = controller.reconcile_on(affected(changes.subscribe(), reader));
+    }
+    let controller = controller
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx.clone())
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "reconcile loop reported an error");
+            }
+        });
+    (Box::pin(controller), synced)
 }
 
 /// Waits until a store has its first full list.
@@ -248,14 +262,14 @@ async fn released(ctx: Arc<Context>, mut gone: mpsc::UnboundedReceiver<PypiRepos
         }
         let (reason, note) = match obj.spec.mode {
             RepositoryMode::Consume => (
-                "Released",
+                EventReason::Released,
                 format!(
                     "Consumer deleted; repository {} in CodeArtifact is untouched",
                     obj.repository_name()
                 ),
             ),
             RepositoryMode::Manage => (
-                "Retained",
+                EventReason::Retained,
                 format!(
                     "deletionPolicy Retain: repository {} and domain {} stay in CodeArtifact",
                     obj.repository_name(),

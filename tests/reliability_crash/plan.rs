@@ -57,7 +57,46 @@ pub fn plan(rng: &mut StdRng) -> (Vec<Op>, Expected) {
         .collect();
     let (tail, changes) = changes_and_deletes(rng, &alive, &doomed, &mut policy);
     ops.extend(tail);
-    (ops, expectations(&policy, &alive, &changes))
+    let unguarded = deleted_without_finalizer(&ops, &doomed);
+    (ops, expectations(&policy, &alive, &changes, &unguarded))
+}
+
+/// Doomed objects deleted while the operator is down whose policy, as the
+/// operator last saw it, was Retain: they carry no finalizer, so Kubernetes
+/// deletes them at once and their repository stays, even if the tail also
+/// flipped them to Delete (a flip the operator never saw). Before the tail
+/// the storm waits for each such object to be Ready at its current
+/// generation, so everything up to the tail was seen.
+fn deleted_without_finalizer(ops: &[Op], doomed: &[String]) -> BTreeSet<String> {
+    let (seen, tail) = ops.split_at(ops.len() - TAIL);
+    doomed
+        .iter()
+        .filter(|name| {
+            tail.iter()
+                .any(|o| matches!(o, Op::Delete { name: n, .. } if n == *name))
+                && policy_in(seen, name) == Some("Retain")
+        })
+        .cloned()
+        .collect()
+}
+
+/// `name`'s deletion policy after `ops`, if `ops` create it.
+fn policy_in(ops: &[Op], name: &str) -> Option<&'static str> {
+    let mut policy = None;
+    for op in ops {
+        match op {
+            Op::Create {
+                name: n, policy: p, ..
+            } if n == name => policy = Some(*p),
+            Op::Patch { name: n, spec } if n == name => match spec["deletionPolicy"].as_str() {
+                Some("Delete") => policy = Some("Delete"),
+                Some("Retain") => policy = Some("Retain"),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    policy
 }
 
 fn name(i: usize) -> String {
@@ -156,11 +195,13 @@ fn changes_and_deletes(
     (ops, changes)
 }
 
-/// Live objects keep their repository; deleted ones keep it only with Retain.
+/// Live objects keep their repository; deleted ones keep it only with
+/// Retain, or when they went without a finalizer (`unguarded`).
 fn expectations(
     policy: &BTreeMap<String, &'static str>,
     alive: &[String],
     changes: &BTreeMap<String, (String, String)>,
+    unguarded: &BTreeSet<String>,
 ) -> Expected {
     let mut expected = Expected::default();
     for (name, p) in policy {
@@ -172,7 +213,7 @@ fn expectations(
             expected.repositories.insert(repository);
         } else {
             expected.deleted.insert(name.clone());
-            if *p == "Retain" {
+            if *p == "Retain" || unguarded.contains(name) {
                 expected.repositories.insert(repository);
             }
         }

@@ -124,11 +124,6 @@ impl Clients {
             .clone()
     }
 
-    /// How many role clients are kept (for tests and the bench).
-    pub fn role_clients(&self) -> usize {
-        self.roles.lock().expect("role clients lock").1.len()
-    }
-
     fn cached(&self, session: &RoleSession) -> Option<CodeArtifact> {
         let mut guard = self.roles.lock().expect("role clients lock");
         let (clock, map) = &mut *guard;

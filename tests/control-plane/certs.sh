@@ -28,8 +28,9 @@ cp_make_certs() {
   # rustls (kube-rs) checks the IP SAN when the server URL is an IP address.
   # 10.0.0.1 is the `kubernetes` Service's ClusterIP (the first address of
   # up.sh's --service-cluster-ip-range), which Pods on the node's network use,
-  # as a real cluster's apiserver certificate names it.
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >server.ext
+  # as a real cluster's apiserver certificate names it. 10.88.0.1 is the node's
+  # bridge address, where kube-apiserver listens when a node runs (node.sh).
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,IP:10.88.0.1,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >server.ext
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
     -extfile server.ext -out apiserver.crt 2>/dev/null
   rm -f apiserver.csr
@@ -45,10 +46,10 @@ cp_make_certs() {
   openssl pkey -in sa.key -pubout -out sa.pub
 }
 
-# cp_kubeconfig FILE PORT USER writes a kubeconfig for USER (USER.crt/.key)
+# cp_kubeconfig FILE HOST:PORT USER writes a kubeconfig for USER (USER.crt/.key)
 # with every certificate embedded, so the file stays valid when copied.
 cp_kubeconfig() {
-  local file=$1 port=$2 user=$3
+  local file=$1 addr=$2 user=$3
   local b64='base64 -w0'
   cat >"$file" <<EOF
 apiVersion: v1
@@ -56,7 +57,7 @@ kind: Config
 clusters:
 - name: testenv
   cluster:
-    server: https://127.0.0.1:$port
+    server: https://$addr
     certificate-authority-data: $($b64 <ca.crt)
 users:
 - name: $user

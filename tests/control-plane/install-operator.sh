@@ -12,16 +12,16 @@
 #!     emulator's keys) go into a Secret RELEASE-aws the Pod reads them from.
 #!     OPERATOR_NETWORK=pod|host (default pod) chooses the Pod's network.
 #!
-#! Networking: the emulator and kube-apiserver listen on 127.0.0.1 only.
+#! Networking: the emulator listens on 127.0.0.1 only, kube-apiserver on the
+#! node's bridge address; either way the Pod reaches kube-apiserver through the
+#! `kubernetes` Service the kubelet announces (10.0.0.1:443, routed by
+#! kube-proxy), with the projected ServiceAccount token and the CA it mounts.
 #!   pod:  the chart's default. The Pod has its own network namespace on the
-#!         node's bridge and reaches kube-apiserver through the `kubernetes`
-#!         Service the kubelet announces, and the emulator at the bridge's
-#!         address (node_pod_network in node.sh translates both to 127.0.0.1).
-#!   host: the chart's hostNetwork=true. The Pod shares the host's loopback
-#!         and reaches kube-apiserver at 127.0.0.1:<port> through
-#!         KUBERNETES_SERVICE_HOST/PORT; the metrics port is a free port of
-#!         the host, so only one replica fits on the node.
-#! Either way with the projected ServiceAccount token and the CA the kubelet mounts.
+#!         node's bridge and reaches the emulator at the bridge's address
+#!         (node_pod_network in node.sh translates it to 127.0.0.1).
+#!   host: the chart's hostNetwork=true. The Pod shares the host's loopback,
+#!         where the emulator is; the metrics port is a free port of the
+#!         host, so only one replica fits on the node.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,7 +43,6 @@ NETWORK=${OPERATOR_NETWORK:-pod}
 read -r tar image < <("$HERE/images/build.sh" operator "$BINARY")
 "$NODE_BIN/ctr" --address "$CP_DIR/node/containerd/containerd.sock" -n k8s.io images import "$tar" >/dev/null 2>&1 ||
   cp_die "importing $tar failed"
-api_port=$(sed -n 's/^--secure-port=//p' "$CP_DIR/apiserver.args")
 fullname=$RELEASE-codeartifact-operator
 [[ $RELEASE != *codeartifact-operator* ]] || fullname=$RELEASE
 
@@ -54,9 +53,7 @@ kubectl create secret generic "$RELEASE-aws" -n "$NS" --dry-run=client -o yaml \
 if [[ $NETWORK == host ]]; then
   network_values="hostNetwork: true
 metrics: {port: $(cp_free_port)}
-extraEnv:
-  - {name: KUBERNETES_SERVICE_HOST, value: \"127.0.0.1\"}
-  - {name: KUBERNETES_SERVICE_PORT, value: \"$api_port\"}"
+extraEnv:"
 else
   # The emulator as a Pod sees it: the node's bridge address instead of 127.0.0.1.
   pod_host=$(cat "$CP_DIR/node/pod-host-ip") || cp_die "$CP_DIR/node/pod-host-ip missing: the node has no Pod network"

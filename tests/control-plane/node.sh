@@ -19,12 +19,11 @@ NODE_SUBNET=10.88.0.0/16
 # The bridge's own address, the Pods' gateway: Pods reach the host's loopback
 # listeners (kube-apiserver, the emulator) at NODE_HOST_IP:PORT.
 NODE_HOST_IP=10.88.0.1
-# The `kubernetes` Service's ClusterIP: the first address of up.sh's
-# --service-cluster-ip-range (certs.sh puts it in the apiserver's certificate).
-NODE_SERVICE_IP=10.0.0.1
 # Our own nat chain, so teardown removes exactly what start added.
 NODE_NAT_CHAIN=CAO-TESTENV-NODE
+NODE_INPUT_CHAIN=CAO-TESTENV-NODE-IN
 CONTAINERD_TIMEOUT=30
+KUBE_PROXY_TIMEOUT=60
 KUBELET_TIMEOUT=90
 SCHEDULER_TIMEOUT=60
 
@@ -38,7 +37,7 @@ node_preflight() {
   [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpu && -d /sys/fs/cgroup/pids ]] ||
     cp_die "the node expects cgroup v1 hierarchies (memory, cpu, pids) under /sys/fs/cgroup; see tests/control-plane/README.md"
   local b
-  for b in kubelet kube-scheduler containerd containerd-shim-runc-v2 ctr; do
+  for b in kubelet kube-scheduler kube-proxy containerd containerd-shim-runc-v2 ctr; do
     [[ -x $NODE_BIN/$b ]] || cp_die "missing node binary $NODE_BIN/$b (run tests/control-plane/build-node.sh)"
   done
 }
@@ -62,6 +61,8 @@ node_certs() {
   cp_client_cert kubelet "system:node:$NODE_NAME" system:nodes
   # The bootstrap RBAC role system:kube-scheduler is bound to this user name.
   cp_client_cert scheduler system:kube-scheduler system:kube-scheduler
+  # The bootstrap binding system:node-proxier names this user.
+  cp_client_cert kube-proxy system:kube-proxy system:node-proxier
 }
 
 write_containerd_config() {
@@ -126,33 +127,49 @@ EOF
 EOF
 }
 
-# node_pod_network: how Pods on the bridge reach what listens on the host's
-# 127.0.0.1 only, without kube-proxy. kube-proxy would send the `kubernetes`
-# Service's ClusterIP to kube-apiserver's advertised endpoint, but the
-# apiserver refuses loopback endpoints, and our listeners are loopback only.
-# Instead, for packets entering from the bridge (and nothing else):
-#   - NODE_SERVICE_IP:443 goes to kube-apiserver (what kube-proxy would do), so
-#     a Pod uses the Service the kubelet announces in KUBERNETES_SERVICE_HOST;
-#   - NODE_HOST_IP:PORT goes to 127.0.0.1:PORT (e.g. the emulator);
-#   - route_localnet on the bridge lets the kernel route them to 127.0.0.1.
-# The bridge is created here, before any Pod, so its sysctl can be set; the
-# CNI bridge plugin reuses it. node_pod_network_down undoes all of it.
-node_pod_network() {
+# node_bridge: the Pods' bridge, created before kube-apiserver starts because
+# the apiserver listens on its address NODE_HOST_IP (up.sh): an address only
+# this host and its Pods may reach (the filter chain below drops it from any
+# other interface, as a peer routing 10.88.0.0/16 to us could), and one the
+# apiserver may advertise as the `kubernetes` Service's endpoint (it refuses
+# loopback ones), which kube-proxy then routes ClusterIP 10.0.0.1:443 to. The
+# CNI bridge plugin reuses the bridge; node_cleanup_host deletes it.
+node_bridge() {
+  # From here on, down.sh's stop_node tears the node's host state down.
+  mkdir -p "$CP_DIR/node"
+  echo "$NODE_BIN" >"$CP_DIR/node-bin-dir"
   ip link show "$NODE_BRIDGE" >/dev/null 2>&1 || ip link add "$NODE_BRIDGE" type bridge ||
     cp_die "cannot create the bridge $NODE_BRIDGE"
   ip addr replace "$NODE_HOST_IP/${NODE_SUBNET#*/}" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
+  # For node_pod_network's DNAT to 127.0.0.1.
   sysctl -qw "net.ipv4.conf.$NODE_BRIDGE.route_localnet=1"
+  iptables -N "$NODE_INPUT_CHAIN" 2>/dev/null || iptables -F "$NODE_INPUT_CHAIN"
+  iptables -A "$NODE_INPUT_CHAIN" -i lo -j RETURN
+  iptables -A "$NODE_INPUT_CHAIN" -i "$NODE_BRIDGE" -j RETURN
+  iptables -A "$NODE_INPUT_CHAIN" -j DROP
+  iptables -C INPUT -d "$NODE_HOST_IP/32" -j "$NODE_INPUT_CHAIN" 2>/dev/null ||
+    iptables -I INPUT -d "$NODE_HOST_IP/32" -j "$NODE_INPUT_CHAIN"
+}
+
+# node_pod_network: how Pods reach the test listeners that bind 127.0.0.1 only
+# (the emulator): for packets entering from the bridge (and nothing else),
+# NODE_HOST_IP:PORT goes to 127.0.0.1:PORT, except kube-apiserver's port, which
+# listens on NODE_HOST_IP itself. Services, the `kubernetes` one included, are
+# kube-proxy's (start_kube_proxy). node_pod_network_down undoes it.
+node_pod_network() {
   iptables -t nat -N "$NODE_NAT_CHAIN" 2>/dev/null || iptables -t nat -F "$NODE_NAT_CHAIN"
   iptables -t nat -C PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN" 2>/dev/null ||
     iptables -t nat -A PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN"
-  iptables -t nat -A "$NODE_NAT_CHAIN" -d "$NODE_SERVICE_IP/32" -p tcp --dport 443 \
-    -j DNAT --to-destination "127.0.0.1:$(apiserver_port)"
-  iptables -t nat -A "$NODE_NAT_CHAIN" -d "$NODE_HOST_IP/32" -p tcp -j DNAT --to-destination 127.0.0.1
+  iptables -t nat -A "$NODE_NAT_CHAIN" -d "$NODE_HOST_IP/32" -p tcp ! --dport "$(apiserver_port)" \
+    -j DNAT --to-destination 127.0.0.1
   echo "$NODE_HOST_IP" >"$CP_DIR/node/pod-host-ip"
 }
 
 node_pod_network_down() {
+  iptables -D INPUT -d "$NODE_HOST_IP/32" -j "$NODE_INPUT_CHAIN" 2>/dev/null || true
+  iptables -F "$NODE_INPUT_CHAIN" 2>/dev/null || true
+  iptables -X "$NODE_INPUT_CHAIN" 2>/dev/null || true
   iptables -t nat -D PREROUTING -i "$NODE_BRIDGE" -j "$NODE_NAT_CHAIN" 2>/dev/null || true
   iptables -t nat -F "$NODE_NAT_CHAIN" 2>/dev/null || true
   iptables -t nat -X "$NODE_NAT_CHAIN" 2>/dev/null || true
@@ -229,7 +246,7 @@ start_kubelet() {
   done
   KUBELET_PORT=$(cp_free_port) KUBELET_HEALTHZ_PORT=$(cp_free_port)
   write_kubelet_config
-  cp_kubeconfig "$CP_DIR/node/kubelet.kubeconfig" "$(apiserver_port)" kubelet
+  cp_kubeconfig "$CP_DIR/node/kubelet.kubeconfig" "$(apiserver_addr)" kubelet
   cp_spawn kubelet "$CP_DIR/kubelet.log" "$NODE_BIN/kubelet" \
     --config="$CP_DIR/node/kubelet.yaml" --kubeconfig="$CP_DIR/node/kubelet.kubeconfig" \
     --root-dir="$CP_DIR/node/kubelet" --cert-dir="$CP_DIR/node/kubelet-pki" \
@@ -242,12 +259,39 @@ start_kubelet() {
 start_scheduler() {
   local port
   port=$(cp_free_port)
-  cp_kubeconfig "$CP_DIR/node/scheduler.kubeconfig" "$(apiserver_port)" scheduler
+  cp_kubeconfig "$CP_DIR/node/scheduler.kubeconfig" "$(apiserver_addr)" scheduler
   cp_spawn kube-scheduler "$CP_DIR/kube-scheduler.log" "$NODE_BIN/kube-scheduler" \
     --kubeconfig="$CP_DIR/node/scheduler.kubeconfig" --leader-elect=false --bind-address=127.0.0.1 --secure-port="$port"
   # /healthz is always allowed, so anonymous curl works.
   cp_wait kube-scheduler "$CP_PID" "$CP_DIR/kube-scheduler.log" "$SCHEDULER_TIMEOUT" \
     curl -fsSk --max-time 2 "https://127.0.0.1:$port/healthz" || cp_die "kube-scheduler did not start"
+}
+
+# start_kube_proxy: Services on this node, in iptables mode (Debian's
+# iptables, as the preflight checks). Its listeners on loopback; NodePorts
+# only on the bridge's address, so no port opens on the machine's own
+# interfaces; and no conntrack sysctl is touched (these VMs' host settings
+# are not ours to change). Ready once it has synced its rules (/healthz).
+start_kube_proxy() {
+  local health metrics
+  health=$(cp_free_port) metrics=$(cp_free_port)
+  cp_kubeconfig "$CP_DIR/node/kube-proxy.kubeconfig" "$(apiserver_addr)" kube-proxy
+  cat >"$CP_DIR/node/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $CP_DIR/node/kube-proxy.kubeconfig}
+mode: iptables
+hostnameOverride: $NODE_NAME
+clusterCIDR: $NODE_SUBNET
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:$health
+metricsBindAddress: 127.0.0.1:$metrics
+nodePortAddresses: ["$NODE_HOST_IP/32"]
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+EOF
+  cp_spawn kube-proxy "$CP_DIR/kube-proxy.log" "$NODE_BIN/kube-proxy" --config="$CP_DIR/node/kube-proxy.yaml" --v=1
+  cp_wait kube-proxy "$CP_PID" "$CP_DIR/kube-proxy.log" "$KUBE_PROXY_TIMEOUT" \
+    curl -fsS --max-time 2 "http://127.0.0.1:$health/healthz" || cp_die "kube-proxy did not start"
 }
 
 # start_node: after node_lock and the control plane (its certificates in $CP_DIR).
@@ -264,6 +308,8 @@ start_node() {
   cp_log "starting kube-scheduler and the kubelet (node $NODE_NAME)"
   start_scheduler
   start_kubelet
+  cp_log "starting kube-proxy"
+  start_kube_proxy
   cp_log "node $NODE_NAME ready in $((SECONDS - t0))s"
 }
 
@@ -312,6 +358,10 @@ node_cleanup_host() {
   done
   rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null || true
   node_pod_network_down
+  # kube-proxy's own way of removing every chain and rule it made.
+  local proxy
+  proxy="$(cat "$CP_DIR/node-bin-dir" 2>/dev/null)/kube-proxy"
+  [[ ! -x $proxy ]] || "$proxy" --cleanup >/dev/null 2>&1 || true
   ip link del "$NODE_BRIDGE" 2>/dev/null || true
   rm -rf /var/lib/cni/results/testenv-* 2>/dev/null || true
 }
@@ -321,6 +371,7 @@ stop_node() {
   [[ -d $CP_DIR/node ]] || return 0
   stop kubelet "$GRACE"
   stop kube-scheduler "$GRACE"
+  stop kube-proxy "$GRACE"
   node_kill_workloads
   stop containerd "$GRACE"
   node_unmount

@@ -59,12 +59,18 @@ start_etcd() {
 
 # Writes apiserver.args, one flag a line, so restart-apiserver reuses them verbatim.
 write_apiserver_args() {
+  # Without a node, loopback only, and no endpoints for the `kubernetes` Service
+  # (the apiserver refuses to advertise a loopback address). With a node, the
+  # node's bridge address (node_bridge, a host-only interface): kube-proxy then
+  # routes the `kubernetes` Service to the endpoint the apiserver maintains.
+  local host=127.0.0.1 reconciler=none
+  [[ -z ${WITH_NODE:-} ]] || host=$NODE_HOST_IP reconciler=lease
   cat >"$CP_DIR/apiserver.args" <<EOF
 --etcd-servers=http://127.0.0.1:$ETCD_PORT
---bind-address=127.0.0.1
+--bind-address=$host
 --secure-port=$1
---advertise-address=127.0.0.1
---endpoint-reconciler-type=none
+--advertise-address=$host
+--endpoint-reconciler-type=$reconciler
 --cert-dir=$CP_DIR/apiserver-certs
 --tls-cert-file=$CP_DIR/apiserver.crt
 --tls-private-key-file=$CP_DIR/apiserver.key
@@ -116,11 +122,13 @@ EOF
 }
 
 apiserver_port() { sed -n 's/^--secure-port=//p' "$CP_DIR/apiserver.args"; }
-apiserver_ready() { cp_curl_admin "https://127.0.0.1:$(apiserver_port)/readyz" | grep -qx ok; }
+# HOST:PORT where kube-apiserver listens (what kubeconfigs name).
+apiserver_addr() { echo "$(sed -n 's/^--bind-address=//p' "$CP_DIR/apiserver.args"):$(apiserver_port)"; }
+apiserver_ready() { cp_curl_admin "https://$(apiserver_addr)/readyz" | grep -qx ok; }
 namespaces_exist() {
   local ns
   for ns in default kube-system; do
-    cp_curl_admin "https://127.0.0.1:$(apiserver_port)/api/v1/namespaces/$ns" >/dev/null || return 1
+    cp_curl_admin "https://$(apiserver_addr)/api/v1/namespaces/$ns" >/dev/null || return 1
   done
 }
 
@@ -204,7 +212,7 @@ running_in() {
   [[ -f $CP_DIR/pids && -f $CP_DIR/kubeconfig ]] || return 1
   local names=(etcd kube-apiserver kube-controller-manager)
   # With --node, a control plane without one (or with one) is not reused as is.
-  if [[ -n ${WITH_NODE:-} ]]; then names+=(containerd kubelet kube-scheduler); else [[ ! -d $CP_DIR/node ]] || return 1; fi
+  if [[ -n ${WITH_NODE:-} ]]; then names+=(containerd kubelet kube-scheduler kube-proxy); else [[ ! -d $CP_DIR/node ]] || return 1; fi
   for name in "${names[@]}"; do
     read -r pid start < <(awk -v n="$name" '$1 == n { print $2, $3 }' "$CP_DIR/pids") || return 1
     cp_owns "$pid" "$start" || return 1
@@ -270,18 +278,20 @@ cmd_up() {
   [[ -z ${WITH_NODE:-} ]] || node_lock
   cd "$CP_DIR"
   cp_make_certs
+  # The node's bridge first: kube-apiserver listens on its address.
+  [[ -z ${WITH_NODE:-} ]] || node_bridge
   cp_log "starting etcd in $CP_DIR"
   start_etcd
   cp_log "starting kube-apiserver"
   start_apiserver
-  cp_kubeconfig "$CP_DIR/kubeconfig" "$(apiserver_port)" admin
-  cp_kubeconfig "$CP_DIR/kcm.kubeconfig" "$(apiserver_port)" kcm
+  cp_kubeconfig "$CP_DIR/kubeconfig" "$(apiserver_addr)" admin
+  cp_kubeconfig "$CP_DIR/kcm.kubeconfig" "$(apiserver_addr)" kcm
   cp_log "starting kube-controller-manager"
   start_kcm
   [[ -z ${WITH_NODE:-} ]] || start_node
   cp_pid_del launcher
   trap - EXIT
-  cp_log "ready in $((SECONDS - t0))s: kube-apiserver https://127.0.0.1:$(apiserver_port)"
+  cp_log "ready in $((SECONDS - t0))s: kube-apiserver https://$(apiserver_addr)"
   print_exports
 }
 

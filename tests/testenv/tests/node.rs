@@ -1,14 +1,16 @@
 //! Life cycle of a node: it becomes Ready and runs a Pod (sandbox from the
-//! locally built pause image, a Secret mounted as a volume), a second node on
-//! the same machine is refused with the reason, and dropping it leaves no
-//! process, mount, cgroup, bridge, nat rule or lock behind.
+//! locally built pause image, a Secret mounted as a volume), kube-proxy routes
+//! Services (a ClusterIP Service to a Pod, and the `kubernetes` Service to
+//! kube-apiserver), a second node on the same machine is refused with the
+//! reason, and dropping it leaves no process, mount, cgroup, bridge, iptables
+//! rule or lock behind.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use testenv::Node;
+use testenv::{Image, Node};
 
 fn kubectl(node: &Node, args: &[&str]) -> Result<String> {
     let out = node.kubectl(args).output()?;
@@ -74,6 +76,8 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
         "the Secret volume is mounted under the node's folder"
     );
 
+    services_are_routed(&node)?;
+
     drop(node);
     ensure!(!dir.exists(), "{} was not removed", dir.display());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo")?;
@@ -92,16 +96,74 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
         !Path::new("/sys/class/net/cao-cni0").exists(),
         "CNI bridge left behind"
     );
-    let nat = Command::new("iptables")
-        .args(["-t", "nat", "-S"])
-        .output()?;
-    ensure!(
-        !String::from_utf8_lossy(&nat.stdout).contains("CAO-TESTENV-NODE"),
-        "the Pod network's nat rules left behind"
-    );
+    for table in ["nat", "filter"] {
+        let rules = Command::new("iptables").args(["-t", table, "-S"]).output()?;
+        let rules = String::from_utf8_lossy(&rules.stdout);
+        ensure!(
+            !rules.contains("CAO-TESTENV-NODE"),
+            "the Pod network's {table} rules left behind"
+        );
+        ensure!(
+            !rules.contains("KUBE-"),
+            "kube-proxy's {table} rules left behind:\n{rules}"
+        );
+    }
     let lock = Command::new("flock")
         .args(["-n", "/run/lock/codeartifact-operator-node.lock", "true"])
         .status()?;
     ensure!(lock.success(), "the node lock is still held");
+    Ok(())
+}
+
+/// A Pod on the Pod network serving HTTP behind a ClusterIP Service, reached
+/// from the host through the Service's address; and kube-apiserver through the
+/// `kubernetes` Service's 10.0.0.1:443. Both exist only as kube-proxy's rules.
+fn services_are_routed(node: &Node) -> Result<()> {
+    let image = node.image(Image::Workload)?;
+    let web = serde_json::json!({
+        "apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod",
+         "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+         "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+             "name": "web", "image": image, "imagePullPolicy": "Never",
+             "command": ["sh", "-c", "mkdir -p /srv && echo served-by-the-pod > /srv/hello && cd /srv && exec python3 -m http.server 8080"],
+             "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}]}},
+        {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "web", "namespace": "default"},
+         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}}]});
+    let file = node.dir().join("web.json");
+    std::fs::write(&file, web.to_string())?;
+    kubectl(node, &["apply", "-f", file.to_str().context("path")?])?;
+    kubectl(node, &["wait", "--for=condition=Ready", "pod/web", "--timeout=120s"])?;
+    let ip = kubectl(node, &["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])?;
+    let t0 = Instant::now();
+    let body = loop {
+        let out = Command::new("curl")
+            .args(["-fsS", "--max-time", "2", &format!("http://{ip}/hello")])
+            .output()?;
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        // kube-proxy syncs its rules shortly after the endpoints become ready.
+        ensure!(
+            t0.elapsed().as_secs() < 30,
+            "Service {ip}:80 not routed to the Pod: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    ensure!(body.trim() == "served-by-the-pod", "unexpected answer: {body}");
+    eprintln!("Service routed {:.1}s after the Pod was Ready", t0.elapsed().as_secs_f64());
+
+    let ca = node.dir().join("ca.crt");
+    let out = Command::new("curl")
+        .args(["-fsS", "--max-time", "5", "--cacert", ca.to_str().context("path")?])
+        .arg("https://10.0.0.1/livez")
+        .output()?;
+    ensure!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "the `kubernetes` Service did not reach kube-apiserver: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }

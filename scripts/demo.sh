@@ -45,7 +45,7 @@ make --no-print-directory -s pytools
 export PATH="$TESTENV_BIN_DIR:$PATH"
 
 if [[ $DEMO_NODE == 1 ]]; then
-  step "starting the control plane and a node (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet)"
+  step "starting the control plane and a node (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, kubelet, kube-proxy)"
   eval "$(tests/control-plane/up.sh --dir "$CP_DIR" --bin-dir "$TESTENV_BIN_DIR" --node)"
   kubectl get nodes -o wide | sed 's/^/    /'
 else

@@ -358,12 +358,32 @@ node_cleanup_host() {
   done
   rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null || true
   node_pod_network_down
+  node_kubelet_chains_down
   # kube-proxy's own way of removing every chain and rule it made.
   local proxy
   proxy="$(cat "$CP_DIR/node-bin-dir" 2>/dev/null)/kube-proxy"
   [[ ! -x $proxy ]] || "$proxy" --cleanup >/dev/null 2>&1 || true
   ip link del "$NODE_BRIDGE" 2>/dev/null || true
   rm -rf /var/lib/cni/results/testenv-* 2>/dev/null || true
+}
+
+# node_kubelet_chains_down: the chains the kubelet makes in the host's
+# iptables and ip6tables whatever its configuration says (its canary, the
+# iptables-mode hint and the localnet firewall), with their jumps. Safe to
+# remove: one test node per machine (node_lock), and it has stopped.
+node_kubelet_chains_down() {
+  local cmd table
+  for cmd in iptables ip6tables; do
+    command -v "$cmd" >/dev/null || continue
+    for table in mangle nat filter; do
+      "$cmd" -t "$table" -X KUBE-KUBELET-CANARY 2>/dev/null || true
+    done
+    "$cmd" -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+    while "$cmd" -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    while "$cmd" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    "$cmd" -F KUBE-FIREWALL 2>/dev/null || true
+    "$cmd" -X KUBE-FIREWALL 2>/dev/null || true
+  done
 }
 
 # stop_node: the node's processes, containers, mounts and host paths; then the lock.

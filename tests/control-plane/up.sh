@@ -165,6 +165,8 @@ start_kcm() {
       # kube-root-ca.crt ConfigMap of projected tokens, and the workload controllers.
       controllers+=,serviceaccount-controller,root-ca-certificate-publisher-controller
       controllers+=,deployment-controller,replicaset-controller,job-controller,pod-garbage-collector-controller
+      # The EndpointSlices of Services, which kube-proxy routes to.
+      controllers+=,endpointslice-controller
       # Removes the not-ready taint the kubelet registers the node with, once it is Ready.
       controllers+=,node-lifecycle-controller
       extra=(--root-ca-file="$CP_DIR/ca.crt")

@@ -96,16 +96,16 @@ fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
         !Path::new("/sys/class/net/cao-cni0").exists(),
         "CNI bridge left behind"
     );
-    for table in ["nat", "filter"] {
-        let rules = Command::new("iptables").args(["-t", table, "-S"]).output()?;
+    for save in ["iptables-save", "ip6tables-save"] {
+        let rules = Command::new(save).output()?;
         let rules = String::from_utf8_lossy(&rules.stdout);
         ensure!(
             !rules.contains("CAO-TESTENV-NODE"),
-            "the Pod network's {table} rules left behind"
+            "the Pod network's rules left behind ({save})"
         );
         ensure!(
             !rules.contains("KUBE-"),
-            "kube-proxy's {table} rules left behind:\n{rules}"
+            "the kubelet's or kube-proxy's rules left behind ({save}):\n{rules}"
         );
     }
     let lock = Command::new("flock")
@@ -134,8 +134,14 @@ fn services_are_routed(node: &Node) -> Result<()> {
     let file = node.dir().join("web.json");
     std::fs::write(&file, web.to_string())?;
     kubectl(node, &["apply", "-f", file.to_str().context("path")?])?;
-    kubectl(node, &["wait", "--for=condition=Ready", "pod/web", "--timeout=120s"])?;
-    let ip = kubectl(node, &["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])?;
+    kubectl(
+        node,
+        &["wait", "--for=condition=Ready", "pod/web", "--timeout=120s"],
+    )?;
+    let ip = kubectl(
+        node,
+        &["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"],
+    )?;
     let t0 = Instant::now();
     let body = loop {
         let out = Command::new("curl")
@@ -152,12 +158,24 @@ fn services_are_routed(node: &Node) -> Result<()> {
         );
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
-    ensure!(body.trim() == "served-by-the-pod", "unexpected answer: {body}");
-    eprintln!("Service routed {:.1}s after the Pod was Ready", t0.elapsed().as_secs_f64());
+    ensure!(
+        body.trim() == "served-by-the-pod",
+        "unexpected answer: {body}"
+    );
+    eprintln!(
+        "Service routed {:.1}s after the Pod was Ready",
+        t0.elapsed().as_secs_f64()
+    );
 
     let ca = node.dir().join("ca.crt");
     let out = Command::new("curl")
-        .args(["-fsS", "--max-time", "5", "--cacert", ca.to_str().context("path")?])
+        .args([
+            "-fsS",
+            "--max-time",
+            "5",
+            "--cacert",
+            ca.to_str().context("path")?,
+        ])
         .arg("https://10.0.0.1/livez")
         .output()?;
     ensure!(

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::pypi_standin::PypiStandin;
 use common::python::{assert_ok, make_dist, project_secret, venv};
+use common::readme::example;
 use common::{Env, Options, run, setup};
 
 /// Where the README's examples mount the Secret; the test substitutes its own folder.
@@ -108,23 +109,6 @@ impl Scenario {
     fn label(&self) -> String {
         format!("{} with {}", self.example, self.secret)
     }
-}
-
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .expect("README.md")
-}
-
-/// The body of the fenced block after `<!-- example: NAME -->` in the README.
-fn example(name: &str) -> String {
-    let readme = readme();
-    let marker = format!("<!-- example: {name} -->\n```");
-    let start = readme
-        .find(&marker)
-        .unwrap_or_else(|| panic!("README has no example {name}"));
-    let body = &readme[start + marker.len()..];
-    let body = &body[body.find('\n').expect("fence line") + 1..];
-    body[..body.find("\n```").expect("closing fence") + 1].to_string()
 }
 
 fn repo(name: &str, secret: &str) -> String {

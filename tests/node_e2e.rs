@@ -3,7 +3,8 @@
 //! and Pods that use its Secret: a twine upload Job, a Pod installing what it
 //! published, a Deployment pip-installing through the mounted Secret across
 //! token rotations, and the `subPath` / env-variable Pods the README warns about.
-//! Leader election with two replicas: `leader_election.rs`.
+//! The README's CI runner pod: `ci_pod.rs`. Leader election with two
+//! replicas: `leader_election.rs`.
 //!
 //! The operator runs on the Pod network, as the chart installs it by default,
 //! and reaches kube-apiserver through the `kubernetes` Service with its
@@ -11,6 +12,8 @@
 //! Pods reach the loopback-only apiserver and emulator). The workload Pods
 //! use `hostNetwork`: the Secret's endpoint is the emulator's 127.0.0.1.
 
+#[path = "node_e2e/ci_pod.rs"]
+mod ci_pod;
 mod common;
 #[path = "node_e2e/leader_election.rs"]
 mod leader_election;
@@ -320,6 +323,12 @@ async fn operator_and_workloads_on_a_real_node() {
     let out = logs(node, ns, "pod/installer");
     assert!(out.contains("INSTALLED 1.0.0"), "installer output:\n{out}");
     step(TEST, t0, "installer Pod installed the uploaded package");
+    ci_pod::ci_runner_pod(node, ns, tmp.path(), &emulator).await;
+    step(
+        TEST,
+        t0,
+        "the README's CI runner pod installed and published",
+    );
 
     // 4. A directory mount follows token rotations; subPath and env variables do not.
     let secrets: Api<Secret> = Api::namespaced(node.client().await, ns);

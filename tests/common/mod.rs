@@ -14,6 +14,7 @@ pub mod iam;
 pub mod node;
 pub mod pypi_standin;
 pub mod python;
+pub mod readme;
 pub mod reliability;
 pub mod tenancy;
 

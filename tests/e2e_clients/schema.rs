@@ -4,7 +4,8 @@
 use codeartifact_operator::crd::PypiRepository;
 use kube::api::PostParams;
 
-use super::{example, repo};
+use super::common::readme::example;
+use super::repo;
 use crate::common::{Env, Options, run, setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

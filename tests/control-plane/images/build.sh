@@ -7,6 +7,12 @@
 #!     The Pod sandbox: pause.c built static; named as containerd's pinned sandbox image.
 #! images/build.sh workload
 #!     Debian bookworm (mmdebstrap from Debian packages) with python3, pip and twine.
+#! images/build.sh ci UV_BINARY
+#!     The README's CI runner image (ghcr.io/astral-sh/uv:python3.12-bookworm-slim)
+#!     rebuilt from parts: Debian bookworm with python3 and UV_BINARY (the uv
+#!     the tests pin, from its PyPI wheel) in /usr/local/bin, and, like the
+#!     python:*-slim images, no EXTERNALLY-MANAGED marker (so `uv pip install
+#!     --system` works as it does there).
 #! images/build.sh operator BINARY
 #!     The runtime contents of the Dockerfile's final stage: BINARY (a release
 #!     build of codeartifact-operator) with its C runtime libraries and the CA
@@ -24,6 +30,7 @@ PAUSE_IMAGE=registry.k8s.io/pause:3.10
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=http://deb.debian.org/debian
 WORKLOAD_PACKAGES=python3,python3-pip,twine
+CI_PACKAGES=python3,ca-certificates
 
 log() { printf '[images] %s\n' "$*" >&2; }
 WORK=$(mktemp -d)
@@ -85,6 +92,18 @@ build_workload() {
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["python3"]' >/dev/null
 }
 
+build_ci() {
+  local uv=$1 k=$2 out=$3 dir
+  dir=$(mktemp -d -p "$WORK")
+  command -v mmdebstrap >/dev/null || die "the ci image needs mmdebstrap (images/build.sh workload installs it)"
+  SOURCE_DATE_EPOCH=0 mmdebstrap --quiet --variant=essential --include="$CI_PACKAGES" \
+    --customize-hook="copy-in $uv /usr/local/bin" \
+    --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
+    --format=tar "$DEBIAN_SUITE" "$dir/rootfs.tar" "$DEBIAN_MIRROR" >&2 || die "mmdebstrap failed"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-ci:$k" --layer "$dir/rootfs.tar" \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["sh"]' >/dev/null
+}
+
 # The files of the Dockerfile's final stage (distroless cc-debian12:nonroot):
 # glibc and libgcc from the host's Debian 12 packages (only those the binary
 # loads), the CA bundle, passwd/group with nonroot 65532, /tmp, /home/nonroot.
@@ -120,6 +139,14 @@ case ${1:-} in
   workload)
     k=$(key build_workload "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$WORKLOAD_PACKAGES")
     echo "$(cached workload "$k" build_workload "$k") localhost/codeartifact-workload:$k"
+    ;;
+  ci)
+    uv=${2:?usage: images/build.sh ci UV_BINARY}
+    [[ -x $uv && $(basename "$uv") == uv ]] || die "uv binary $uv missing (make pytools)"
+    # The workload recipe installs mmdebstrap when missing.
+    command -v mmdebstrap >/dev/null || "$0" workload >/dev/null
+    k=$(key build_ci "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$CI_PACKAGES" "$(sha256sum <"$uv")")
+    echo "$(cached ci "$k" build_ci "$uv" "$k") localhost/codeartifact-ci:$k"
     ;;
   operator)
     bin=${2:?usage: images/build.sh operator BINARY}

@@ -40,6 +40,9 @@ pub enum Image<'a> {
     Workload,
     /// The operator's runtime image around this binary.
     Operator(&'a Path),
+    /// The README's CI runner image rebuilt from parts: Debian bookworm,
+    /// python3 and this uv binary (see `images/build.sh ci`).
+    Ci(&'a Path),
 }
 
 impl Node {
@@ -152,6 +155,7 @@ impl Image<'_> {
         match self {
             Image::Workload => vec!["workload".as_ref()],
             Image::Operator(bin) => vec!["operator".as_ref(), bin.as_os_str()],
+            Image::Ci(uv) => vec!["ci".as_ref(), uv.as_os_str()],
         }
     }
 }

@@ -103,7 +103,7 @@ pub async fn handle(State(ctx): State<Arc<Context>>, req: Request<Body>) -> Resp
         (&Method::POST, "roles") => put_role(ctx, &body),
         (&Method::DELETE, "roles") => {
             ctx.roles.clear();
-            reply(StatusCode::OK, json!({}))
+            saved(ctx, json!({}))
         }
         _ => reply(
             StatusCode::NOT_FOUND,
@@ -159,8 +159,19 @@ fn put_role(ctx: &Context, body: &[u8]) -> Response<Body> {
         }
     };
     match ctx.roles.put(role) {
-        Ok(()) => reply(StatusCode::OK, json!(ctx.roles.list())),
+        Ok(()) => saved(ctx, json!(ctx.roles.list())),
         Err(e) => bad(e.to_string()),
+    }
+}
+
+/// `body` once a change to the roles is in the `--state` file.
+fn saved(ctx: &Context, body: Value) -> Response<Body> {
+    match ctx.save_roles() {
+        Ok(()) => reply(StatusCode::OK, body),
+        Err(e) => reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "message": e.to_string() }),
+        ),
     }
 }
 

@@ -73,14 +73,27 @@ impl Context {
         // Work on a copy so a failed operation leaves no partial change behind.
         let mut draft = guard.clone();
         let out = f(&mut draft)?;
-        if let Some(path) = &self.config.state_file {
-            persist::save(path, &draft).map_err(|e| {
-                tracing::error!(error = %e, "saving state failed");
-                ApiError::Internal("the emulator could not save its state".into())
-            })?;
-        }
+        self.save(&draft)?;
         *guard = draft;
         Ok(out)
+    }
+
+    /// Save `state` with the roles and sessions to the state file, if any.
+    fn save(&self, state: &State) -> Result<(), ApiError> {
+        let Some(path) = &self.config.state_file else {
+            return Ok(());
+        };
+        persist::save(path, state, &self.roles).map_err(|e| {
+            tracing::error!(error = %e, "saving state failed");
+            ApiError::Internal("the emulator could not save its state".into())
+        })
+    }
+
+    /// Save after a change to the roles or sessions (they live outside the
+    /// state's lock, which is taken here, always before the roles' locks).
+    pub fn save_roles(&self) -> Result<(), ApiError> {
+        let guard = self.lock();
+        self.save(&guard)
     }
 
     /// Issue a token for `domain`/`owner` valid for `seconds` of emulated time; returns the

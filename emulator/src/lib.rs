@@ -91,15 +91,16 @@ impl Emulator {
             !config.credentials.is_empty(),
             "at least one credential is required"
         );
-        let state = match &config.state_file {
+        let saved = match &config.state_file {
             Some(path) => state::persist::load(path)?,
-            None => state::State::default(),
+            None => state::persist::Saved::default(),
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let ctx = Arc::new(Context::new(config, base_url, state));
+        let ctx = Arc::new(Context::new(config, base_url, saved.state));
+        ctx.roles.restore(saved.roles, saved.sessions);
         let (stop, stopped) = oneshot::channel::<()>();
         let app = server::router(ctx.clone());
         let task = tokio::spawn(async move {
@@ -189,9 +190,11 @@ impl Emulator {
         self.ctx().roles.session_secrets()
     }
 
-    /// Add (or replace, by ARN) a role that STS AssumeRole can hand out.
-    pub fn add_role(&self, role: Role) -> Result<(), RoleError> {
-        self.ctx().roles.put(role)
+    /// Add (or replace, by ARN) a role that STS AssumeRole can hand out
+    /// (kept in the `--state` file, if any).
+    pub fn add_role(&self, role: Role) -> anyhow::Result<()> {
+        self.ctx().roles.put(role)?;
+        Ok(self.ctx().save_roles()?)
     }
 
     /// Read roles from a JSON file holding an array of roles (the `--roles` flag's format).
@@ -213,8 +216,9 @@ impl Emulator {
     }
 
     /// Remove every role (sessions already assumed stay valid until they expire).
-    pub fn clear_roles(&self) {
+    pub fn clear_roles(&self) -> anyhow::Result<()> {
         self.ctx().roles.clear();
+        Ok(self.ctx().save_roles()?)
     }
 
     /// All domains of all accounts.

@@ -147,8 +147,10 @@ impl Grant {
     }
 }
 
-/// A live role session and its temporary credentials.
-#[derive(Debug)]
+/// A live role session and its temporary credentials (kept in the `--state`
+/// file, like the tokens: AWS credentials outlive a restart of the service).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -267,6 +269,24 @@ impl Roles {
     /// Remove every role (live sessions keep working until they expire, as in AWS).
     pub fn clear(&self) {
         self.roles.lock().expect("roles lock").clear();
+    }
+
+    /// Every session handed out, expired or not (for the `--state` file).
+    pub fn sessions(&self) -> Vec<Session> {
+        let sessions = self.sessions.lock().expect("sessions lock");
+        sessions.values().map(|s| Session::clone(s)).collect()
+    }
+
+    /// Put back the roles and sessions of a `--state` file.
+    pub fn restore(&self, roles: Vec<Role>, sessions: Vec<Session>) {
+        let mut map = self.roles.lock().expect("roles lock");
+        map.extend(roles.into_iter().map(|r| (r.arn.clone(), r)));
+        let mut live = self.sessions.lock().expect("sessions lock");
+        live.extend(
+            sessions
+                .into_iter()
+                .map(|s| (s.access_key_id.clone(), Arc::new(s))),
+        );
     }
 
     /// The secret access keys and session tokens of every session handed

@@ -65,6 +65,10 @@ impl From<ApiError> for StsError {
             ApiError::PayloadTooLarge(m) => {
                 StsError::new("RequestEntityTooLarge", StatusCode::PAYLOAD_TOO_LARGE, m)
             }
+            // STS's code for a failure on its side (the state file not saved).
+            ApiError::Internal(m) => {
+                StsError::new("InternalFailure", StatusCode::INTERNAL_SERVER_ERROR, m)
+            }
             other => StsError::validation(other.to_string()),
         }
     }
@@ -232,6 +236,7 @@ fn assume_role(
 ) -> Result<String, StsError> {
     let request = assume_request(form)?;
     let session = ctx.roles.assume(caller, request, ctx.clock.now())?;
+    ctx.save_roles()?;
     Ok(credentials_xml(ctx, &session))
 }
 

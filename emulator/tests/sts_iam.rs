@@ -363,3 +363,51 @@ async fn the_provider_renews_role_credentials_on_a_fast_clock_without_a_failed_c
         "credentials were renewed ({assumed} AssumeRole calls, {calls} calls)"
     );
 }
+
+/// Roles and role sessions are in the `--state` file: after a restart the
+/// role is still configured and credentials handed out before it still act
+/// under the role's policy, as AWS credentials outlive a service restart.
+#[tokio::test]
+async fn roles_and_role_sessions_survive_a_restart_with_a_state_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = codeartifact_emulator::Config {
+        state_file: Some(dir.path().join("state.json")),
+        ..codeartifact_emulator::Config::for_tests()
+    };
+    let emu = Emulator::start(config.clone()).await.unwrap();
+    emu.add_role(role(ROLE, ACCOUNT)).unwrap();
+    setup(&emu).await;
+    let base = base_config(&emu, "AKIDEMULATOR", "emulator-secret").await;
+    let assumed = sts::Client::new(&base)
+        .assume_role()
+        .role_arn(ROLE)
+        .role_session_name("restart")
+        .send()
+        .await
+        .unwrap();
+    let creds = assumed.credentials().unwrap();
+    let (key, secret, token) = (
+        creds.access_key_id().to_string(),
+        creds.secret_access_key().to_string(),
+        creds.session_token().to_string(),
+    );
+    emu.shutdown().await;
+
+    let emu = Emulator::start(config).await.unwrap();
+    assert_eq!(emu.roles(), [role(ROLE, ACCOUNT)], "the role is kept");
+    let session = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(emu.region().to_string()))
+        .endpoint_url(emu.base_url())
+        .credentials_provider(Credentials::new(key, secret, Some(token), None, "session"))
+        .load()
+        .await;
+    let c = ca::Client::new(&session);
+    c.describe_domain().domain("dom").send().await.unwrap();
+    let denied = c.delete_domain().domain("dom").send().await.unwrap_err();
+    assert_eq!(
+        denied.code(),
+        Some("AccessDeniedException"),
+        "the session still acts under the role's policy: {denied:?}"
+    );
+    emu.shutdown().await;
+}

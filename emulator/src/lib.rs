@@ -20,6 +20,7 @@ mod sigv4;
 mod state;
 mod sts;
 mod validate;
+mod versions_admin;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ pub use config::{Config, Credential, CredentialParseError};
 pub use context::TOKEN_PREFIX;
 pub use harness::Fault;
 pub use roles::{Role, RoleError, SESSION_TOKEN_PREFIX};
+pub use versions_admin::PackageAt;
 
 use context::Context;
 

@@ -123,3 +123,7 @@ impl Pager<'_> {
         Ok(t)
     }
 }
+
+#[cfg(test)]
+#[path = "prune_tests.rs"]
+mod tests;

@@ -130,3 +130,60 @@ pub fn due(
 fn from_time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> DateTime<Utc> {
     DateTime::from_timestamp(t.0.as_second(), 0).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(s, 0).unwrap()
+    }
+
+    fn last(generation: i64, next: i64) -> RetentionStatus {
+        RetentionStatus {
+            observed_generation: Some(generation),
+            next_run_time: Some(to_time(t(next))),
+            ..RetentionStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_first_run_or_a_changed_spec_is_due_at_once() {
+        assert_eq!(due(None, None, 1, t(100)), Due::Now);
+        assert_eq!(due(Some(&last(1, 500)), None, 2, t(100)), Due::Now);
+        assert_eq!(due(Some(&last(1, 500)), None, 1, t(100)), Due::At(t(500)));
+        assert_eq!(due(Some(&last(1, 500)), None, 1, t(500)), Due::Now);
+    }
+
+    #[test]
+    fn a_run_under_way_continues_unless_it_waits_for_a_retry() {
+        let mut p = Progress::start(1, t(100));
+        assert_eq!(due(Some(&last(1, 900)), Some(&p), 1, t(101)), Due::Now);
+        let at = p.failed_step(|n| Duration::from_secs(10 * u64::from(n)), t(101));
+        assert_eq!(at, t(111));
+        assert_eq!(due(None, Some(&p), 1, t(105)), Due::At(t(111)));
+        assert_eq!(
+            p.failed_step(|n| Duration::from_secs(10 * u64::from(n)), t(111)),
+            t(131)
+        );
+        p.step_done();
+        assert_eq!(due(None, Some(&p), 1, t(112)), Due::Now);
+        // A spec change abandons the old run: a new one starts.
+        assert_eq!(due(Some(&last(1, 900)), Some(&p), 2, t(112)), Due::Now);
+    }
+
+    #[test]
+    fn a_finished_run_reports_counts_and_the_next_run() {
+        let mut p = Progress::start(3, t(0));
+        p.packages.insert("a".into());
+        p.versions.extend(["a==1".to_string(), "a==2".to_string()]);
+        let st = p.clone().finish(false, Duration::from_secs(3600), t(60));
+        assert_eq!((st.removed, st.would_remove, st.packages), (2, 0, 1));
+        assert_eq!(st.next_run_time, Some(to_time(t(3660))));
+        assert_eq!(st.observed_generation, Some(3));
+        let dry = p.finish(true, Duration::from_secs(3600), t(60));
+        assert_eq!((dry.removed, dry.would_remove), (0, 2));
+        assert_eq!(dry.versions, ["a==1", "a==2"]);
+    }
+}

@@ -118,9 +118,20 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
     project_secret(&env.secret_data("builds-pypi").await, &secret);
 
     // 30 versions, 1.0.i published (29 - i) days ago plus a minute.
-    upload(env.tmp.path(), &secret, APP, (0..30).map(|i| format!("1.0.{i}")));
+    upload(
+        env.tmp.path(),
+        &secret,
+        APP,
+        (0..30).map(|i| format!("1.0.{i}")),
+    );
     for i in 0..30 {
-        back_date(&env, APP, &format!("1.0.{i}"), f64::from(29 - i) + 60.0 / DAY).await;
+        back_date(
+            &env,
+            APP,
+            &format!("1.0.{i}"),
+            f64::from(29 - i) + 60.0 / DAY,
+        )
+        .await;
     }
     // Older than 7 days and not kept: 1.0.0 to 1.0.9 and 1.0.20 to 1.0.22.
     let mut expected: Vec<String> = (0..10)
@@ -161,11 +172,19 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
     let metrics = env.operator.metrics().await;
     let count = |sel: &str| testenv::metric_value(&metrics, sel);
     assert_eq!(
-        count(r#"codeartifact_operator_aws_calls_total{operation="DisposePackageVersions",outcome="success"}"#),
+        count(
+            r#"codeartifact_operator_aws_calls_total{operation="DisposePackageVersions",outcome="success"}"#
+        ),
         1.0
     );
-    assert_eq!(count(r#"codeartifact_operator_retention_versions_total{outcome="disposed"}"#), 13.0);
-    assert_eq!(count(r#"codeartifact_operator_retention_versions_total{outcome="refused"}"#), 0.0);
+    assert_eq!(
+        count(r#"codeartifact_operator_retention_versions_total{outcome="disposed"}"#),
+        13.0
+    );
+    assert_eq!(
+        count(r#"codeartifact_operator_retention_versions_total{outcome="refused"}"#),
+        0.0
+    );
     let listed = versions(&env, APP).await;
     let disposed: Vec<String> = listed
         .iter()
@@ -176,23 +195,46 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
     assert_eq!(listed.len(), 30, "Dispose keeps the records");
     let events = env.events().await;
     assert!(
-        events.iter().any(|(t, r, n)| t == "Normal" && r == "VersionsRemoved" && n.contains("removed 13")),
+        events
+            .iter()
+            .any(|(t, r, n)| t == "Normal" && r == "VersionsRemoved" && n.contains("removed 13")),
         "{events:?}"
     );
-    assert!(events.iter().any(|(t, r, _)| t == "Warning" && r == "RetentionFailed"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|(t, r, _)| t == "Warning" && r == "RetentionFailed"),
+        "{events:?}"
+    );
 
     // The kept versions still install with pip; a disposed one does not.
-    for (pin, module_version) in [("==1.0.15", "1.0.15"), ("==1.0.24", "1.0.24"), ("", "1.0.29")] {
+    for (pin, module_version) in [
+        ("==1.0.15", "1.0.15"),
+        ("==1.0.24", "1.0.24"),
+        ("", "1.0.29"),
+    ] {
         let out = pip_install(&secret, &format!("{APP}{pin}"));
         assert_ok(&format!("pip install {APP}{pin}"), &out);
-        let site = secret.join(format!("site-{}", format!("{APP}{pin}").replace(['=', '<', '>'], "_")));
+        let site = secret.join(format!(
+            "site-{}",
+            format!("{APP}{pin}").replace(['=', '<', '>'], "_")
+        ));
         let init = std::fs::read_to_string(site.join("ci_app/__init__.py")).expect("installed");
         assert!(init.contains(module_version), "{init}");
     }
-    assert!(!pip_install(&secret, &format!("{APP}==1.0.5")).status.success());
+    assert!(
+        !pip_install(&secret, &format!("{APP}==1.0.5"))
+            .status
+            .success()
+    );
 
     // Delete: ci-tool's 8 fresh versions, 2 kept, 6 deleted and gone from the list.
-    upload(env.tmp.path(), &secret, TOOL, (1..=8).map(|i| format!("0.{i}")));
+    upload(
+        env.tmp.path(),
+        &secret,
+        TOOL,
+        (1..=8).map(|i| format!("0.{i}")),
+    );
     for i in 1..=8 {
         back_date(&env, TOOL, &format!("0.{i}"), f64::from(9 - i)).await;
     }
@@ -201,6 +243,10 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
     assert_eq!((deleted.removed, deleted.packages), (6, 2));
     let tool: Vec<String> = versions(&env, TOOL).await.into_keys().collect();
     assert_eq!(tool, ["0.7", "0.8"]);
-    assert_eq!(versions(&env, APP).await.len(), 30, "ci-app had nothing left to remove");
+    assert_eq!(
+        versions(&env, APP).await.len(),
+        30,
+        "ci-app had nothing left to remove"
+    );
     assert!(env.assert_no_token_leaks().await > 0);
 }

@@ -201,7 +201,10 @@ async fn failed(
     let at = p.failed_step(|n| delay(ctx.config.backoff, class, n), now);
     ctx.states.update(&Uid::of(obj), |s| s.retention = Some(p));
     ctx.metrics.retention.failed(err.category());
-    let message = format!("Retention run paused, resumed after a backoff: {}", err.report());
+    let message = format!(
+        "Retention run paused, resumed after a backoff: {}",
+        err.report()
+    );
     let recorder = ctx.recorder.clone();
     let reason = EventReason::RetentionFailed.as_str();
     crate::publish::event(

@@ -23,7 +23,7 @@ const DAY: f64 = 86_400.0;
 const APP: &str = "ci-app";
 const TOOL: &str = "ci-tool";
 
-const MANIFEST: &str = r#"
+const MANIFEST: &str = r"
 apiVersion: codeartifact-operator.dev/v1alpha1
 kind: PypiRepository
 metadata:
@@ -32,7 +32,7 @@ spec:
   domain:
     name: acme
   externalConnection: false
-"#;
+";
 
 /// The rules under test: ci-tool keeps its 2 newest; every other ci-*
 /// package its 5 newest, anything under 7 days old and final releases
@@ -139,17 +139,32 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
         .map(|i| format!("{APP}==1.0.{i}"))
         .collect();
     expected.sort();
+    dry_run_lists_and_removes_nothing(&env, &expected).await;
+    throttled_run_resumes_and_disposes_once(&env, &expected).await;
+    kept_versions_install(&secret);
+    delete_removes_the_records(&env, &secret).await;
+    assert!(env.assert_no_token_leaks().await > 0);
+}
 
-    // Dry run: the list, and nothing removed.
+async fn dry_run_lists_and_removes_nothing(env: &Env, expected: &[String]) {
     env.patch_spec("builds", retention(true, "Dispose")).await;
-    let dry = run_done(&env, Duration::from_secs(60)).await;
+    let dry = run_done(env, Duration::from_secs(60)).await;
     assert!(dry.dry_run);
     assert_eq!((dry.would_remove, dry.removed, dry.packages), (13, 0, 1));
     assert_eq!(dry.versions, expected);
-    assert!(versions(&env, APP).await.values().all(|s| s == "Published"));
+    assert!(versions(env, APP).await.values().all(|s| s == "Published"));
     assert_eq!(env.emulator.call_count("DisposePackageVersions"), 0);
+    let events = env.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|(_, r, n)| r == "VersionsRemoved" && n.contains("would remove 13")),
+        "{events:?}"
+    );
+}
 
-    // The real run meets throttling first: it stops, says so, and resumes later.
+/// The real run meets throttling first: it stops, says so, and resumes later.
+async fn throttled_run_resumes_and_disposes_once(env: &Env, expected: &[String]) {
     env.emulator.set_fault(
         "DisposePackageVersions",
         Fault {
@@ -162,30 +177,21 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
         condition(o, "Retention").is_some_and(|c| c.0 == "False" && c.1 == "Throttled")
     })
     .await;
-    let throttled = env.emulator.call_count("DisposePackageVersions");
-    assert!(throttled >= 1);
+    assert!(env.emulator.call_count("DisposePackageVersions") >= 1);
     env.emulator.clear_faults();
-    let done = run_done(&env, Duration::from_secs(60)).await;
+    let done = run_done(env, Duration::from_secs(60)).await;
     assert_eq!((done.removed, done.would_remove, done.failed), (13, 0, 0));
-    assert_eq!(done.versions, dry.versions, "the dry run named what went");
+    assert_eq!(done.versions, expected, "the dry run named what went");
     // Nothing removed twice: one successful call, AWS refused none, the operator counted 13.
     let metrics = env.operator.metrics().await;
     let count = |sel: &str| testenv::metric_value(&metrics, sel);
-    assert_eq!(
-        count(
-            r#"codeartifact_operator_aws_calls_total{operation="DisposePackageVersions",outcome="success"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        count(r#"codeartifact_operator_retention_versions_total{outcome="disposed"}"#),
-        13.0
-    );
-    assert_eq!(
-        count(r#"codeartifact_operator_retention_versions_total{outcome="refused"}"#),
-        0.0
-    );
-    let listed = versions(&env, APP).await;
+    let ok = r#"codeartifact_operator_aws_calls_total{operation="DisposePackageVersions",outcome="success"}"#;
+    assert_eq!(count(ok), 1.0);
+    let disposed = r#"codeartifact_operator_retention_versions_total{outcome="disposed"}"#;
+    assert_eq!(count(disposed), 13.0);
+    let refused = r#"codeartifact_operator_retention_versions_total{outcome="refused"}"#;
+    assert_eq!(count(refused), 0.0);
+    let listed = versions(env, APP).await;
     let disposed: Vec<String> = listed
         .iter()
         .filter(|(_, s)| *s == "Disposed")
@@ -194,59 +200,125 @@ async fn retention_disposes_exactly_what_the_rules_allow_and_pip_still_installs_
     assert_eq!(disposed, expected);
     assert_eq!(listed.len(), 30, "Dispose keeps the records");
     let events = env.events().await;
-    assert!(
-        events
-            .iter()
-            .any(|(t, r, n)| t == "Normal" && r == "VersionsRemoved" && n.contains("removed 13")),
-        "{events:?}"
-    );
+    let removed = |(t, r, n): &(String, String, String)| {
+        t == "Normal" && r == "VersionsRemoved" && n.contains("removed 13")
+    };
+    assert!(events.iter().any(removed), "{events:?}");
     assert!(
         events
             .iter()
             .any(|(t, r, _)| t == "Warning" && r == "RetentionFailed"),
         "{events:?}"
     );
+}
 
-    // The kept versions still install with pip; a disposed one does not.
-    for (pin, module_version) in [
+/// The kept versions still install with pip; a disposed one does not.
+fn kept_versions_install(secret: &Path) {
+    for (pin, installed) in [
         ("==1.0.15", "1.0.15"),
         ("==1.0.24", "1.0.24"),
         ("", "1.0.29"),
     ] {
-        let out = pip_install(&secret, &format!("{APP}{pin}"));
-        assert_ok(&format!("pip install {APP}{pin}"), &out);
+        let requirement = format!("{APP}{pin}");
+        assert_ok(
+            &format!("pip install {requirement}"),
+            &pip_install(secret, &requirement),
+        );
         let site = secret.join(format!(
             "site-{}",
-            format!("{APP}{pin}").replace(['=', '<', '>'], "_")
+            requirement.replace(['=', '<', '>'], "_")
         ));
         let init = std::fs::read_to_string(site.join("ci_app/__init__.py")).expect("installed");
-        assert!(init.contains(module_version), "{init}");
+        assert!(init.contains(installed), "{init}");
     }
     assert!(
-        !pip_install(&secret, &format!("{APP}==1.0.5"))
+        !pip_install(secret, &format!("{APP}==1.0.5"))
             .status
             .success()
     );
+}
 
-    // Delete: ci-tool's 8 fresh versions, 2 kept, 6 deleted and gone from the list.
+/// Delete: ci-tool's 8 versions, 2 kept, 6 deleted and gone from the list.
+async fn delete_removes_the_records(env: &Env, secret: &Path) {
     upload(
         env.tmp.path(),
-        &secret,
+        secret,
         TOOL,
         (1..=8).map(|i| format!("0.{i}")),
     );
     for i in 1..=8 {
-        back_date(&env, TOOL, &format!("0.{i}"), f64::from(9 - i)).await;
+        back_date(env, TOOL, &format!("0.{i}"), f64::from(9 - i)).await;
     }
     env.patch_spec("builds", retention(false, "Delete")).await;
-    let deleted = run_done(&env, Duration::from_secs(60)).await;
+    let deleted = run_done(env, Duration::from_secs(60)).await;
     assert_eq!((deleted.removed, deleted.packages), (6, 2));
-    let tool: Vec<String> = versions(&env, TOOL).await.into_keys().collect();
+    let tool: Vec<String> = versions(env, TOOL).await.into_keys().collect();
     assert_eq!(tool, ["0.7", "0.8"]);
     assert_eq!(
-        versions(&env, APP).await.len(),
+        versions(env, APP).await.len(),
         30,
         "ci-app had nothing left to remove"
     );
-    assert!(env.assert_no_token_leaks().await > 0);
+}
+
+/// The schema refuses what cannot work, naming the field; the runtime
+/// check (a regex) reports it in the Retention condition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_refuses_bad_retention_and_the_condition_names_a_bad_pattern() {
+    let env = setup("retention-schema", Options::default()).await;
+    for (spec, message) in [
+        (
+            serde_json::json!({"mode": "Consume", "retention": {"rules": [{"packages": "*", "keepNewest": 1}]}}),
+            "spec.retention removes package versions",
+        ),
+        (
+            serde_json::json!({"retention": {"rules": [{"packages": "*"}]}}),
+            "set keepNewest, keepYoungerThan or both",
+        ),
+        (
+            serde_json::json!({"retention": {"interval": "1m", "rules": [{"packages": "*", "keepNewest": 1}]}}),
+            "spec.retention.interval must be a duration of at least 10m",
+        ),
+        (
+            serde_json::json!({"retention": {"rules": [{"packages": "*", "keepYoungerThan": "7d"}]}}),
+            "spec.retention.rules[0].keepYoungerThan",
+        ),
+    ] {
+        let mut full = serde_json::json!({"domain": {"name": "acme"}});
+        full.as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().unwrap().clone());
+        let obj = serde_json::json!({
+            "apiVersion": "codeartifact-operator.dev/v1alpha1", "kind": "PypiRepository",
+            "metadata": {"name": "bad", "namespace": env.ns.name()}, "spec": full,
+        });
+        let obj: codeartifact_operator::crd::PypiRepository = serde_json::from_value(obj).unwrap();
+        let err = env
+            .repos()
+            .create(&kube::api::PostParams::default(), &obj)
+            .await
+            .expect_err("the schema refuses it");
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+    env.create(MANIFEST).await;
+    env.patch_spec(
+        "builds",
+        serde_json::json!({"retention": {"rules": [{"packages": "*", "keepNewest": 1, "keepVersions": "(" }]}}),
+    )
+    .await;
+    let o = env
+        .wait_until("builds", Duration::from_secs(60), |o| {
+            condition(o, "Retention").is_some_and(|c| c.0 == "False" && c.1 == "InvalidSpec")
+        })
+        .await;
+    let (_, _, message) = condition(&o, "Retention").unwrap();
+    assert!(
+        message.contains("spec.retention.rules[0].keepVersions"),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&o, "Ready").map(|c| c.0),
+        Some("True".into()),
+        "the repository is still served"
+    );
 }

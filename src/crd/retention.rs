@@ -71,7 +71,7 @@ pub struct RetentionRule {
 
     /// Keep this many of the package's newest versions, by publish time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 100000))]
+    #[schemars(range(min = 0, max = 100_000))]
     pub keep_newest: Option<u32>,
 
     /// Keep every version published less than this long ago, such as

@@ -376,7 +376,11 @@ mod tests {
                 .collect();
             let expected = match r {
                 Reason::KubernetesError => "kubernetes",
-                Reason::Available | Reason::Synced | Reason::Deleting => "other",
+                Reason::Available
+                | Reason::Synced
+                | Reason::Deleting
+                | Reason::RetentionCompleted
+                | Reason::RetentionRunning => "other",
                 _ => &snake,
             };
             assert_eq!(c, expected, "{r:?}");

@@ -223,7 +223,7 @@ mod tests {
     fn reason_strings_are_the_variant_names_that_docs_and_tests_rely_on() {
         use strum::IntoEnumIterator;
         let all: Vec<&str> = Reason::iter().map(Reason::as_str).collect();
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 19);
         for r in Reason::iter() {
             assert_eq!(r.as_str().parse::<Reason>(), Ok(r), "round trip");
             assert_eq!(format!("{r:?}"), r.as_str(), "PascalCase variant name");

@@ -257,7 +257,11 @@ mod tests {
             None
         );
         assert_eq!(operation(&Method::PATCH, "/v1/domain"), None);
-        assert_eq!(OPERATIONS.len(), 28);
+        assert_eq!(OPERATIONS.len(), 30);
+        assert_eq!(
+            operation(&Method::GET, "/v1/package/version"),
+            Some("DescribePackageVersion")
+        );
         let id = request_id();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");

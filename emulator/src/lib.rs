@@ -257,6 +257,32 @@ impl Emulator {
         })
     }
 
+    /// Back-date (or move) the publish time of one PyPI version, in epoch seconds.
+    pub fn set_published(
+        &self,
+        at: &PackageAt,
+        version: &str,
+        published_time: f64,
+    ) -> anyhow::Result<()> {
+        let p = versions_admin::PublishedTime {
+            at: at.clone(),
+            version: version.to_string(),
+            published_time,
+        };
+        versions_admin::set_published(self.ctx(), &p).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Publish many versions (version, publish time) of a PyPI package at once, as INTERNAL
+    /// versions holding one `size`-byte wheel each.
+    pub fn seed_versions(
+        &self,
+        at: &PackageAt,
+        versions: &[(String, f64)],
+        size: usize,
+    ) -> anyhow::Result<()> {
+        versions_admin::seed(self.ctx(), at, versions, size).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
     /// Stop serving and wait for the server task to end.
     pub async fn shutdown(self) {
         let running = self.inner.running.lock().expect("running lock").take();

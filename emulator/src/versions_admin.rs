@@ -1,7 +1,7 @@
 //! Test controls over package versions, outside AWS's API: back-date a version's publish time
 //! (retention tests need versions of known age) and seed many versions at once (benchmarks
-//! populate a repository without twine). Reached through [`Emulator`] and the admin API
-//! (`POST /_emulator/package-versions`).
+//! populate a repository without twine). Reached through the library (`Emulator::set_published`,
+//! `Emulator::seed_versions`) and the admin API (`POST /_emulator/package-versions`).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,6 @@ use bytes::Bytes;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::Emulator;
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::state::{
@@ -127,31 +126,4 @@ pub fn seed(
         }
         Ok(())
     })
-}
-
-impl Emulator {
-    /// Back-date (or move) the publish time of one PyPI version, in epoch seconds.
-    pub fn set_published(
-        &self,
-        at: &PackageAt,
-        version: &str,
-        published_time: f64,
-    ) -> anyhow::Result<()> {
-        let p = PublishedTime {
-            at: at.clone(),
-            version: version.to_string(),
-            published_time,
-        };
-        set_published(self.ctx(), &p).map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
-    /// Publish many versions of a PyPI package at once (see [`seed`]).
-    pub fn seed_versions(
-        &self,
-        at: &PackageAt,
-        versions: &[(String, f64)],
-        size: usize,
-    ) -> anyhow::Result<()> {
-        seed(self.ctx(), at, versions, size).map_err(|e| anyhow::anyhow!("{e}"))
-    }
 }

@@ -321,4 +321,39 @@ async fn the_schema_refuses_bad_retention_and_the_condition_names_a_bad_pattern(
         Some("True".into()),
         "the repository is still served"
     );
+    access_denied_is_a_condition_until_the_permission_comes(&env).await;
+}
+
+/// Without DisposePackageVersions the run stops with AccessDenied (condition
+/// and Warning Event, Ready stays True) and finishes once it is allowed.
+async fn access_denied_is_a_condition_until_the_permission_comes(env: &Env) {
+    let at = codeartifact_emulator::PackageAt {
+        domain: "acme".into(),
+        repository: "builds".into(),
+        package: "old-tool".into(),
+    };
+    let seeded: Vec<(String, f64)> = (1..=3).map(|i| (format!("0.{i}"), f64::from(i))).collect();
+    env.emulator.seed_versions(&at, &seeded, 16).unwrap();
+    env.emulator
+        .deny(common::ACCESS_KEY, "DisposePackageVersions");
+    env.patch_spec(
+        "builds",
+        serde_json::json!({"retention": {"rules": [{"packages": "*", "keepNewest": 1}]}}),
+    )
+    .await;
+    let o = env
+        .wait_until("builds", Duration::from_secs(60), |o| {
+            condition(o, "Retention").is_some_and(|c| c.0 == "False" && c.1 == "AccessDenied")
+        })
+        .await;
+    assert_eq!(condition(&o, "Ready").map(|c| c.0), Some("True".into()));
+    let events = env.events().await;
+    let denied = |(t, r, n): &(String, String, String)| {
+        t == "Warning" && r == "RetentionFailed" && n.contains("DisposePackageVersions")
+    };
+    assert!(events.iter().any(denied), "{events:?}");
+    assert_eq!(versions(env, "old-tool").await.len(), 3);
+    env.emulator.clear_denies();
+    let done = run_done(env, Duration::from_secs(120)).await;
+    assert_eq!(done.removed, 2);
 }

@@ -5,7 +5,8 @@
 //! the versions expected, the real run (throttled at first: it resumes
 //! later) disposes exactly those, once each, the rest still install with
 //! the real pip; then `action: Delete` deletes versions where Dispose only
-//! disposed them, as ListPackageVersions shows.
+//! disposed them, as ListPackageVersions shows. Also: what the schema
+//! refuses, and a denied call as a condition rather than a failed reconcile.
 
 mod common;
 
@@ -262,7 +263,8 @@ async fn delete_removes_the_records(env: &Env, secret: &Path) {
 }
 
 /// The schema refuses what cannot work, naming the field; the runtime
-/// check (a regex) reports it in the Retention condition.
+/// check (a regex) reports it in the Retention condition; access denied
+/// too, until the permission comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_refuses_bad_retention_and_the_condition_names_a_bad_pattern() {
     let env = setup("retention-schema", Options::default()).await;

@@ -302,6 +302,7 @@ async fn the_schema_refuses_bad_retention_and_the_condition_names_a_bad_pattern(
             .expect_err("the schema refuses it");
         assert!(err.to_string().contains(message), "{message}: {err}");
     }
+    readme_example_is_accepted_and_means_what_it_says(&env).await;
     env.create(MANIFEST).await;
     env.patch_spec(
         "builds",
@@ -358,4 +359,49 @@ async fn access_denied_is_a_condition_until_the_permission_comes(env: &Env) {
     env.emulator.clear_denies();
     let done = run_done(env, Duration::from_secs(120)).await;
     assert_eq!(done.removed, 2);
+}
+
+/// The README's retention example passes the schema (server-side dry run)
+/// and its keep pattern keeps final releases only.
+async fn readme_example_is_accepted_and_means_what_it_says(env: &Env) {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Package retention")
+        .nth(1)
+        .expect("a retention section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a YAML example");
+    let mut obj: codeartifact_operator::crd::PypiRepository =
+        serde_saphyr::from_str(yaml).expect("the example parses");
+    obj.metadata.namespace = Some(env.ns.name().to_string());
+    let dry = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    env.repos()
+        .create(&dry, &obj)
+        .await
+        .expect("the schema accepts the README example");
+    let spec = obj.spec.retention.expect("retention");
+    let policy = codeartifact_operator::retention::policy::Policy::from_spec(&spec).unwrap();
+    let rule = policy.rule_for("ci-app").expect("ci-* names ci-app");
+    let listing = codeartifact_operator::retention::policy::Listing {
+        package: "ci-app".into(),
+        default_display: None,
+        newest_first: [
+            "2.0.0", "1.9", "1.8", "1.7", "1.6", "1.6rc1", "1.5", "1.5.dev1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        younger: 0,
+    };
+    assert_eq!(
+        rule.doomed(&listing),
+        ["1.6rc1", "1.5.dev1"],
+        "past the newest 5, only what is not a final release"
+    );
 }

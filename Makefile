@@ -66,6 +66,7 @@ test: pytools testenv testenv-node lint ## every test: unit, emulator conformanc
 .PHONY: bench
 bench: testenv ## scale benchmark (issues 7, 17): 1,000 then 5,000 PypiRepositories, strict tenancy, real control plane; writes bench/results/<date>-<objects>.md (BENCH_NAMESPACES=100 for 1,000 only, BENCH_IDLE_SECONDS=30 for a quick run)
 	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_AUDIT_LOG=1 cargo bench --locked --bench scale
+	TESTENV_BIN_DIR=$(TESTENV_BIN) cargo bench --locked --bench retention
 
 .PHONY: demo
 demo: ## the main job locally: control plane, emulator, operator, an example PypiRepository, twine upload and pip install through its Secret

@@ -162,7 +162,11 @@ impl From<Reason> for Category {
             Reason::AlreadyExists => Self::AlreadyExists,
             Reason::RepositoryNotFound => Self::RepositoryNotFound,
             Reason::DomainNotEmpty => Self::DomainNotEmpty,
-            Reason::Available | Reason::Synced | Reason::Deleting => Self::Other,
+            Reason::Available
+            | Reason::Synced
+            | Reason::Deleting
+            | Reason::RetentionCompleted
+            | Reason::RetentionRunning => Self::Other,
         }
     }
 }
@@ -372,7 +376,11 @@ mod tests {
                 .collect();
             let expected = match r {
                 Reason::KubernetesError => "kubernetes",
-                Reason::Available | Reason::Synced | Reason::Deleting => "other",
+                Reason::Available
+                | Reason::Synced
+                | Reason::Deleting
+                | Reason::RetentionCompleted
+                | Reason::RetentionRunning => "other",
                 _ => &snake,
             };
             assert_eq!(c, expected, "{r:?}");

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod publish;
+pub mod retention;
 pub mod run;
 pub mod secret;
 pub mod telemetry;

@@ -13,6 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::retention::metrics::RetentionMetrics;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CategoryLabels {
     category: String,
@@ -39,6 +41,8 @@ pub struct Metrics {
     aws_calls: Family<AwsCallLabels, Counter>,
     token_refreshes: Family<OutcomeLabels, Counter>,
     expiries: Arc<TokenExpiries>,
+    /// Package-version retention's metrics.
+    pub retention: RetentionMetrics,
 }
 
 impl Default for Metrics {
@@ -80,7 +84,9 @@ impl Metrics {
         );
         let expiries = Arc::new(TokenExpiries::default());
         registry.register_collector(Box::new(expiries.clone()));
+        let retention = RetentionMetrics::register(&mut registry);
         Self {
+            retention,
             registry,
             reconciles,
             failures,

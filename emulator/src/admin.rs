@@ -15,6 +15,7 @@ use crate::body::read_body;
 use crate::context::Context;
 use crate::harness::{ALL, Fault};
 use crate::roles::Role;
+use crate::versions_admin::PublishedTime;
 
 /// Path prefix of the admin API.
 pub const PREFIX: &str = "/_emulator/";
@@ -101,6 +102,7 @@ pub async fn handle(State(ctx): State<Arc<Context>>, req: Request<Body>) -> Resp
         (&Method::GET, "tokens") => reply(StatusCode::OK, tokens(ctx)),
         (&Method::GET, "roles") => reply(StatusCode::OK, json!(ctx.roles.list())),
         (&Method::POST, "roles") => put_role(ctx, &body),
+        (&Method::POST, "package-versions") => set_published(ctx, &body),
         (&Method::DELETE, "roles") => {
             ctx.roles.clear();
             saved(ctx, json!({}))
@@ -172,6 +174,21 @@ fn saved(ctx: &Context, body: Value) -> Response<Body> {
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({ "message": e.to_string() }),
         ),
+    }
+}
+
+fn set_published(ctx: &Context, body: &[u8]) -> Response<Body> {
+    let p: PublishedTime = match serde_json::from_slice(body) {
+        Ok(p) => p,
+        Err(e) => {
+            return bad(format!(
+                "expected {{\"domain\", \"repository\", \"package\", \"version\", \"publishedTime\"}}: {e}"
+            ));
+        }
+    };
+    match crate::versions_admin::set_published(ctx, &p) {
+        Ok(()) => reply(StatusCode::OK, json!({})),
+        Err(e) => reply(e.status(), json!({ "message": e.to_string() })),
     }
 }
 

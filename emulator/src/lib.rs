@@ -20,6 +20,7 @@ mod sigv4;
 mod state;
 mod sts;
 mod validate;
+mod versions_admin;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,7 @@ pub use config::{Config, Credential, CredentialParseError};
 pub use context::TOKEN_PREFIX;
 pub use harness::Fault;
 pub use roles::{Role, RoleError, SESSION_TOKEN_PREFIX};
+pub use versions_admin::PackageAt;
 
 use context::Context;
 
@@ -257,6 +259,32 @@ impl Emulator {
                 })
                 .collect()
         })
+    }
+
+    /// Back-date (or move) the publish time of one PyPI version, in epoch seconds.
+    pub fn set_published(
+        &self,
+        at: &PackageAt,
+        version: &str,
+        published_time: f64,
+    ) -> anyhow::Result<()> {
+        let p = versions_admin::PublishedTime {
+            at: at.clone(),
+            version: version.to_string(),
+            published_time,
+        };
+        versions_admin::set_published(self.ctx(), &p).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Publish many versions (version, publish time) of a PyPI package at once, as INTERNAL
+    /// versions holding one `size`-byte wheel each.
+    pub fn seed_versions(
+        &self,
+        at: &PackageAt,
+        versions: &[(String, f64)],
+        size: usize,
+    ) -> anyhow::Result<()> {
+        versions_admin::seed(self.ctx(), at, versions, size).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Stop serving and wait for the server task to end.

@@ -1,5 +1,6 @@
 //! The apply side of a reconcile, as named steps:
-//! access → desired state → CodeArtifact → Secret → status → next requeue.
+//! access → desired state → CodeArtifact → Secret → retention → status →
+//! next requeue.
 //! When CodeArtifact cannot be brought in line with the spec, the Secret of a
 //! repository that exists is still kept fresh; when access is refused, the
 //! Secret loses its credentials.
@@ -14,7 +15,7 @@ use super::credentials::RepositoryRef;
 use super::desired::Desired;
 use super::remote::{Note, Remote, is_repository_arn};
 use super::state::Uid;
-use super::{credentials, desired, report, repository, status};
+use super::{credentials, desired, report, repository, retention, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
 use crate::token::{next_requeue, refresh_at};
@@ -68,11 +69,18 @@ async fn steps(
     let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     let due = refresh_at(&token, d.refresh_before);
     ctx.note_token_due(&Uid::of(obj), due);
-    // 4. Status, written only when it changed (a token refresh does not change it).
-    let st = status::ready(obj, remote, d.token_key.duration_seconds, now);
+    // 4. Retention: a page of a run when one is due; its failures stay in its condition.
+    let retention = retention::step(obj, ctx, &d, now).await;
+    let retention_due = retention.requeue;
+    // 5. Status, written only when it changed (a token refresh does not change it).
+    let mut st = status::ready(obj, remote, d.token_key.duration_seconds, now);
+    retention.apply_to(&mut st, obj.metadata.generation, now);
     report::write_status(ctx, obj, st).await?;
-    // 5. Back before the token needs replacing, or at the next resync.
-    Ok(Action::requeue(next_requeue(due, now, ctx.config.resync)))
+    // 6. Back before the token needs replacing, at the next resync, or for retention.
+    let requeue = next_requeue(due, now, ctx.config.resync);
+    Ok(Action::requeue(
+        retention_due.map_or(requeue, |r| r.min(requeue)),
+    ))
 }
 
 /// Access was refused or the repository is not this object's: no more

@@ -48,6 +48,8 @@ pub struct ObjectState {
     /// once the cache holds it, so that a settled object's status is kept
     /// once (in the cache), not twice.
     pub written: Option<PypiRepositoryStatus>,
+    /// The retention run under way, between its steps.
+    pub retention: Option<crate::retention::schedule::Progress>,
 }
 
 /// Every object's state.

@@ -7,6 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub const CONDITION_READY: &str = "Ready";
 /// The repository's settings in CodeArtifact match the spec.
 pub const CONDITION_SYNCED: &str = "Synced";
+/// spec.retention can run: its last run finished (or it is under way).
+pub const CONDITION_RETENTION: &str = "Retention";
 
 /// Condition reasons, PascalCase as Kubernetes expects (the variant names
 /// are the strings); a failed reconcile's Warning Event carries the same
@@ -49,6 +51,10 @@ pub enum Reason {
     RepositoryNotFound,
     /// A domain set to be deleted still holds repositories.
     DomainNotEmpty,
+    /// The last retention run finished.
+    RetentionCompleted,
+    /// A retention run is under way, a batch of packages at a time.
+    RetentionRunning,
 }
 
 impl Reason {
@@ -84,6 +90,10 @@ pub enum EventReason {
     Released,
     /// Minting a CodeArtifact token failed.
     TokenRefreshFailed,
+    /// A retention run removed package versions (or, dry run, would have).
+    VersionsRemoved,
+    /// A retention run stopped on an error; it resumes after a backoff.
+    RetentionFailed,
     /// A reconcile failed for this reason (also the Ready condition's).
     #[strum(transparent)]
     Failed(Reason),
@@ -213,7 +223,7 @@ mod tests {
     fn reason_strings_are_the_variant_names_that_docs_and_tests_rely_on() {
         use strum::IntoEnumIterator;
         let all: Vec<&str> = Reason::iter().map(Reason::as_str).collect();
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 19);
         for r in Reason::iter() {
             assert_eq!(r.as_str().parse::<Reason>(), Ok(r), "round trip");
             assert_eq!(format!("{r:?}"), r.as_str(), "PascalCase variant name");

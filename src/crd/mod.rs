@@ -5,12 +5,17 @@ mod conditions;
 mod domain;
 mod pypi_repository;
 mod reference;
+mod retention;
 mod secret_spec;
 
-pub use conditions::{CONDITION_READY, CONDITION_SYNCED, EventReason, Reason, set_condition};
+pub use conditions::{
+    CONDITION_READY, CONDITION_RETENTION, CONDITION_SYNCED, EventReason, Reason, set_condition,
+    to_time,
+};
 pub use domain::*;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
+pub use retention::*;
 pub use secret_spec::*;
 
 use kube::CustomResourceExt;

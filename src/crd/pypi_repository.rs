@@ -7,6 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::retention::{RetentionSpec, RetentionStatus};
 use super::secret_spec::{
     DEFAULT_INDEX_NAME, DEFAULT_RENDERINGS, Rendering, SecretSpec, SecretUsage,
 };
@@ -43,6 +44,9 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     validation = Rule::new(
         "!has(self.spec.mode) || self.spec.mode != 'Consume' || (!has(self.spec.description) && !has(self.spec.externalConnection) && !has(self.spec.upstreams) && !has(self.spec.tags) && !has(self.spec.adopt) && self.spec.deletionPolicy != 'Delete')"
     ).message("spec.mode Consume changes nothing in CodeArtifact: leave out description, externalConnection, upstreams, tags, adopt and deletionPolicy Delete").field_path(".spec.mode"),
+    validation = Rule::new(
+        "!has(self.spec.mode) || self.spec.mode != 'Consume' || !has(self.spec.retention)"
+    ).message("spec.retention removes package versions, which a Consume repository must not do: leave it out or use mode Manage").field_path(".spec.retention"),
 )]
 #[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
 #[serde(rename_all = "camelCase")]
@@ -145,6 +149,11 @@ pub struct PypiRepositorySpec {
     /// Poetry and netrc.
     #[serde(default)]
     pub secret: SecretSpec,
+
+    /// Remove old package versions on a schedule (see RetentionSpec). Unset:
+    /// the operator never removes a package version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionSpec>,
 }
 
 // NB: tag values get a pattern in the schema (CodeArtifact's TagValue is
@@ -312,6 +321,10 @@ pub struct PypiRepositoryStatus {
     /// to set. Never holds the token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_usage: Vec<SecretUsage>,
+    /// What the last retention run did and when the next is due (with
+    /// spec.retention; condition `Retention` tells whether it can run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionStatus>,
 }
 
 fn default_duration() -> i64 {

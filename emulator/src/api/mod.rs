@@ -16,6 +16,7 @@ mod repositories;
 pub mod request;
 mod tags;
 mod tokens;
+mod version_details;
 mod versions;
 
 use std::collections::BTreeMap;
@@ -107,6 +108,8 @@ pub const OPERATIONS: &[Operation] = &[
     op(Method::POST, "/v1/package/versions/dispose", "DisposePackageVersions", Scope::Package, versions::dispose),
     op(Method::POST, "/v1/package/versions/copy", "CopyPackageVersions", Scope::Repository("destination-repository"), versions::copy),
     op(Method::POST, "/v1/package", "PutPackageOriginConfiguration", Scope::Package, packages::put_origin),
+    op(Method::GET, "/v1/package/version", "DescribePackageVersion", Scope::Package, version_details::describe),
+    op(Method::POST, "/v1/package/version/assets", "ListPackageVersionAssets", Scope::Package, version_details::list_assets),
 ];
 
 fn find(method: &Method, path: &str) -> Option<&'static Operation> {
@@ -254,7 +257,11 @@ mod tests {
             None
         );
         assert_eq!(operation(&Method::PATCH, "/v1/domain"), None);
-        assert_eq!(OPERATIONS.len(), 28);
+        assert_eq!(OPERATIONS.len(), 30);
+        assert_eq!(
+            operation(&Method::GET, "/v1/package/version"),
+            Some("DescribePackageVersion")
+        );
         let id = request_id();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");

@@ -37,6 +37,8 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
             index_name: None,
             index_role: IndexRole::Primary,
         },
+        permissions_policy: None,
+        endpoint: None,
     };
     let mut r = PypiRepository::new("repo", spec);
     r.metadata.namespace = Some("team".into());

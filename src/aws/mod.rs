@@ -8,10 +8,12 @@ mod convert;
 mod credentials;
 mod error;
 mod policy;
+mod resource_policy;
 mod types;
 
 pub use client::CodeArtifact;
 pub use credentials::{Clients, Identity, MAX_ROLE_CLIENTS, RoleSession, SESSION_NAME};
 pub use error::{AwsError, AwsErrorKind, MissingRegion};
 pub use policy::{RepositoryAccess, repository_session_policy};
+pub use resource_policy::{HeldPolicy, PolicyOn};
 pub use types::{AuthToken, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings};

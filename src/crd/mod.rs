@@ -3,12 +3,16 @@
 
 mod conditions;
 mod domain;
+mod endpoint;
+mod policy;
 mod pypi_repository;
 mod reference;
 mod secret_spec;
 
 pub use conditions::{CONDITION_READY, CONDITION_SYNCED, EventReason, Reason, set_condition};
 pub use domain::*;
+pub use endpoint::*;
+pub use policy::MAX_POLICY_CHARS;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
 pub use secret_spec::*;

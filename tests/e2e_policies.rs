@@ -55,7 +55,13 @@ async fn held(aws: &ca::Client, domain: &str, repo: Option<&str>) -> Option<Valu
     serde_json::from_str(&doc).ok()
 }
 
-async fn wait_held(s: &Strict, aws: &ca::Client, domain: &str, repo: Option<&str>, want: Option<&Value>) {
+async fn wait_held(
+    s: &Strict,
+    aws: &ca::Client,
+    domain: &str,
+    repo: Option<&str>,
+    want: Option<&Value>,
+) {
     let ok = testenv::wait_for(Duration::from_secs(30), || async {
         held(aws, domain, repo).await.as_ref() == want
     })
@@ -102,16 +108,23 @@ async fn policies_are_applied_put_back_removed_and_refused_without_the_rule() {
         {"namespaces": [s.ns(0)], "repositories": ["team-*"], "create": true, "permissionsPolicy": true},
         {"namespaces": [s.ns(1)], "repositories": ["other-*"], "create": true},
     ]);
-    s.apply_domain(&cad, json!({"domainName": domain, "access": rules, "permissionsPolicy": domain_policy}))
-        .await;
+    s.apply_domain(
+        &cad,
+        json!({"domainName": domain, "access": rules, "permissionsPolicy": domain_policy}),
+    )
+    .await;
     let ready = s.wait_domain_ready(&cad).await;
     assert!(ready.status.unwrap().policy_revision.is_some());
     let aws = testenv::OPERATOR_KEY.sdk(&s.env.emulator);
     wait_held(&s, &aws, &domain, None, Some(&domain_policy)).await;
 
     let repo_policy = policy("444455556666", "codeartifact:ReadFromRepository");
-    s.create(0, "team-a", json!({"domain": {"name": domain}, "permissionsPolicy": repo_policy}))
-        .await;
+    s.create(
+        0,
+        "team-a",
+        json!({"domain": {"name": domain}, "permissionsPolicy": repo_policy}),
+    )
+    .await;
     let (obj, _) = s.wait_ready_is(0, "team-a", "True", None).await;
     assert!(obj.status.unwrap().policy_revision.is_some());
     wait_held(&s, &aws, &domain, Some("team-a"), Some(&repo_policy)).await;
@@ -125,29 +138,60 @@ async fn policies_are_applied_put_back_removed_and_refused_without_the_rule() {
 
     // Removed from the specs: deleted.
     s.repos(0)
-        .patch("team-a", &PatchParams::default(), &Patch::Merge(json!({"spec": {"permissionsPolicy": null}})))
+        .patch(
+            "team-a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"permissionsPolicy": null}})),
+        )
         .await
         .expect("remove the repository policy");
     wait_held(&s, &aws, &domain, Some("team-a"), None).await;
-    s.apply_domain(&cad, json!({"domainName": domain, "access": rules})).await;
+    s.apply_domain(&cad, json!({"domainName": domain, "access": rules}))
+        .await;
     wait_held(&s, &aws, &domain, None, None).await;
-    assert_eq!(s.env.emulator.call_count("DeleteRepositoryPermissionsPolicy"), 1);
-    assert_eq!(s.env.emulator.call_count("DeleteDomainPermissionsPolicy"), 1);
+    assert_eq!(
+        s.env
+            .emulator
+            .call_count("DeleteRepositoryPermissionsPolicy"),
+        1
+    );
+    assert_eq!(
+        s.env.emulator.call_count("DeleteDomainPermissionsPolicy"),
+        1
+    );
 
     // A policy set by someone else on a repository whose spec states none stays.
     put_by_hand(&aws, &domain, Some("team-a"), &edit).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(held(&aws, &domain, Some("team-a")).await, Some(edit.clone()));
+    assert_eq!(
+        held(&aws, &domain, Some("team-a")).await,
+        Some(edit.clone())
+    );
 
     // Namespace 1's rule does not allow repository policies.
     let puts = s.env.emulator.call_count("PutRepositoryPermissionsPolicy");
-    s.create(1, "other-a", json!({"domain": {"name": domain}, "permissionsPolicy": repo_policy}))
+    s.create(
+        1,
+        "other-a",
+        json!({"domain": {"name": domain}, "permissionsPolicy": repo_policy}),
+    )
+    .await;
+    let (refused, _) = s
+        .wait_ready_is(1, "other-a", "False", Some("NotPermitted"))
         .await;
-    let (refused, _) = s.wait_ready_is(1, "other-a", "False", Some("NotPermitted")).await;
     let message = common::condition(&refused, "Ready").expect("Ready").2;
     assert!(message.contains("permissionsPolicy"), "{message}");
-    assert_eq!(s.env.emulator.call_count("PutRepositoryPermissionsPolicy"), puts);
-    assert!(!s.env.emulator.repositories().iter().any(|r| r.name == "other-a"));
+    assert_eq!(
+        s.env.emulator.call_count("PutRepositoryPermissionsPolicy"),
+        puts
+    );
+    assert!(
+        !s.env
+            .emulator
+            .repositories()
+            .iter()
+            .any(|r| r.name == "other-a")
+    );
 
     common::iam::assert_nothing_leaked(&s, &[&s.ns(0), &s.ns(1)]).await;
     s.delete_domain(&cad).await;
@@ -156,7 +200,13 @@ async fn policies_are_applied_put_back_removed_and_refused_without_the_rule() {
 /// Every value of the Secret that names a URL names `host`, in the
 /// renderings that matter here: pip.conf, .pypirc and the env keys.
 fn assert_every_url_on(data: &BTreeMap<String, String>, host: &str) {
-    for key in ["pip.conf", ".pypirc", "PIP_INDEX_URL", "UV_INDEX_URL", "TWINE_REPOSITORY_URL"] {
+    for key in [
+        "pip.conf",
+        ".pypirc",
+        "PIP_INDEX_URL",
+        "UV_INDEX_URL",
+        "TWINE_REPOSITORY_URL",
+    ] {
         let v = data.get(key).unwrap_or_else(|| panic!("no {key}"));
         // The values hold the token: the message names the key only.
         assert!(v.contains(host), "{key} does not name {host}");
@@ -173,11 +223,16 @@ async fn dualstack_and_vpc_endpoints_reach_every_rendering() {
     let s = setup_strict("endpoints", 0, "30s").await;
     let domain = format!("ep-{}", short(&s));
     let rules = json!([{"namespaces": [s.ns(0)], "repositories": ["*"], "create": true}]);
-    s.apply_domain(&domain, json!({"domainName": domain, "access": rules})).await;
+    s.apply_domain(&domain, json!({"domainName": domain, "access": rules}))
+        .await;
     s.wait_domain_ready(&domain).await;
 
-    s.create(0, "dual", json!({"domain": {"name": domain}, "endpoint": {"type": "dualstack"}}))
-        .await;
+    s.create(
+        0,
+        "dual",
+        json!({"domain": {"name": domain}, "endpoint": {"type": "dualstack"}}),
+    )
+    .await;
     let (obj, _) = s.wait_ready_is(0, "dual", "True", None).await;
     let endpoint = obj.status.unwrap().repository_endpoint.unwrap();
     assert!(endpoint.starts_with("http://localhost:"), "{endpoint}");
@@ -188,13 +243,23 @@ async fn dualstack_and_vpc_endpoints_reach_every_rendering() {
     let dir = tempfile::tempdir().expect("tmp");
     project_secret(&data, &dir.path().join("secret"));
     let dist = make_dist("dual-only", "1.0", &dir.path().join("dist"), false);
-    assert_ok("twine upload", &twine_upload(&dir.path().join("secret"), &dist));
-    assert_ok("pip install", &pip_install(&dir.path().join("secret"), "dual-only==1.0"));
+    assert_ok(
+        "twine upload",
+        &twine_upload(&dir.path().join("secret"), &dist),
+    );
+    assert_ok(
+        "pip install",
+        &pip_install(&dir.path().join("secret"), "dual-only==1.0"),
+    );
 
     let vpce = "vpce-0743fe535b883ffff-76ddffff.d.codeartifact.us-west-2.vpce.amazonaws.com";
     let calls = s.env.emulator.call_count("GetRepositoryEndpoint");
-    s.create(0, "private", json!({"domain": {"name": domain}, "endpoint": {"vpcEndpointDnsName": vpce}}))
-        .await;
+    s.create(
+        0,
+        "private",
+        json!({"domain": {"name": domain}, "endpoint": {"vpcEndpointDnsName": vpce}}),
+    )
+    .await;
     let (obj, _) = s.wait_ready_is(0, "private", "True", None).await;
     let st = obj.status.unwrap();
     let owner = st.domain_owner.unwrap();
@@ -204,15 +269,27 @@ async fn dualstack_and_vpc_endpoints_reach_every_rendering() {
     let data = secret_data(&s, 0, "private-pypi").await;
     assert_every_url_on(&data, &format!("{vpce}/pypi/d/{domain}-{owner}/private/"));
     assert!(data[".netrc"].contains(&format!("machine {vpce}")));
-    assert_eq!(s.env.emulator.call_count("GetRepositoryEndpoint"), calls, "computed, not asked");
+    assert_eq!(
+        s.env.emulator.call_count("GetRepositoryEndpoint"),
+        calls,
+        "computed, not asked"
+    );
 
     // Switching back to the public endpoint asks CodeArtifact again.
     s.repos(0)
-        .patch("private", &PatchParams::default(), &Patch::Merge(json!({"spec": {"endpoint": null}})))
+        .patch(
+            "private",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"endpoint": null}})),
+        )
         .await
         .expect("drop the override");
     let ok = testenv::wait_for(Duration::from_secs(30), || async {
-        s.repos(0).get("private").await.ok().and_then(|o| o.status?.repository_endpoint)
+        s.repos(0)
+            .get("private")
+            .await
+            .ok()
+            .and_then(|o| o.status?.repository_endpoint)
             .is_some_and(|e| e.starts_with("http://127.0.0.1:"))
     })
     .await;

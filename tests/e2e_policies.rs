@@ -204,7 +204,9 @@ fn assert_every_url_on(data: &BTreeMap<String, String>, host: &str) {
         "pip.conf",
         ".pypirc",
         "PIP_INDEX_URL",
-        "UV_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "uv.toml",
+        "poetry-source.toml",
         "TWINE_REPOSITORY_URL",
     ] {
         let v = data.get(key).unwrap_or_else(|| panic!("no {key}"));

@@ -6,19 +6,13 @@
 /// (the `PolicyDocument` shape of the service model: 1 to 7168).
 pub const MAX_POLICY_CHARS: usize = 7168;
 
-const STATEMENT_RULES: [(&str, &str); 3] = [
-    (
-        "has(self.Action) != has(self.NotAction)",
-        "each statement of permissionsPolicy needs exactly one of Action and NotAction",
-    ),
-    (
-        "has(self.Resource) != has(self.NotResource)",
-        "each statement of permissionsPolicy needs exactly one of Resource and NotResource",
-    ),
-    (
-        "has(self.Principal) != has(self.NotPrincipal)",
-        "each statement of permissionsPolicy needs exactly one of Principal and NotPrincipal (a resource policy names who it applies to)",
-    ),
+/// Pairs of which a statement holds exactly one. CEL cannot see free-form
+/// fields (`x-kubernetes-preserve-unknown-fields` without a type), so this is
+/// an OpenAPI `oneOf` of `required`s rather than a rule.
+const EXACTLY_ONE: [(&str, &str); 3] = [
+    ("Action", "NotAction"),
+    ("Resource", "NotResource"),
+    ("Principal", "NotPrincipal"),
 ];
 
 /// The schema of `spec.permissionsPolicy` on both kinds: `Version`, a list
@@ -26,9 +20,9 @@ const STATEMENT_RULES: [(&str, &str); 3] = [
 /// IAM allows a string or a list (Action, Principal, Resource, Condition).
 pub(super) fn policy_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let any = schemars::json_schema!({"x-kubernetes-preserve-unknown-fields": true});
-    let rules: Vec<serde_json::Value> = STATEMENT_RULES
+    let pairs: Vec<serde_json::Value> = EXACTLY_ONE
         .iter()
-        .map(|(rule, message)| serde_json::json!({"rule": rule, "message": message}))
+        .map(|(a, b)| serde_json::json!({"oneOf": [{"required": [a]}, {"required": [b]}]}))
         .collect();
     schemars::json_schema!({
         "type": "object",
@@ -44,7 +38,7 @@ pub(super) fn policy_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sche
                 "type": "array",
                 "minItems": 1,
                 "maxItems": 100,
-                "description": "The statements (a list, even for one statement).",
+                "description": "The statements (a list, even for one statement). Each has an Effect and exactly one of Action and NotAction, of Resource and NotResource, and of Principal and NotPrincipal.",
                 "items": {
                     "type": "object",
                     "required": ["Effect"],
@@ -59,7 +53,7 @@ pub(super) fn policy_schema(_: &mut schemars::SchemaGenerator) -> schemars::Sche
                         "NotResource": any,
                         "Condition": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
                     },
-                    "x-kubernetes-validations": rules
+                    "allOf": pairs
                 }
             }
         }

@@ -205,8 +205,6 @@ fn assert_every_url_on(data: &BTreeMap<String, String>, host: &str) {
         ".pypirc",
         "PIP_INDEX_URL",
         "UV_DEFAULT_INDEX",
-        "uv.toml",
-        "poetry-source.toml",
         "TWINE_REPOSITORY_URL",
     ] {
         let v = data.get(key).unwrap_or_else(|| panic!("no {key}"));
@@ -259,7 +257,8 @@ async fn dualstack_and_vpc_endpoints_reach_every_rendering() {
     s.create(
         0,
         "private",
-        json!({"domain": {"name": domain}, "endpoint": {"vpcEndpointDnsName": vpce}}),
+        json!({"domain": {"name": domain}, "endpoint": {"vpcEndpointDnsName": vpce},
+            "secret": {"renderings": ["pipConf", "pypirc", "env", "uv", "poetry", "netrc"]}}),
     )
     .await;
     let (obj, _) = s.wait_ready_is(0, "private", "True", None).await;

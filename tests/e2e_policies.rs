@@ -119,6 +119,7 @@ async fn policies_are_applied_put_back_removed_and_refused_without_the_rule() {
     wait_held(&s, &aws, &domain, None, Some(&domain_policy)).await;
 
     let repo_policy = policy("444455556666", "codeartifact:ReadFromRepository");
+    schema_refuses_bad_policies_and_endpoints(&s, &domain).await;
     s.create(
         0,
         "team-a",
@@ -298,4 +299,50 @@ async fn dualstack_and_vpc_endpoints_reach_every_rendering() {
 
     common::iam::assert_nothing_leaked(&s, &[&s.ns(0)]).await;
     s.delete_domain(&domain).await;
+}
+
+/// The apiserver refuses malformed documents and foreign hosts, naming the field.
+async fn schema_refuses_bad_policies_and_endpoints(s: &Strict, domain: &str) {
+    let no_action = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Resource": "*"}]});
+    let bad_version = json!({"Version": "2020-01-01", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "codeartifact:*", "Resource": "*"}]});
+    for (spec, field) in [
+        (
+            json!({"permissionsPolicy": no_action}),
+            "spec.permissionsPolicy.Statement[0]",
+        ),
+        (
+            json!({"permissionsPolicy": bad_version}),
+            "spec.permissionsPolicy.Version",
+        ),
+        (
+            json!({"permissionsPolicy": {"Version": "2012-10-17", "Statement": []}}),
+            "spec.permissionsPolicy.Statement",
+        ),
+        (
+            json!({"endpoint": {"vpcEndpointDnsName": "evil.example.com"}}),
+            "spec.endpoint.vpcEndpointDnsName",
+        ),
+        (json!({"endpoint": {"type": "ipv6"}}), "spec.endpoint.type"),
+    ] {
+        let mut full = json!({"domain": {"name": domain}});
+        full.as_object_mut()
+            .unwrap()
+            .extend(spec.as_object().unwrap().clone());
+        let raw = json!({
+            "apiVersion": "codeartifact-operator.dev/v1alpha1", "kind": "PypiRepository",
+            "metadata": {"name": "team-bad", "namespace": s.ns(0)}, "spec": full,
+        });
+        let err = s
+            .repos(0)
+            .patch(
+                "team-bad",
+                &PatchParams::apply("e2e-policies"),
+                &Patch::Apply(&raw),
+            )
+            .await
+            .expect_err("refused by the schema");
+        assert!(err.to_string().contains(field), "{field}: {err}");
+    }
 }

@@ -35,7 +35,8 @@ pub struct EndpointSpec {
     pub vpc_endpoint_dns_name: Option<String>,
 }
 
-/// The endpointType of GetRepositoryEndpoint.
+/// `ipv4` (the default) or `dualstack`: the endpointType the operator asks
+/// GetRepositoryEndpoint for; dual-stack endpoints also reach IPv6-only pods.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum EndpointType {

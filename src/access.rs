@@ -137,6 +137,9 @@ fn missing(rule: &AccessRule, req: &Request<'_>) -> Vec<String> {
     if spec.external_connection.is_some() && !rule.external_connection {
         out.push("setting spec.externalConnection (externalConnection)".into());
     }
+    if spec.permissions_policy.is_some() && !rule.permissions_policy {
+        out.push("setting spec.permissionsPolicy (permissionsPolicy)".into());
+    }
     for up in &spec.upstreams {
         if !any_glob(&rule.upstreams, up) {
             out.push(format!("upstream {up:?}"));

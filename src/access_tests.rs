@@ -315,3 +315,33 @@ fn the_narrowest_allowing_rule_decides_the_credentials_whatever_the_order() {
         "not admitted"
     );
 }
+
+#[test]
+fn a_repository_policy_needs_its_own_permission() {
+    let none = BTreeMap::new();
+    let policy = spec(serde_json::json!({"permissionsPolicy": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                       "Action": "codeartifact:ReadFromRepository", "Resource": "*"}]
+    }}));
+    let plain =
+        rule(serde_json::json!({"namespaces": ["t"], "repositories": ["r-*"], "create": true}));
+    assert_eq!(
+        ask(std::slice::from_ref(&plain), "t", &none, "r-1", &policy),
+        Verdict::Missing(vec![
+            "setting spec.permissionsPolicy (permissionsPolicy)".into()
+        ])
+    );
+    let allowing = rule(serde_json::json!({
+        "namespaces": ["t"], "repositories": ["r-*"], "create": true, "permissionsPolicy": true
+    }));
+    assert!(matches!(
+        ask(&[plain, allowing.clone()], "t", &none, "r-1", &policy),
+        Verdict::Allowed(_)
+    ));
+    // The permission never spills over to another team's names.
+    assert!(matches!(
+        ask(&[allowing], "t", &none, "other", &policy),
+        Verdict::Missing(_)
+    ));
+}

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod permissions;
 pub mod publish;
 pub mod retention;
 pub mod run;

@@ -38,6 +38,8 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
             index_role: IndexRole::Primary,
         },
         retention: None,
+        permissions_policy: None,
+        endpoint: None,
     };
     let mut r = PypiRepository::new("repo", spec);
     r.metadata.namespace = Some("team".into());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_codeartifact::Client;
 use aws_sdk_codeartifact::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_codeartifact::types::PackageFormat;
+use aws_sdk_codeartifact::types::{EndpointType, PackageFormat};
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::convert::{
@@ -19,14 +19,14 @@ use crate::metrics::Metrics;
 /// A CodeArtifact client for one region and one set of credentials.
 #[derive(Clone)]
 pub struct CodeArtifact {
-    client: Client,
+    pub(super) client: Client,
     region: String,
     metrics: Arc<Metrics>,
     /// The role its credentials come from, for messages when assuming it fails.
     role: Option<String>,
 }
 
-type Result<T> = std::result::Result<T, AwsError>;
+pub(super) type Result<T> = std::result::Result<T, AwsError>;
 
 impl CodeArtifact {
     /// Wraps an SDK client that uses the operator's own identity.
@@ -280,19 +280,21 @@ impl CodeArtifact {
         })
     }
 
-    /// GetRepositoryEndpoint for the PyPI format.
+    /// GetRepositoryEndpoint for the PyPI format; `endpoint_type` is sent only when set.
     pub async fn get_pypi_endpoint(
         &self,
         domain: &str,
         owner: Option<&str>,
         repo: &str,
+        endpoint_type: Option<&str>,
     ) -> Result<String> {
         let op = "GetRepositoryEndpoint";
         let req = self
             .client
             .get_repository_endpoint()
             .domain(domain)
-            .set_domain_owner(own(owner));
+            .set_domain_owner(own(owner))
+            .set_endpoint_type(endpoint_type.map(EndpointType::from));
         let out = self
             .call(op, req.repository(repo).format(PackageFormat::Pypi).send())
             .await?;

@@ -8,6 +8,7 @@ mod convert;
 mod credentials;
 mod error;
 mod policy;
+mod resource_policy;
 mod types;
 mod versions;
 
@@ -15,5 +16,6 @@ pub use client::CodeArtifact;
 pub use credentials::{Clients, Identity, MAX_ROLE_CLIENTS, RoleSession, SESSION_NAME};
 pub use error::{AwsError, AwsErrorKind, MissingRegion};
 pub use policy::{RepositoryAccess, repository_session_policy};
+pub use resource_policy::{HeldPolicy, PolicyOn};
 pub use types::{AuthToken, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings};
 pub use versions::{MAX_VERSIONS_PER_CALL, PackagePage, Removal, RepositoryPath, VersionList};

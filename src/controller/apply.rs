@@ -169,6 +169,7 @@ mod tests {
             repository_arn: arn.into(),
             endpoint: "http://memory/".into(),
             applied_tag_keys: vec![],
+            policy_revision: None,
         }
     }
 

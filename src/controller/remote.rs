@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::aws::{PUBLIC_PYPI, Repository};
-use crate::crd::EventReason;
+use crate::crd::{EndpointSpec, EventReason};
 
 /// Settings to hold a repository to. Unstated settings take their defaults
 /// (no description, no upstreams, connected to public:pypi) on a repository
@@ -34,6 +34,8 @@ pub struct Remote {
     pub endpoint: String,
     /// Keys of spec.tags applied to the repository.
     pub applied_tag_keys: Vec<String>,
+    /// Revision of the repository policy the operator holds (spec.permissionsPolicy).
+    pub policy_revision: Option<String>,
 }
 
 impl Remote {
@@ -57,6 +59,8 @@ pub struct SyncRecord {
     pub at: Instant,
     /// What CodeArtifact held afterwards.
     pub remote: Remote,
+    /// The spec.endpoint settings its endpoint was asked for with.
+    pub endpoint: EndpointSpec,
 }
 
 /// Something a sync did, for the caller to report as a Normal Event.

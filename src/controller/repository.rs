@@ -10,10 +10,12 @@ use kube::ResourceExt;
 use super::context::Context;
 use super::desired::Desired;
 use super::domains::ensure_domain;
+use super::endpoint::endpoint;
 use super::ownership::{Claim, adoption_marker, claim, repository_marker, tag_changes};
+use super::policy::{Change, sync_policy};
 use super::remote::{Note, Remote, Settings, SyncRecord, current_settings};
 use super::state::Uid;
-use crate::aws::{AwsError, AwsErrorKind, Repository, RepositorySettings};
+use crate::aws::{AwsError, AwsErrorKind, PolicyOn, Repository, RepositorySettings};
 use crate::crd::{EventReason, PypiRepository, RepositoryMode};
 use crate::error::{Error, Result};
 
@@ -77,10 +79,13 @@ pub async fn sync(
         RepositoryMode::Consume => existing(ctx, d).await?,
         RepositoryMode::Manage => manage(obj, ctx, d, last.is_some(), notes).await?,
     };
-    let endpoint = endpoint(obj, ctx, d, last.as_ref(), &repo).await?;
-    let applied_tag_keys = match d.mode {
-        RepositoryMode::Manage => d.tags.keys().cloned().collect(),
-        RepositoryMode::Consume => vec![],
+    let endpoint = endpoint(obj, ctx, d, last.as_ref(), &repo, &domain.owner).await?;
+    let (applied_tag_keys, policy_revision) = match d.mode {
+        RepositoryMode::Manage => (
+            d.tags.keys().cloned().collect(),
+            repository_policy(obj, ctx, d, notes).await?,
+        ),
+        RepositoryMode::Consume => (vec![], None),
     };
     let remote = Remote {
         domain_arn: domain.arn,
@@ -88,11 +93,13 @@ pub async fn sync(
         repository_arn: repo.arn,
         endpoint,
         applied_tag_keys,
+        policy_revision,
     };
     let record = SyncRecord {
         generation: obj.metadata.generation.unwrap_or_default(),
         at: Instant::now(),
         remote: remote.clone(),
+        endpoint: obj.spec.endpoint.clone().unwrap_or_default(),
     };
     ctx.states.update(&uid, |s| s.synced = Some(record));
     Ok(remote)
@@ -337,32 +344,36 @@ async fn correct_tags(
     Ok(())
 }
 
-/// The PyPI endpoint: from memory or status when this repository was synced
-/// before, otherwise from CodeArtifact.
-async fn endpoint(
+/// spec.permissionsPolicy on the repository; the revision the operator holds.
+async fn repository_policy(
     obj: &PypiRepository,
     ctx: &Context,
     d: &Desired,
-    last: Option<&SyncRecord>,
-    repo: &Repository,
-) -> Result<String> {
-    let known = last
-        .filter(|l| l.remote.repository_arn == repo.arn)
-        .map(|l| l.remote.endpoint.clone())
-        .or_else(|| {
-            let s = obj.status.as_ref()?;
-            (s.repository_arn.as_deref() == Some(repo.arn.as_str()))
-                .then(|| s.repository_endpoint.clone())
-                .flatten()
-        });
-    match known {
-        Some(e) => Ok(e),
-        None => Ok(ctx
-            .aws_for(d)
-            .await
-            .get_pypi_endpoint(&d.domain, d.owner.as_deref(), &d.repository)
-            .await?),
+    notes: &mut Vec<Note>,
+) -> Result<Option<String>> {
+    let on = PolicyOn::Repository(&d.domain, d.owner.as_deref(), &d.repository);
+    let want = obj.spec.permissions_policy.as_ref();
+    let ours = obj.status.as_ref().and_then(|s| s.policy_revision.as_ref());
+    let aws = ctx.aws_for(d).await;
+    let field = "spec.permissionsPolicy";
+    let applied = sync_policy(&aws, on, want, ours.is_some(), field).await?;
+    let repo = &d.repository;
+    match applied.change {
+        Some(Change::Put) => notes.push(Note::new(
+            EventReason::PermissionsPolicyApplied,
+            "PutRepositoryPermissionsPolicy",
+            format!("Put spec.permissionsPolicy on repository {repo}"),
+        )),
+        Some(Change::Deleted) => notes.push(Note::new(
+            EventReason::PermissionsPolicyDeleted,
+            "DeleteRepositoryPermissionsPolicy",
+            format!(
+                "Deleted the permissions policy of repository {repo}: the spec no longer states one"
+            ),
+        )),
+        None => {}
     }
+    Ok(applied.revision)
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ fn synced(obj: &PypiRepository, remote: &Remote, now: DateTime<Utc>) -> PypiRepo
     st.repository_endpoint = Some(remote.endpoint.clone());
     st.index_url = Some(index_url(&remote.endpoint));
     st.applied_tag_keys = remote.applied_tag_keys.clone();
+    st.policy_revision = remote.policy_revision.clone();
     set_condition(
         &mut st.conditions,
         CONDITION_SYNCED,
@@ -161,6 +162,7 @@ mod tests {
             repository_arn: "arn:r".into(),
             endpoint: "http://h/pypi/web/".into(),
             applied_tag_keys: vec!["team".into()],
+            policy_revision: Some("rev-1".into()),
         }
     }
 
@@ -171,6 +173,7 @@ mod tests {
         assert_eq!(st.index_url.as_deref(), Some("http://h/pypi/web/simple/"));
         assert_eq!(st.secret_name.as_deref(), Some("web-pypi"));
         assert_eq!(st.token_lifetime.as_deref(), Some("12h"));
+        assert_eq!(st.policy_revision.as_deref(), Some("rev-1"));
         assert!(st.conditions.iter().all(|c| c.status == "True"));
     }
 

@@ -94,6 +94,11 @@ pub enum EventReason {
     VersionsRemoved,
     /// A retention run stopped on an error; it resumes after a backoff.
     RetentionFailed,
+    /// spec.permissionsPolicy was put on the domain or repository (it was
+    /// missing, or changed behind the operator's back).
+    PermissionsPolicyApplied,
+    /// The operator's permissions policy was deleted: the spec no longer states one.
+    PermissionsPolicyDeleted,
     /// A reconcile failed for this reason (also the Ready condition's).
     #[strum(transparent)]
     Failed(Reason),
@@ -231,6 +236,10 @@ mod tests {
         }
         assert_eq!(Reason::AwsUnavailable.as_str(), "AwsUnavailable");
         assert_eq!(EventReason::RepositoryKept.as_str(), "RepositoryKept");
+        assert_eq!(
+            EventReason::PermissionsPolicyApplied.as_str(),
+            "PermissionsPolicyApplied"
+        );
         assert_eq!(
             EventReason::TokenRefreshFailed.as_str(),
             "TokenRefreshFailed"

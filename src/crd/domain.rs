@@ -37,6 +37,9 @@ use super::pypi_repository::{DeletionPolicy, MAX_TOKEN_SECONDS, tags_schema};
     validation = Rule::new(
         "!has(self.spec.access) || has(self.spec.role) || self.spec.access.all(r, has(r.role) || !has(r.tokenScope) || r.tokenScope == 'Domain')"
     ).message("an access rule with tokenScope RepositoryRead or RepositoryPublish needs a role: set spec.access[].role or spec.role").field_path(".spec.access"),
+    validation = Rule::new(
+        "self.spec.mode != 'Use' || !has(self.spec.permissionsPolicy)"
+    ).message("spec.mode Use never changes the domain: spec.permissionsPolicy needs mode Manage").field_path(".spec.permissionsPolicy"),
 )]
 #[x_kube(validation = Rule::new("has(self.domainName) == has(oldSelf.domainName)").message("spec.domainName is immutable: it cannot be added or removed after creation"))]
 #[x_kube(validation = Rule::new("has(self.owner) == has(oldSelf.owner)").message("spec.owner is immutable: it cannot be added or removed after creation"))]
@@ -106,6 +109,17 @@ pub struct CodeArtifactDomainSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub access: Vec<AccessRule>,
+
+    /// The domain's resource policy (CodeArtifact's domain permissions
+    /// policy), an IAM policy document written as YAML, for instance to let
+    /// another account get tokens for the domain. Mode Manage only. The
+    /// operator puts it on the domain, puts it back when it is changed by
+    /// hand, and deletes it when this field is removed. At most 7168
+    /// characters as JSON. Unset: a policy the operator did not set is left
+    /// as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::policy::policy_schema")]
+    pub permissions_policy: Option<serde_json::Value>,
 }
 
 /// Whether the operator manages the domain or only uses it.
@@ -205,6 +219,11 @@ pub struct AccessRule {
     /// policy, so they need a role (here or in spec.role).
     #[serde(default, skip_serializing_if = "TokenScope::is_domain")]
     pub token_scope: TokenScope,
+
+    /// May state spec.permissionsPolicy (the repository's resource policy,
+    /// which can open the repository to other accounts). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permissions_policy: bool,
 }
 
 /// An IAM role to assume.
@@ -301,6 +320,11 @@ pub struct CodeArtifactDomainStatus {
     /// Keys of spec.tags the operator last applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applied_tag_keys: Vec<String>,
+    /// Revision of the domain permissions policy the operator last put
+    /// (spec.permissionsPolicy). Set only while the operator holds the
+    /// policy: removing the field deletes the policy only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_revision: Option<String>,
 }
 
 impl CodeArtifactDomain {

@@ -3,6 +3,8 @@
 
 mod conditions;
 mod domain;
+mod endpoint;
+mod policy;
 mod pypi_repository;
 mod reference;
 mod retention;
@@ -13,6 +15,8 @@ pub use conditions::{
     to_time,
 };
 pub use domain::*;
+pub use endpoint::*;
+pub use policy::MAX_POLICY_CHARS;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
 pub use retention::*;

@@ -47,6 +47,9 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     validation = Rule::new(
         "!has(self.spec.mode) || self.spec.mode != 'Consume' || !has(self.spec.retention)"
     ).message("spec.retention removes package versions, which a Consume repository must not do: leave it out or use mode Manage").field_path(".spec.retention"),
+    validation = Rule::new(
+        "!has(self.spec.mode) || self.spec.mode != 'Consume' || !has(self.spec.permissionsPolicy)"
+    ).message("spec.mode Consume changes nothing in CodeArtifact: leave out permissionsPolicy").field_path(".spec.permissionsPolicy"),
 )]
 #[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
 #[serde(rename_all = "camelCase")]
@@ -154,6 +157,24 @@ pub struct PypiRepositorySpec {
     /// the operator never removes a package version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionSpec>,
+
+    /// The repository's resource policy (CodeArtifact's repository
+    /// permissions policy), an IAM policy document written as YAML, for
+    /// instance to let another account read the repository. The operator
+    /// puts it on the repository, puts it back when it is changed by hand,
+    /// and deletes it when this field is removed. At most 7168 characters as
+    /// JSON. With `--tenancy=strict` the CodeArtifactDomain's access rule
+    /// must allow `permissionsPolicy`. Unset: a policy the operator did not
+    /// set (on an adopted repository) is left as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::policy::policy_schema")]
+    pub permissions_policy: Option<serde_json::Value>,
+
+    /// Which endpoint the Secret and status name: the public IPv4 one (the
+    /// default), the dual-stack one, or an interface VPC endpoint without
+    /// private DNS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<super::endpoint::EndpointSpec>,
 }
 
 // NB: tag values get a pattern in the schema (CodeArtifact's TagValue is
@@ -325,6 +346,12 @@ pub struct PypiRepositoryStatus {
     /// spec.retention; condition `Retention` tells whether it can run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionStatus>,
+
+    /// Revision of the repository permissions policy the operator last put
+    /// (spec.permissionsPolicy). Set only while the operator holds the
+    /// policy: removing the field deletes the policy only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_revision: Option<String>,
 }
 
 fn default_duration() -> i64 {

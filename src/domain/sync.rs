@@ -8,11 +8,12 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
 use super::report::{publish, ready_status};
-use crate::aws::{AwsErrorKind, Domain};
+use crate::aws::{AwsErrorKind, Domain, PolicyOn};
 use crate::controller::Context;
 use crate::controller::ownership::{
     TAG_CLUSTER, TAG_OWNER, TAG_UID, created_by_cluster, tag_changes,
 };
+use crate::controller::policy::{Change, sync_policy};
 use crate::crd::{CodeArtifactDomain, CodeArtifactDomainStatus, DomainMode, EventReason};
 use crate::error::{Error, Result};
 
@@ -50,11 +51,43 @@ pub async fn apply(
     };
     let tags = ctx.aws_for_domain(obj).await.list_tags(&domain.arn).await?;
     let created = ours(ctx, &tags);
+    let mut policy_revision = None;
     if obj.spec.mode == DomainMode::Manage {
         correct_tags(obj, ctx, &domain, &tags, created).await?;
+        policy_revision = domain_policy(obj, ctx, &name, owner).await?;
     }
-    let status = ready_status(obj, &domain, created, Utc::now());
+    let mut status = ready_status(obj, &domain, created, Utc::now());
+    status.policy_revision = policy_revision;
     Ok((status, Action::requeue(ctx.config.resync)))
+}
+
+/// spec.permissionsPolicy on the domain; the revision the operator holds.
+async fn domain_policy(
+    obj: &CodeArtifactDomain,
+    ctx: &Context,
+    name: &str,
+    owner: Option<&str>,
+) -> Result<Option<String>> {
+    let want = obj.spec.permissions_policy.as_ref();
+    let ours = obj.status.as_ref().and_then(|s| s.policy_revision.as_ref());
+    let aws = ctx.aws_for_domain(obj).await;
+    let on = PolicyOn::Domain(name, owner);
+    let applied = sync_policy(&aws, on, want, ours.is_some(), "spec.permissionsPolicy").await?;
+    let (reason, note) = match applied.change {
+        Some(Change::Put) => (
+            EventReason::PermissionsPolicyApplied,
+            format!("Put spec.permissionsPolicy on domain {name}"),
+        ),
+        Some(Change::Deleted) => (
+            EventReason::PermissionsPolicyDeleted,
+            format!(
+                "Deleted the permissions policy of domain {name}: the spec no longer states one"
+            ),
+        ),
+        None => return Ok(applied.revision),
+    };
+    publish(ctx, obj, EventType::Normal, reason, note).await;
+    Ok(applied.revision)
 }
 
 async fn create(obj: &CodeArtifactDomain, ctx: &Context, name: &str) -> Result<Domain> {

@@ -88,22 +88,30 @@ pub fn endpoint_url(base: &str, format: &str, domain: &str, owner: &str, repo: &
     format!("{base}/{format}/d/{domain}-{owner}/{repo}/")
 }
 
+/// The dual-stack form of the emulator's address. AWS does not document the
+/// dual-stack host of repository endpoints; the emulator names its IPv4
+/// loopback address `localhost` instead (which resolves to ::1 and
+/// 127.0.0.1), so a dual-stack URL differs from the IPv4 one and still
+/// reaches the emulator. Other hosts are returned unchanged.
+pub fn dualstack_base(base: &str) -> String {
+    base.replacen("://127.0.0.1:", "://localhost:", 1)
+}
+
 /// GetRepositoryEndpoint.
 pub fn endpoint(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     let (domain, owner, name) = call.repository_path()?;
     let format = call.req("format")?;
     validate::one_of("format", format, validate::FORMATS)?;
-    if let Some(t) = call.opt("endpointType") {
+    let endpoint_type = call.opt("endpointType");
+    if let Some(t) = endpoint_type {
         validate::one_of("endpointType", t, &["dualstack", "ipv4"])?;
     }
     ctx.read(|s| s.repository(&owner, domain, name).map(|_| ()))?;
-    let url = endpoint_url(
-        &ctx.endpoint_base(call.host()),
-        format,
-        domain,
-        &owner,
-        name,
-    );
+    let mut base = ctx.endpoint_base(call.host());
+    if endpoint_type == Some("dualstack") {
+        base = dualstack_base(&base);
+    }
+    let url = endpoint_url(&base, format, domain, &owner, name);
     Ok(json!({ "repositoryEndpoint": url }))
 }
 
@@ -123,5 +131,11 @@ mod tests {
             ),
             "http://127.0.0.1:9/pypi/d/my-domain-111122223333/repo/"
         );
+    }
+
+    #[test]
+    fn the_dualstack_endpoint_names_loopback_by_a_name_of_both_families() {
+        assert_eq!(dualstack_base("http://127.0.0.1:9"), "http://localhost:9");
+        assert_eq!(dualstack_base("http://10.0.0.5:9"), "http://10.0.0.5:9");
     }
 }

@@ -18,6 +18,13 @@ enum Target<'a> {
 }
 
 impl Target<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Target::Domain(..) => "domain",
+            Target::Repository(..) => "repository",
+        }
+    }
+
     fn arn(&self, region: &str) -> String {
         match self {
             Target::Domain(o, d) => domain_arn(region, o, d),
@@ -78,7 +85,7 @@ fn put(
         let current = slot.as_ref().map(|p| p.revision.as_str());
         if revision.is_some() && revision != current {
             return Err(ApiError::conflict(
-                "domain",
+                target.kind(),
                 target.arn(region),
                 "The policy revision does not match the current revision",
             ));
@@ -114,7 +121,7 @@ fn delete(ctx: &Context, target: &Target<'_>, revision: Option<&str>) -> Result<
         let p = slot.as_ref().ok_or_else(|| target.no_policy(region))?;
         if revision.is_some_and(|r| r != p.revision) {
             return Err(ApiError::conflict(
-                "domain",
+                target.kind(),
                 target.arn(region),
                 "The policy revision does not match the current revision",
             ));

@@ -54,8 +54,13 @@ impl CodeArtifact {
         &self.region
     }
 
+    /// The SDK client (for this module's other files).
+    pub(super) fn sdk(&self) -> &Client {
+        &self.client
+    }
+
     /// Awaits one SDK call, classifies its error and counts it by outcome.
-    async fn call<T, E, R>(
+    pub(super) async fn call<T, E, R>(
         &self,
         operation: &'static str,
         request: impl Future<Output = std::result::Result<T, SdkError<E, R>>>,

@@ -7,11 +7,13 @@ mod client;
 mod convert;
 mod credentials;
 mod error;
+mod package_groups;
 mod policy;
 mod types;
 
 pub use client::CodeArtifact;
 pub use credentials::{Clients, Identity, MAX_ROLE_CLIENTS, RoleSession, SESSION_NAME};
 pub use error::{AwsError, AwsErrorKind, MissingRegion};
+pub use package_groups::{Allowed, OriginUpdate, PackageGroup};
 pub use policy::{RepositoryAccess, repository_session_policy};
 pub use types::{AuthToken, Domain, IssuedToken, PUBLIC_PYPI, Repository, RepositorySettings};

@@ -84,6 +84,12 @@ pub enum EventReason {
     Released,
     /// Minting a CodeArtifact token failed.
     TokenRefreshFailed,
+    /// A package group a CodeArtifactDomain declares was created.
+    PackageGroupCreated,
+    /// A declared package group's settings were put back as declared.
+    PackageGroupCorrected,
+    /// A package group the CodeArtifactDomain created left its spec and was deleted.
+    PackageGroupDeleted,
     /// A reconcile failed for this reason (also the Ready condition's).
     #[strum(transparent)]
     Failed(Reason),

@@ -3,12 +3,14 @@
 
 mod conditions;
 mod domain;
+mod package_groups;
 mod pypi_repository;
 mod reference;
 mod secret_spec;
 
 pub use conditions::{CONDITION_READY, CONDITION_SYNCED, EventReason, Reason, set_condition};
 pub use domain::*;
+pub use package_groups::*;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
 pub use secret_spec::*;

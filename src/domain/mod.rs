@@ -3,6 +3,8 @@
 //! policy allows (empty, and created by this cluster). It shares the
 //! PypiRepository controller's clients and settings.
 
+mod group_plan;
+mod package_groups;
 mod report;
 mod sync;
 

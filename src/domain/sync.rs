@@ -7,6 +7,7 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
+use super::package_groups;
 use super::report::{publish, ready_status};
 use crate::aws::{AwsErrorKind, Domain};
 use crate::controller::Context;
@@ -50,10 +51,13 @@ pub async fn apply(
     };
     let tags = ctx.aws_for_domain(obj).await.list_tags(&domain.arn).await?;
     let created = ours(ctx, &tags);
+    let mut groups = Vec::new();
     if obj.spec.mode == DomainMode::Manage {
         correct_tags(obj, ctx, &domain, &tags, created).await?;
+        groups = package_groups::sync(obj, ctx, &domain, &marker(ctx, obj)).await?;
     }
-    let status = ready_status(obj, &domain, created, Utc::now());
+    let mut status = ready_status(obj, &domain, created, Utc::now());
+    status.package_groups = groups;
     Ok((status, Action::requeue(ctx.config.resync)))
 }
 

@@ -10,6 +10,7 @@ mod authz;
 mod connections;
 mod domains;
 mod output;
+mod package_groups;
 mod packages;
 mod policies;
 mod repositories;
@@ -75,6 +76,7 @@ const fn op(
 }
 
 const REPO: Scope = Scope::Repository("repository");
+const GROUP: Scope = Scope::PackageGroup;
 
 /// Every emulated operation: the one table routing, counting, admin checks and IAM use.
 #[rustfmt::skip]
@@ -107,6 +109,15 @@ pub const OPERATIONS: &[Operation] = &[
     op(Method::POST, "/v1/package/versions/dispose", "DisposePackageVersions", Scope::Package, versions::dispose),
     op(Method::POST, "/v1/package/versions/copy", "CopyPackageVersions", Scope::Repository("destination-repository"), versions::copy),
     op(Method::POST, "/v1/package", "PutPackageOriginConfiguration", Scope::Package, packages::put_origin),
+    op(Method::POST, "/v1/package-group", "CreatePackageGroup", GROUP, package_groups::create),
+    op(Method::GET, "/v1/package-group", "DescribePackageGroup", GROUP, package_groups::describe),
+    op(Method::PUT, "/v1/package-group", "UpdatePackageGroup", GROUP, package_groups::update),
+    op(Method::DELETE, "/v1/package-group", "DeletePackageGroup", GROUP, package_groups::delete),
+    op(Method::POST, "/v1/package-groups", "ListPackageGroups", Scope::Domain, package_groups::list),
+    op(Method::POST, "/v1/package-groups/sub-groups", "ListSubPackageGroups", GROUP, package_groups::list_sub),
+    op(Method::PUT, "/v1/package-group-origin-configuration", "UpdatePackageGroupOriginConfiguration", GROUP, package_groups::update_origin),
+    op(Method::GET, "/v1/get-associated-package-group", "GetAssociatedPackageGroup", Scope::Domain, package_groups::get_associated),
+    op(Method::GET, "/v1/package-group-allowed-repositories", "ListAllowedRepositoriesForGroup", GROUP, package_groups::list_allowed),
 ];
 
 fn find(method: &Method, path: &str) -> Option<&'static Operation> {
@@ -254,7 +265,7 @@ mod tests {
             None
         );
         assert_eq!(operation(&Method::PATCH, "/v1/domain"), None);
-        assert_eq!(OPERATIONS.len(), 28);
+        assert_eq!(OPERATIONS.len(), 37);
         let id = request_id();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");

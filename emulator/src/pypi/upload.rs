@@ -10,6 +10,7 @@ use super::target::Target;
 use crate::clock::real_now;
 use crate::context::Context;
 use crate::error::ApiError;
+use crate::state::package_groups::PUBLISH;
 use crate::state::{
     DistFile, EntryPoint, Package, Restrictions, Version, new_revision, normalize, package_key,
 };
@@ -116,6 +117,9 @@ pub fn check(form: Form) -> Result<Upload, ApiError> {
 pub fn store(ctx: &Context, target: &Target, up: Upload) -> Result<(), ApiError> {
     let key = package_key("pypi", None, &up.project);
     ctx.mutate(|s| {
+        s.domain(&target.owner, &target.domain)?
+            .origin_allowed("pypi", "", &up.project, PUBLISH, &target.repo)
+            .map_err(ApiError::AccessDenied)?;
         let r = s.repository_mut(&target.owner, &target.domain, &target.repo)?;
         let p = r.packages.entry(key).or_insert_with(|| Package {
             format: "pypi".into(),

@@ -4,6 +4,8 @@
 //! conflicting writes; `persist` writes it to the `--state` file after each mutation.
 
 pub mod base64_bytes;
+pub mod group_pattern;
+pub mod package_groups;
 pub mod persist;
 
 use std::collections::BTreeMap;
@@ -35,6 +37,9 @@ pub struct Domain {
     pub tags: BTreeMap<String, String>,
     pub policy: Option<Policy>,
     pub repositories: Vec<Repository>,
+    /// Package groups, the root `/*` included.
+    #[serde(default = "package_groups::root_only")]
+    pub package_groups: Vec<package_groups::PackageGroup>,
 }
 
 /// A repository inside a domain.
@@ -340,6 +345,7 @@ mod tests {
                 repo("c", &["d", "a"]),
                 repo("d", &[]),
             ],
+            package_groups: package_groups::root_only(),
         };
         let names: Vec<_> = d.search_order("a").iter().map(|r| r.name.clone()).collect();
         assert_eq!(names, ["a", "b", "d", "c"]);

@@ -53,13 +53,21 @@ async fn the_sdk_creates_describes_associates_and_deletes_groups() {
     let arn = g.arn().unwrap().to_string();
     assert!(arn.ends_with(":package-group/dom/pypi//acme~"), "{arn}");
     assert_eq!(g.parent().and_then(|p| p.pattern()), Some("/*"));
-    let tags = c.list_tags_for_resource().resource_arn(&arn).send().await.unwrap();
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags()[0].key(), "owner");
 
     set_modes(
         &c,
         "/pypi//acme~",
-        &[(Kind::ExternalUpstream, Mode::Block), (Kind::Publish, Mode::AllowSpecificRepositories)],
+        &[
+            (Kind::ExternalUpstream, Mode::Block),
+            (Kind::Publish, Mode::AllowSpecificRepositories),
+        ],
         &[("team", Kind::Publish)],
     )
     .await;
@@ -74,13 +82,28 @@ async fn the_sdk_creates_describes_associates_and_deletes_groups() {
     assert_eq!(assoc.association_type(), Some(&Assoc::Strong));
     let desc = assoc.package_group().unwrap();
     let r = desc.origin_configuration().unwrap().restrictions().unwrap();
-    assert_eq!(r[&Kind::ExternalUpstream].effective_mode(), Some(&Mode::Block));
-    assert_eq!(r[&Kind::InternalUpstream].effective_mode(), Some(&Mode::Allow));
+    assert_eq!(
+        r[&Kind::ExternalUpstream].effective_mode(),
+        Some(&Mode::Block)
+    );
+    assert_eq!(
+        r[&Kind::InternalUpstream].effective_mode(),
+        Some(&Mode::Allow)
+    );
     assert_eq!(r[&Kind::Publish].repositories_count(), Some(1));
     let list = c.list_package_groups().domain("dom").send().await.unwrap();
-    let patterns: Vec<_> = list.package_groups().iter().filter_map(|g| g.pattern()).collect();
+    let patterns: Vec<_> = list
+        .package_groups()
+        .iter()
+        .filter_map(|g| g.pattern())
+        .collect();
     assert_eq!(patterns, ["/*", "/pypi//acme~"]);
-    let root_delete = c.delete_package_group().domain("dom").package_group("/*").send().await;
+    let root_delete = c
+        .delete_package_group()
+        .domain("dom")
+        .package_group("/*")
+        .send()
+        .await;
     assert!(matches!(
         ca::Error::from(root_delete.unwrap_err()),
         ca::Error::ValidationException(_)
@@ -134,7 +157,12 @@ async fn blocked_origins_are_enforced_on_the_pypi_endpoint() {
     let c = client(&emu);
     let (token, endpoint) = domain_with_repo(&c, "dom", "team").await;
     for repo in ["other", "downstream"] {
-        c.create_repository().domain("dom").repository(repo).send().await.unwrap();
+        c.create_repository()
+            .domain("dom")
+            .repository(repo)
+            .send()
+            .await
+            .unwrap();
     }
     c.associate_external_connection()
         .domain("dom")
@@ -143,13 +171,25 @@ async fn blocked_origins_are_enforced_on_the_pypi_endpoint() {
         .send()
         .await
         .unwrap();
-    assert_eq!(simple_status(&endpoint, &token, "acme-billing").await, 200, "no group yet");
+    assert_eq!(
+        simple_status(&endpoint, &token, "acme-billing").await,
+        200,
+        "no group yet"
+    );
 
-    c.create_package_group().domain("dom").package_group("/pypi//acme~").send().await.unwrap();
+    c.create_package_group()
+        .domain("dom")
+        .package_group("/pypi//acme~")
+        .send()
+        .await
+        .unwrap();
     set_modes(
         &c,
         "/pypi//acme~",
-        &[(Kind::ExternalUpstream, Mode::Block), (Kind::Publish, Mode::AllowSpecificRepositories)],
+        &[
+            (Kind::ExternalUpstream, Mode::Block),
+            (Kind::Publish, Mode::AllowSpecificRepositories),
+        ],
         &[("team", Kind::Publish)],
     )
     .await;
@@ -158,28 +198,74 @@ async fn blocked_origins_are_enforced_on_the_pypi_endpoint() {
 
     let wheel = "acme_billing-1.0-py3-none-any.whl";
     let ok = upload(&endpoint, &token, "acme-billing", "1.0", wheel, b"internal").await;
-    assert_eq!(ok.status().as_u16(), 200, "the allowed repository may publish");
+    assert_eq!(
+        ok.status().as_u16(),
+        200,
+        "the allowed repository may publish"
+    );
     assert_eq!(simple_status(&endpoint, &token, "acme-billing").await, 200);
     let (_, other) = endpoint_and_token(&c, "dom", "other").await;
-    let refused = upload(&other, &token, "acme-billing", "2.0", "acme_billing-2.0-py3-none-any.whl", b"x").await;
+    let refused = upload(
+        &other,
+        &token,
+        "acme-billing",
+        "2.0",
+        "acme_billing-2.0-py3-none-any.whl",
+        b"x",
+    )
+    .await;
     assert_eq!(refused.status().as_u16(), 403);
     let body = refused.text().await.unwrap();
-    assert!(body.contains("PUBLISH") && body.contains("/pypi//acme~"), "{body}");
-    let weak = upload(&endpoint, &token, "ACME_billing", "3.0", "ACME_billing-3.0-py3-none-any.whl", b"x").await;
-    assert_eq!(weak.status().as_u16(), 200, "names are normalised before matching");
+    assert!(
+        body.contains("PUBLISH") && body.contains("/pypi//acme~"),
+        "{body}"
+    );
+    let weak = upload(
+        &endpoint,
+        &token,
+        "ACME_billing",
+        "3.0",
+        "ACME_billing-3.0-py3-none-any.whl",
+        b"x",
+    )
+    .await;
+    assert_eq!(
+        weak.status().as_u16(),
+        200,
+        "names are normalised before matching"
+    );
 
     c.update_repository()
         .domain("dom")
         .repository("downstream")
-        .upstreams(ca::types::UpstreamRepository::builder().repository_name("team").build().unwrap())
+        .upstreams(
+            ca::types::UpstreamRepository::builder()
+                .repository_name("team")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
     let (_, down) = endpoint_and_token(&c, "dom", "downstream").await;
-    assert_eq!(simple_status(&down, &token, "acme-billing").await, 200, "INTERNAL_UPSTREAM inherits ALLOW");
-    set_modes(&c, "/pypi//acme~", &[(Kind::InternalUpstream, Mode::Block)], &[]).await;
+    assert_eq!(
+        simple_status(&down, &token, "acme-billing").await,
+        200,
+        "INTERNAL_UPSTREAM inherits ALLOW"
+    );
+    set_modes(
+        &c,
+        "/pypi//acme~",
+        &[(Kind::InternalUpstream, Mode::Block)],
+        &[],
+    )
+    .await;
     assert_eq!(simple_status(&down, &token, "acme-billing").await, 404);
-    assert_eq!(simple_status(&endpoint, &token, "acme-billing").await, 200, "its own copy stays");
+    assert_eq!(
+        simple_status(&endpoint, &token, "acme-billing").await,
+        200,
+        "its own copy stays"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +278,12 @@ async fn groups_survive_a_restart_with_a_state_file() {
     let emu = Emulator::start(config.clone()).await.unwrap();
     let c = client(&emu);
     c.create_domain().domain("dom").send().await.unwrap();
-    c.create_package_group().domain("dom").package_group("/pypi//acme~").send().await.unwrap();
+    c.create_package_group()
+        .domain("dom")
+        .package_group("/pypi//acme~")
+        .send()
+        .await
+        .unwrap();
     set_modes(&c, "/pypi//acme~", &[(Kind::Publish, Mode::Block)], &[]).await;
     emu.shutdown().await;
     let emu = Emulator::start(config).await.unwrap();
@@ -223,7 +314,10 @@ async fn boto3_runs_the_package_group_scenario() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success() && text.contains("boto3 package groups OK"), "{text}");
+    assert!(
+        out.status.success() && text.contains("boto3 package groups OK"),
+        "{text}"
+    );
     for op in [
         "CreatePackageGroup",
         "DescribePackageGroup",

@@ -169,7 +169,9 @@ impl CodeArtifact {
             .package_group(pattern)
             .description(texts.0)
             .contact_info(texts.1);
-        self.call("UpdatePackageGroup", req.send()).await.map(|_| ())
+        self.call("UpdatePackageGroup", req.send())
+            .await
+            .map(|_| ())
     }
 
     /// UpdatePackageGroupOriginConfiguration.

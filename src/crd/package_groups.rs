@@ -14,6 +14,7 @@ pub const PATTERN_REGEX: &str = r"^/(\*|[a-z]+/\*|[a-z]+/[^/*$~\s]*[\p{L}\p{N}]~
 
 /// One package group and its origin controls.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(validation = Rule::new("self.pattern != '/*' || !has(self.originControls) || ((!has(self.originControls.publish) || self.originControls.publish.mode != 'Inherit') && (!has(self.originControls.externalUpstream) || self.originControls.externalUpstream.mode != 'Inherit') && (!has(self.originControls.internalUpstream) || self.originControls.internalUpstream.mode != 'Inherit'))").message("spec.packageGroups: the root group /* has nothing to inherit from, so its originControls cannot be Inherit"))]
 #[serde(rename_all = "camelCase")]
 pub struct PackageGroupSpec {
     /// The packages of the group, in CodeArtifact's pattern syntax. For PyPI
@@ -70,13 +71,18 @@ pub struct OriginRestriction {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 100),
-        inner(length(min = 2, max = 100), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$"))
+        inner(
+            length(min = 2, max = 100),
+            regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$")
+        )
     )]
     pub repositories: Vec<String>,
 }
 
 /// An origin restriction mode.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+)]
 pub enum OriginMode {
     /// Every repository.
     Allow,
@@ -108,14 +114,20 @@ pub struct InternalPackages {
     /// every `acme-*` name (`Acme_Billing` too, as PyPI normalises it), not
     /// `acmecorp`. It becomes the package group `/pypi//PREFIX~`, whose
     /// versions are never taken from public PyPI.
-    #[schemars(length(min = 1, max = 200), regex(pattern = r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 200),
+        regex(pattern = r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?$")
+    )]
     pub prefix: String,
     /// The repositories that may publish names under the prefix. Empty: any
     /// repository of the domain may.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(
         length(max = 100),
-        inner(length(min = 2, max = 100), regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$"))
+        inner(
+            length(min = 2, max = 100),
+            regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._\-]{1,99}$")
+        )
     )]
     pub publish_to: Vec<String>,
 }
@@ -166,10 +178,24 @@ mod tests {
     #[test]
     fn the_pattern_schema_accepts_codeartifact_forms_only() {
         let re = regex::Regex::new(PATTERN_REGEX).unwrap();
-        for ok in ["/*", "/pypi/*", "/pypi//acme~", "/pypi//acme-billing$", "/npm/space/*", "/maven/com.acme~"] {
+        for ok in [
+            "/*",
+            "/pypi/*",
+            "/pypi//acme~",
+            "/pypi//acme-billing$",
+            "/npm/space/*",
+            "/maven/com.acme~",
+        ] {
             assert!(re.is_match(ok), "{ok}");
         }
-        for bad in ["*", "/pypi//acme-~", "/pypi//acme", "/pypi//a b$", "pypi//x$", "/pypi//x$/y"] {
+        for bad in [
+            "*",
+            "/pypi//acme-~",
+            "/pypi//acme",
+            "/pypi//a b$",
+            "pypi//x$",
+            "/pypi//x$/y",
+        ] {
             assert!(!re.is_match(bad), "{bad}");
         }
     }
@@ -182,11 +208,21 @@ mod tests {
         };
         let g = p.group();
         assert_eq!(g.pattern, "/pypi//acme~");
-        assert_eq!(g.origin_controls.external_upstream.unwrap().mode, OriginMode::Block);
+        assert_eq!(
+            g.origin_controls.external_upstream.unwrap().mode,
+            OriginMode::Block
+        );
         let publish = g.origin_controls.publish.unwrap();
         assert_eq!(publish.mode, OriginMode::AllowSpecificRepositories);
         assert_eq!(publish.repositories, ["team"]);
-        let open = InternalPackages { prefix: "acme".into(), publish_to: vec![] }.group();
-        assert!(open.origin_controls.publish.is_none(), "publishing is inherited");
+        let open = InternalPackages {
+            prefix: "acme".into(),
+            publish_to: vec![],
+        }
+        .group();
+        assert!(
+            open.origin_controls.publish.is_none(),
+            "publishing is inherited"
+        );
     }
 }

@@ -83,7 +83,9 @@ fn desired_group(spec: &PackageGroupSpec) -> Desired {
         let r = restriction(spec, kind);
         let mode = r.map_or(fallback, |r| r.mode);
         modes.insert(kind.to_string(), mode.aws_name().to_string());
-        let repos = r.map(|r| r.repositories.iter().cloned().collect()).unwrap_or_default();
+        let repos = r
+            .map(|r| r.repositories.iter().cloned().collect())
+            .unwrap_or_default();
         allowed.insert(kind.to_string(), repos);
     }
     Desired {
@@ -193,4 +195,138 @@ pub fn plan(desired: &[Desired], actual: &[Actual]) -> Vec<Change> {
         }
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{InternalPackages, OriginControls};
+
+    fn spec(groups: Vec<PackageGroupSpec>, internal: &[(&str, &[&str])]) -> CodeArtifactDomainSpec {
+        let mut s: CodeArtifactDomainSpec = serde_json::from_value(serde_json::json!({})).unwrap();
+        s.package_groups = groups;
+        s.internal_packages = internal
+            .iter()
+            .map(|(p, to)| InternalPackages {
+                prefix: p.to_string(),
+                publish_to: to.iter().map(|r| r.to_string()).collect(),
+            })
+            .collect();
+        s
+    }
+
+    fn actual_of(d: &Desired, ours: bool) -> Actual {
+        Actual {
+            pattern: d.pattern.clone(),
+            description: d.description.clone(),
+            contact_info: d.contact_info.clone(),
+            modes: d.modes.clone(),
+            allowed: d.allowed.clone(),
+            ours,
+        }
+    }
+
+    #[test]
+    fn a_missing_group_is_created_then_given_its_origin_controls() {
+        let want = desired(&spec(vec![], &[("acme", &["team"])])).unwrap();
+        let changes = plan(&want, &[]);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert!(matches!(&changes[0], Change::Create { pattern, .. } if pattern == "/pypi//acme~"));
+        let Change::Origin { update, .. } = &changes[1] else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(
+            update.modes.get("EXTERNAL_UPSTREAM").map(String::as_str),
+            Some("BLOCK")
+        );
+        assert_eq!(
+            update.modes.get("PUBLISH").map(String::as_str),
+            Some("ALLOW_SPECIFIC_REPOSITORIES")
+        );
+        assert!(
+            !update.modes.contains_key("INTERNAL_UPSTREAM"),
+            "INHERIT is the default"
+        );
+        assert_eq!(update.add, [("PUBLISH".to_string(), "team".to_string())]);
+    }
+
+    #[test]
+    fn drift_is_put_back_and_a_group_as_declared_needs_nothing() {
+        let want = desired(&spec(vec![], &[("acme", &["team"])])).unwrap();
+        assert!(plan(&want, &[actual_of(&want[0], true)]).is_empty());
+        let mut edited = actual_of(&want[0], false);
+        edited
+            .modes
+            .insert("EXTERNAL_UPSTREAM".into(), "ALLOW".into());
+        edited
+            .allowed
+            .get_mut("PUBLISH")
+            .unwrap()
+            .insert("intruder".into());
+        edited.description = "changed by hand".into();
+        let changes = plan(&want, &[edited]);
+        assert!(
+            matches!(&changes[0], Change::Texts { description, .. } if description.starts_with("Internal packages acme"))
+        );
+        let Change::Origin { update, .. } = &changes[1] else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(update.modes.len(), 1);
+        assert_eq!(update.modes["EXTERNAL_UPSTREAM"], "BLOCK");
+        assert_eq!(
+            update.remove,
+            [("PUBLISH".to_string(), "intruder".to_string())]
+        );
+        assert!(update.add.is_empty());
+    }
+
+    #[test]
+    fn only_groups_this_object_created_are_deleted_and_never_the_root() {
+        let old = desired(&spec(vec![], &[("acme", &[]), ("beta", &[])])).unwrap();
+        let root = Actual {
+            pattern: ROOT.into(),
+            ours: true,
+            ..Actual::default()
+        };
+        let mut by_hand = actual_of(&old[1], false);
+        by_hand.pattern = "/pypi//other~".into();
+        let actual = [actual_of(&old[0], true), by_hand, root];
+        let now = desired(&spec(vec![], &[("beta", &[])])).unwrap();
+        let changes = plan(&now, &actual);
+        let deletes: Vec<_> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Delete { pattern } => Some(pattern.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deletes, ["/pypi//acme~"]);
+    }
+
+    #[test]
+    fn the_root_defaults_to_allow_and_duplicates_are_refused() {
+        let root = PackageGroupSpec {
+            pattern: ROOT.into(),
+            description: None,
+            contact_info: None,
+            origin_controls: OriginControls::default(),
+        };
+        let want = desired(&spec(vec![root], &[])).unwrap();
+        assert!(want[0].modes.values().all(|m| m == "ALLOW"));
+        let twice = PackageGroupSpec {
+            pattern: "/pypi//acme~".into(),
+            ..want_spec()
+        };
+        let err = desired(&spec(vec![twice], &[("acme", &[])])).unwrap_err();
+        assert!(err.contains("/pypi//acme~"), "{err}");
+    }
+
+    fn want_spec() -> PackageGroupSpec {
+        PackageGroupSpec {
+            pattern: String::new(),
+            description: None,
+            contact_info: None,
+            origin_controls: OriginControls::default(),
+        }
+    }
 }

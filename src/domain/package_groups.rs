@@ -41,7 +41,10 @@ pub async fn sync(
     marker: &BTreeMap<String, String>,
 ) -> Result<Vec<PackageGroupStatus>> {
     let want = desired(&obj.spec).map_err(Error::InvalidSpec)?;
-    let reported = obj.status.as_ref().is_some_and(|s| !s.package_groups.is_empty());
+    let reported = obj
+        .status
+        .as_ref()
+        .is_some_and(|s| !s.package_groups.is_empty());
     if want.is_empty() && !reported {
         return Ok(Vec::new());
     }
@@ -55,8 +58,10 @@ pub async fn sync(
     for g in &listed {
         actual.push(read(&t, g, &want, ctx, obj).await?);
     }
-    let mut arns: BTreeMap<String, String> =
-        listed.iter().map(|g| (g.pattern.clone(), g.arn.clone())).collect();
+    let mut arns: BTreeMap<String, String> = listed
+        .iter()
+        .map(|g| (g.pattern.clone(), g.arn.clone()))
+        .collect();
     let mut created = Vec::new();
     for change in plan(&want, &actual) {
         if let Some(arn) = carry_out(&t, &change, marker).await? {
@@ -171,7 +176,9 @@ async fn announce(ctx: &Context, obj: &CodeArtifactDomain, change: &Change) {
         ),
         Change::Delete { pattern } => (
             EventReason::PackageGroupDeleted,
-            format!("Deleted package group {pattern}, which this object created and no longer declares"),
+            format!(
+                "Deleted package group {pattern}, which this object created and no longer declares"
+            ),
         ),
     };
     publish(ctx, obj, EventType::Normal, reason, note).await;

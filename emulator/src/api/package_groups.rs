@@ -273,7 +273,11 @@ fn checked(list: &[AllowedRepository], field: &str) -> Result<Vec<(String, Strin
             let kind = a.origin_restriction_type.as_deref().ok_or_else(|| {
                 validate::missing(&format!("{field}.member.originRestrictionType"))
             })?;
-            validate::one_of(&format!("{field}.member.originRestrictionType"), kind, TYPES)?;
+            validate::one_of(
+                &format!("{field}.member.originRestrictionType"),
+                kind,
+                TYPES,
+            )?;
             Ok((kind.to_string(), name.to_string()))
         })
         .collect()
@@ -296,7 +300,10 @@ pub fn update_origin(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
         }
     }
     let add = checked(&body.add_allowed_repositories, "addAllowedRepositories")?;
-    let remove = checked(&body.remove_allowed_repositories, "removeAllowedRepositories")?;
+    let remove = checked(
+        &body.remove_allowed_repositories,
+        "removeAllowedRepositories",
+    )?;
     ctx.mutate(|s| {
         let d = s.domain_mut(&owner, domain)?;
         for (_, repo) in &add {
@@ -310,14 +317,30 @@ pub fn update_origin(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
             }
         }
         for (kind, repo) in &add {
-            let r = g.restrictions.entry(kind.clone()).or_insert_with(|| PackageGroup::new(pattern, 0.0).restriction(kind));
+            let r = g
+                .restrictions
+                .entry(kind.clone())
+                .or_insert_with(|| PackageGroup::new(pattern, 0.0).restriction(kind));
             if r.repositories.insert(repo.clone()) {
-                updates.entry(kind.clone()).or_default().entry("ADDED").or_default().push(repo.clone());
+                updates
+                    .entry(kind.clone())
+                    .or_default()
+                    .entry("ADDED")
+                    .or_default()
+                    .push(repo.clone());
             }
         }
         for (kind, repo) in &remove {
-            if g.restrictions.get_mut(kind).is_some_and(|r| r.repositories.remove(repo)) {
-                updates.entry(kind.clone()).or_default().entry("REMOVED").or_default().push(repo.clone());
+            if g.restrictions
+                .get_mut(kind)
+                .is_some_and(|r| r.repositories.remove(repo))
+            {
+                updates
+                    .entry(kind.clone())
+                    .or_default()
+                    .entry("REMOVED")
+                    .or_default()
+                    .push(repo.clone());
             }
         }
         let g = d.group(pattern)?;
@@ -339,7 +362,11 @@ pub fn get_associated(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     }
     let raw = call.req("package")?;
     validate::package_part("package", raw)?;
-    let name = if format == "pypi" { normalize(raw) } else { raw.to_string() };
+    let name = if format == "pypi" {
+        normalize(raw)
+    } else {
+        raw.to_string()
+    };
     ctx.read(|s| {
         let d = s.domain(&owner, domain)?;
         let (g, strength) = d
@@ -359,8 +386,18 @@ pub fn list_allowed(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     validate::one_of("originRestrictionType", kind, TYPES)?;
     ctx.read(|s| {
         let d = s.domain(&owner, domain)?;
-        let names: Vec<String> = d.group(pattern)?.restriction(kind).repositories.into_iter().collect();
-        let (page, next) = paginate(names, Clone::clone, call.max_results()?, call.opt("next-token"))?;
+        let names: Vec<String> = d
+            .group(pattern)?
+            .restriction(kind)
+            .repositories
+            .into_iter()
+            .collect();
+        let (page, next) = paginate(
+            names,
+            Clone::clone,
+            call.max_results()?,
+            call.opt("next-token"),
+        )?;
         let mut out = json!({ "allowedRepositories": page });
         if let Some(n) = next {
             out["nextToken"] = json!(n);

@@ -107,9 +107,12 @@ pub fn candidates(
         };
         let connected = r.external_connections.iter().any(|c| c == PUBLIC_PYPI);
         let external_ok = internal_ok && group_allows(EXTERNAL_UPSTREAM, &r.name);
-        if let (true, true, true, Some(dir)) =
-            (connected, external_ok, upstream_allowed(r, &key), public_dir)
-        {
+        if let (true, true, true, Some(dir)) = (
+            connected,
+            external_ok,
+            upstream_allowed(r, &key),
+            public_dir,
+        ) {
             found.extend(public_candidates(dir, &r.name, project));
         }
         out.extend(

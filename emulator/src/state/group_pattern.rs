@@ -33,9 +33,7 @@ pub enum Scope {
 }
 
 fn invalid(pattern: &str, why: &str) -> ApiError {
-    ApiError::field(format!(
-        "Invalid package group pattern '{pattern}': {why}"
-    ))
+    ApiError::field(format!("Invalid package group pattern '{pattern}': {why}"))
 }
 
 /// Word characters: letters, digits and (after the first) combining marks.
@@ -45,7 +43,10 @@ fn is_word(c: char) -> bool {
 
 fn value(pattern: &str, raw: &str) -> Result<String, ApiError> {
     if raw.is_empty() || raw.contains(['*', '$', '~']) {
-        return Err(invalid(pattern, "a value may not be empty or contain '*', '$' or '~'"));
+        return Err(invalid(
+            pattern,
+            "a value may not be empty or contain '*', '$' or '~'",
+        ));
     }
     Ok(raw.to_string())
 }
@@ -55,7 +56,10 @@ fn part(pattern: &str, raw: &str) -> Result<Part, ApiError> {
         return Ok(Part::Exact(value(pattern, v)?));
     }
     let Some(v) = raw.strip_suffix('~') else {
-        return Err(invalid(pattern, "the last component must end in '*', '$' or '~'"));
+        return Err(invalid(
+            pattern,
+            "the last component must end in '*', '$' or '~'",
+        ));
     };
     let v = value(pattern, v)?;
     if !v.chars().last().is_some_and(is_word) {
@@ -98,7 +102,10 @@ pub fn parse(pattern: &str) -> Result<Scope, ApiError> {
 
 fn namespace(pattern: &str, format: &str, ns: &str) -> Result<String, ApiError> {
     if NO_NAMESPACE.contains(&format) && !ns.is_empty() {
-        return Err(invalid(pattern, "this format has no namespace: leave it empty"));
+        return Err(invalid(
+            pattern,
+            "this format has no namespace: leave it empty",
+        ));
     }
     if NEEDS_NAMESPACE.contains(&format) && ns.is_empty() {
         return Err(invalid(pattern, "this format needs a namespace"));
@@ -253,8 +260,14 @@ mod tests {
         assert!(acme.matches("pypi", "", "acme-billing", false));
         assert!(!acme.matches("pypi", "", "acmebilling", false));
         assert!(!acme.matches("npm", "", "acme-billing", false));
-        assert!(!acme.matches("pypi", "", "Acme-Billing", false), "case-sensitive");
-        assert!(acme.matches("pypi", "", "Acme_Billing", true), "weak after folding");
+        assert!(
+            !acme.matches("pypi", "", "Acme-Billing", false),
+            "case-sensitive"
+        );
+        assert!(
+            acme.matches("pypi", "", "Acme_Billing", true),
+            "weak after folding"
+        );
         let exact = p("/pypi//acme-billing$");
         assert!(exact.matches("pypi", "", "acme-billing", false));
         assert!(!exact.matches("pypi", "", "acme-billing-x", false));
@@ -274,7 +287,10 @@ mod tests {
         assert!(root.contains(&pypi) && pypi.contains(&acme) && acme.contains(&billing));
         assert!(billing.contains(&exact) && acme.contains(&exact));
         assert!(!billing.contains(&acme) && !exact.contains(&billing));
-        assert!(!p("/pypi//acm~").contains(&acme), "acm~ does not match acme");
+        assert!(
+            !p("/pypi//acm~").contains(&acme),
+            "acm~ does not match acme"
+        );
         assert!(!p("/npm/*").contains(&acme));
         assert!(root.specificity() < pypi.specificity());
         assert!(acme.specificity() < billing.specificity());

@@ -261,9 +261,15 @@ mod tests {
             ("/pypi//acme~", &[("EXTERNAL_UPSTREAM", "BLOCK")]),
             ("/pypi//acme-billing$", &[]),
         ]);
-        let at = |n: &str| d.associated("pypi", "", n).map(|(g, s)| (g.pattern.clone(), s));
+        let at = |n: &str| {
+            d.associated("pypi", "", n)
+                .map(|(g, s)| (g.pattern.clone(), s))
+        };
         assert_eq!(at("requests"), Some(("/pypi/*".into(), Strength::Strong)));
-        assert_eq!(at("acme-x"), Some(("/pypi//acme~".into(), Strength::Strong)));
+        assert_eq!(
+            at("acme-x"),
+            Some(("/pypi//acme~".into(), Strength::Strong))
+        );
         assert_eq!(
             at("acme-billing"),
             Some(("/pypi//acme-billing$".into(), Strength::Strong))
@@ -274,8 +280,14 @@ mod tests {
         let weak = domain(&[("/pypi//Acme~", &[])]);
         let (g, s) = weak.associated("pypi", "", "acme-x").unwrap();
         assert_eq!((g.pattern.as_str(), s), ("/pypi//Acme~", Strength::Weak));
-        assert!(weak.origin_allowed("pypi", "", "acme-x", PUBLISH, "r").is_err());
-        assert!(weak.origin_allowed("pypi", "", "other", PUBLISH, "r").is_ok());
+        assert!(
+            weak.origin_allowed("pypi", "", "acme-x", PUBLISH, "r")
+                .is_err()
+        );
+        assert!(
+            weak.origin_allowed("pypi", "", "other", PUBLISH, "r")
+                .is_ok()
+        );
     }
 
     #[test]
@@ -283,18 +295,36 @@ mod tests {
         let mut d = domain(&[
             ("/pypi/*", &[("PUBLISH", "BLOCK")]),
             ("/pypi//acme~", &[("EXTERNAL_UPSTREAM", "BLOCK")]),
-            ("/pypi//acme-billing$", &[("PUBLISH", "ALLOW_SPECIFIC_REPOSITORIES")]),
+            (
+                "/pypi//acme-billing$",
+                &[("PUBLISH", "ALLOW_SPECIFIC_REPOSITORIES")],
+            ),
         ]);
         let g = d.group("/pypi//acme~").unwrap();
         assert_eq!(d.parent(g).unwrap().pattern, "/pypi/*");
         let (r, from) = d.effective(g, PUBLISH);
-        assert_eq!((r.mode.as_str(), from.pattern.as_str()), ("BLOCK", "/pypi/*"));
+        assert_eq!(
+            (r.mode.as_str(), from.pattern.as_str()),
+            ("BLOCK", "/pypi/*")
+        );
         let (r, from) = d.effective(g, INTERNAL_UPSTREAM);
         assert_eq!((r.mode.as_str(), from.pattern.as_str()), ("ALLOW", ROOT));
-        assert!(d.origin_allowed("pypi", "", "acme-x", EXTERNAL_UPSTREAM, "r").is_err());
-        assert!(d.origin_allowed("pypi", "", "requests", EXTERNAL_UPSTREAM, "r").is_ok());
-        assert!(d.origin_allowed("pypi", "", "acme-x", PUBLISH, "r").is_err());
-        assert!(d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "team").is_err());
+        assert!(
+            d.origin_allowed("pypi", "", "acme-x", EXTERNAL_UPSTREAM, "r")
+                .is_err()
+        );
+        assert!(
+            d.origin_allowed("pypi", "", "requests", EXTERNAL_UPSTREAM, "r")
+                .is_ok()
+        );
+        assert!(
+            d.origin_allowed("pypi", "", "acme-x", PUBLISH, "r")
+                .is_err()
+        );
+        assert!(
+            d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "team")
+                .is_err()
+        );
         d.group_mut("/pypi//acme-billing$")
             .unwrap()
             .restrictions
@@ -302,8 +332,14 @@ mod tests {
             .unwrap()
             .repositories
             .insert("team".into());
-        assert!(d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "team").is_ok());
-        assert!(d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "other").is_err());
+        assert!(
+            d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "team")
+                .is_ok()
+        );
+        assert!(
+            d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "other")
+                .is_err()
+        );
         assert!(d.parent(d.group(ROOT).unwrap()).is_none());
     }
 }

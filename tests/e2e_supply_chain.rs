@@ -25,7 +25,11 @@ const INTERNAL: &str = "acme-billing";
 const GROUP: &str = "/pypi//acme~";
 
 fn domain_name(s: &Strict) -> String {
-    let id: String = s.id.chars().filter(char::is_ascii_alphanumeric).take(20).collect();
+    let id: String =
+        s.id.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(20)
+            .collect();
     format!("sc-{}", id.to_lowercase())
 }
 
@@ -46,7 +50,10 @@ async fn mounted(s: &Strict, name: &str) -> PathBuf {
 }
 
 fn installed_version(out_dir: &Path, requirement: &str) -> Option<String> {
-    let site = out_dir.join(format!("site-{}", requirement.replace(['=', '<', '>'], "_")));
+    let site = out_dir.join(format!(
+        "site-{}",
+        requirement.replace(['=', '<', '>'], "_")
+    ));
     let module = INTERNAL.replace('-', "_");
     std::fs::read_to_string(site.join(module).join("__init__.py")).ok()
 }
@@ -60,7 +67,12 @@ async fn origin_mode(c: &ca::Client, domain: &str, kind: Kind) -> Option<Mode> {
         .await
         .ok()?
         .package_group?;
-    let r = g.origin_configuration()?.restrictions()?.get(&kind)?.mode()?.clone();
+    let r = g
+        .origin_configuration()?
+        .restrictions()?
+        .get(&kind)?
+        .mode()?
+        .clone();
     Some(r)
 }
 
@@ -77,7 +89,11 @@ async fn wait_group_reported(s: &Strict, cad: &str) -> CodeArtifactDomain {
     })
     .await;
     let now = api.get_opt(cad).await.ok().flatten();
-    assert!(ok.is_ok(), "{GROUP} never reported: {now:#?}\n{}", s.env.operator.logs());
+    assert!(
+        ok.is_ok(),
+        "{GROUP} never reported: {now:#?}\n{}",
+        s.env.operator.logs()
+    );
     now.expect("domain exists")
 }
 
@@ -110,12 +126,21 @@ async fn an_internal_prefix_stops_dependency_confusion() {
     s.apply_domain(&cad, spec(&s, internal)).await;
     wait_group_reported(&s, &cad).await;
     let out = pip_install(&team, INTERNAL);
-    assert!(!out.status.success(), "pip must refuse the public acme-billing: {out:?}");
-    assert_ok("public packages still install", &pip_install(&team, "requests-lite"));
+    assert!(
+        !out.status.success(),
+        "pip must refuse the public acme-billing: {out:?}"
+    );
+    assert_ok(
+        "public packages still install",
+        &pip_install(&team, "requests-lite"),
+    );
 
     let ours = s.env.tmp.path().join("ours");
     let dists = make_dist(INTERNAL, "1.0", &ours, false);
-    assert_ok("twine upload to the publishing repository", &twine_upload(&team, &dists));
+    assert_ok(
+        "twine upload to the publishing repository",
+        &twine_upload(&team, &dists),
+    );
     let out = pip_install(&team, INTERNAL);
     assert_ok("pip install of the internal package", &out);
     assert_eq!(
@@ -125,8 +150,15 @@ async fn an_internal_prefix_stops_dependency_confusion() {
     );
     let elsewhere = make_dist(INTERNAL, "1.1", &s.env.tmp.path().join("elsewhere"), false);
     let out = twine_upload(&other, &elsewhere);
-    assert!(!out.status.success(), "publishing to another repository must be refused");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "publishing to another repository must be refused"
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("403"), "twine reports the refusal: {text}");
 
     // Drift: a group opened by hand is closed again by the operator's next resync.
@@ -142,7 +174,10 @@ async fn an_internal_prefix_stops_dependency_confusion() {
         origin_mode(&c, &domain, Kind::ExternalUpstream).await == Some(Mode::Block)
     })
     .await;
-    assert!(back.is_ok(), "the operator never put EXTERNAL_UPSTREAM back to BLOCK");
+    assert!(
+        back.is_ok(),
+        "the operator never put EXTERNAL_UPSTREAM back to BLOCK"
+    );
 
     // Removal: the operator's group goes, a group made by hand stays.
     c.create_package_group()
@@ -163,7 +198,10 @@ async fn an_internal_prefix_stops_dependency_confusion() {
         .package_group("/pypi//handmade~")
         .send()
         .await;
-    assert!(kept.is_ok(), "a group the operator did not create must stay");
+    assert!(
+        kept.is_ok(),
+        "a group the operator did not create must stay"
+    );
     s.env.assert_no_token_leaks().await;
     s.delete_domain(&cad).await;
 }

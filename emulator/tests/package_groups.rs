@@ -143,48 +143,46 @@ async fn simple_status(endpoint: &str, token: &str, project: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test]
-async fn blocked_origins_are_enforced_on_the_pypi_endpoint() {
-    let tmp = tempfile::tempdir().unwrap();
-    let public = tmp.path().join("public");
-    publish_publicly(&public, "acme_billing-99.0-py3-none-any.whl");
-    publish_publicly(&public, "requests-2.0-py3-none-any.whl");
+/// A domain whose repository `team` has the external connection, with repositories `other`
+/// and `downstream` (whose upstream is `team`), and the public stand-in offering
+/// `acme-billing` and `requests`. Returns a token and `team`'s endpoint.
+async fn world(public: &std::path::Path) -> (Emulator, ca::Client, String, String) {
+    publish_publicly(public, "acme_billing-99.0-py3-none-any.whl");
+    publish_publicly(public, "requests-2.0-py3-none-any.whl");
     let config = Config {
-        public_pypi_dir: Some(public),
+        public_pypi_dir: Some(public.to_path_buf()),
         ..Config::for_tests()
     };
     let emu = Emulator::start(config).await.unwrap();
     let c = client(&emu);
     let (token, endpoint) = domain_with_repo(&c, "dom", "team").await;
     for repo in ["other", "downstream"] {
-        c.create_repository()
-            .domain("dom")
-            .repository(repo)
-            .send()
-            .await
-            .unwrap();
+        let req = c.create_repository().domain("dom").repository(repo);
+        req.send().await.unwrap();
     }
-    c.associate_external_connection()
-        .domain("dom")
-        .repository("team")
-        .external_connection("public:pypi")
-        .send()
-        .await
+    let team = ca::types::UpstreamRepository::builder()
+        .repository_name("team")
+        .build()
         .unwrap();
-    assert_eq!(
-        simple_status(&endpoint, &token, "acme-billing").await,
-        200,
-        "no group yet"
-    );
+    let req = c.update_repository().domain("dom").repository("downstream");
+    req.upstreams(team).send().await.unwrap();
+    let req = c
+        .associate_external_connection()
+        .domain("dom")
+        .repository("team");
+    req.external_connection("public:pypi").send().await.unwrap();
+    (emu, c, token, endpoint)
+}
 
-    c.create_package_group()
+/// `/pypi//acme~`: never from public PyPI, published only to `team`.
+async fn protect(c: &ca::Client) {
+    let req = c
+        .create_package_group()
         .domain("dom")
-        .package_group("/pypi//acme~")
-        .send()
-        .await
-        .unwrap();
+        .package_group("/pypi//acme~");
+    req.send().await.unwrap();
     set_modes(
-        &c,
+        c,
         "/pypi//acme~",
         &[
             (Kind::ExternalUpstream, Mode::Block),
@@ -193,66 +191,56 @@ async fn blocked_origins_are_enforced_on_the_pypi_endpoint() {
         &[("team", Kind::Publish)],
     )
     .await;
-    assert_eq!(simple_status(&endpoint, &token, "acme-billing").await, 404);
-    assert_eq!(simple_status(&endpoint, &token, "requests").await, 200);
+}
 
-    let wheel = "acme_billing-1.0-py3-none-any.whl";
-    let ok = upload(&endpoint, &token, "acme-billing", "1.0", wheel, b"internal").await;
+async fn publish(endpoint: &str, token: &str, name: &str, version: &str) -> reqwest::Response {
+    let wheel = format!("{}-{version}-py3-none-any.whl", name.replace('-', "_"));
+    upload(endpoint, token, name, version, &wheel, b"internal").await
+}
+
+#[tokio::test]
+async fn blocked_external_upstreams_and_publishing_are_enforced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_emu, c, token, endpoint) = world(&tmp.path().join("public")).await;
+    let status = |project: &'static str| simple_status(&endpoint, &token, project);
+    assert_eq!(status("acme-billing").await, 200, "no group yet");
+
+    protect(&c).await;
+    assert_eq!(status("acme-billing").await, 404, "public files are hidden");
+    assert_eq!(status("requests").await, 200, "other names are not");
+    let ok = publish(&endpoint, &token, "acme-billing", "1.0").await;
     assert_eq!(
         ok.status().as_u16(),
         200,
         "the allowed repository may publish"
     );
-    assert_eq!(simple_status(&endpoint, &token, "acme-billing").await, 200);
+    assert_eq!(status("acme-billing").await, 200);
+
     let (_, other) = endpoint_and_token(&c, "dom", "other").await;
-    let refused = upload(
-        &other,
-        &token,
-        "acme-billing",
-        "2.0",
-        "acme_billing-2.0-py3-none-any.whl",
-        b"x",
-    )
-    .await;
+    let refused = publish(&other, &token, "acme-billing", "2.0").await;
     assert_eq!(refused.status().as_u16(), 403);
     let body = refused.text().await.unwrap();
     assert!(
         body.contains("PUBLISH") && body.contains("/pypi//acme~"),
         "{body}"
     );
-    let weak = upload(
-        &endpoint,
-        &token,
-        "ACME_billing",
-        "3.0",
-        "ACME_billing-3.0-py3-none-any.whl",
-        b"x",
-    )
-    .await;
+    let folded = publish(&endpoint, &token, "ACME_billing", "3.0").await;
     assert_eq!(
-        weak.status().as_u16(),
+        folded.status().as_u16(),
         200,
         "names are normalised before matching"
     );
+}
 
-    c.update_repository()
-        .domain("dom")
-        .repository("downstream")
-        .upstreams(
-            ca::types::UpstreamRepository::builder()
-                .repository_name("team")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+#[tokio::test]
+async fn a_blocked_internal_upstream_hides_what_only_upstreams_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_emu, c, token, endpoint) = world(&tmp.path().join("public")).await;
+    protect(&c).await;
+    publish(&endpoint, &token, "acme-billing", "1.0").await;
     let (_, down) = endpoint_and_token(&c, "dom", "downstream").await;
-    assert_eq!(
-        simple_status(&down, &token, "acme-billing").await,
-        200,
-        "INTERNAL_UPSTREAM inherits ALLOW"
-    );
+    let inherited = simple_status(&down, &token, "acme-billing").await;
+    assert_eq!(inherited, 200, "INTERNAL_UPSTREAM inherits ALLOW from /*");
     set_modes(
         &c,
         "/pypi//acme~",
@@ -261,11 +249,8 @@ async fn blocked_origins_are_enforced_on_the_pypi_endpoint() {
     )
     .await;
     assert_eq!(simple_status(&down, &token, "acme-billing").await, 404);
-    assert_eq!(
-        simple_status(&endpoint, &token, "acme-billing").await,
-        200,
-        "its own copy stays"
-    );
+    let own = simple_status(&endpoint, &token, "acme-billing").await;
+    assert_eq!(own, 200, "the repository's own copy stays");
 }
 
 #[tokio::test]

@@ -170,8 +170,10 @@ impl Scope {
             (S::All, _) => true,
             (_, S::All) => false,
             (S::Format(f), o) => o.format() == Some(f.as_str()),
-            (S::NamespacePrefix(f, p), S::NamespacePrefix(g, q) | S::Namespace(g, q))
-            | (S::NamespacePrefix(f, p), S::Name(g, q, _)) => f == g && prefix_match(q, p),
+            (
+                S::NamespacePrefix(f, p),
+                S::NamespacePrefix(g, q) | S::Namespace(g, q) | S::Name(g, q, _),
+            ) => f == g && prefix_match(q, p),
             (S::Namespace(f, ns), S::Namespace(g, n) | S::Name(g, n, _)) => f == g && ns == n,
             (S::Name(f, ns, Part::Prefix(p)), S::Name(g, n, Part::Prefix(q) | Part::Exact(q))) => {
                 f == g && ns == n && prefix_match(q, p)

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
+use super::group_output::package_group_arn;
 use super::output::{domain_arn, package_arn, repository_arn};
-use super::package_groups::package_group_arn;
 use super::request::Call;
 use crate::error::ApiError;
 use crate::policy::Request;

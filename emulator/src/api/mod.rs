@@ -9,6 +9,7 @@
 mod authz;
 mod connections;
 mod domains;
+mod group_output;
 mod output;
 mod package_groups;
 mod packages;

@@ -5,15 +5,15 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::domains::{TagIn, tag_map};
-use super::output::timestamp;
+use super::group_output::description;
 use super::request::{Call, paginate};
 use crate::clock::real_now;
 use crate::context::Context;
 use crate::error::ApiError;
-use crate::state::group_pattern::{arn_component, parse};
+use crate::state::group_pattern::parse;
 use crate::state::package_groups::{MODES, PackageGroup, ROOT, TYPES};
 use crate::state::{Domain, normalize};
 use crate::validate::{self, FORMATS, Shape};
@@ -24,58 +24,6 @@ const PATTERN: Shape = Shape::new(2, 520, r"[^\p{C}\p{White_Space}]+");
 const PATTERN_PREFIX: Shape = Shape::new(0, 520, r"[^\p{C}\p{White_Space}]*");
 /// `PackageGroupContactInfo` (`Description` has the same constraint).
 const CONTACT_INFO: Shape = Shape::new(0, 1000, r"\P{C}*");
-
-/// `arn:aws:codeartifact:REGION:ACCOUNT:package-group/D/<encoded pattern>`.
-pub fn package_group_arn(region: &str, owner: &str, domain: &str, pattern: &str) -> String {
-    format!(
-        "arn:aws:codeartifact:{region}:{owner}:package-group/{domain}/{}",
-        arn_component(pattern)
-    )
-}
-
-fn reference(region: &str, d: &Domain, g: &PackageGroup) -> Value {
-    json!({ "arn": package_group_arn(region, &d.owner, &d.name, &g.pattern), "pattern": g.pattern })
-}
-
-fn restrictions(region: &str, d: &Domain, g: &PackageGroup) -> Value {
-    let mut out = Map::new();
-    for kind in TYPES {
-        let own = g.restriction(kind);
-        let (effective, from) = d.effective(g, kind);
-        let mut r = json!({
-            "mode": own.mode,
-            "effectiveMode": effective.mode,
-            "repositoriesCount": own.repositories.len(),
-        });
-        if own.mode == "INHERIT" {
-            r["inheritedFrom"] = reference(region, d, from);
-        }
-        out.insert((*kind).to_string(), r);
-    }
-    Value::Object(out)
-}
-
-/// `PackageGroupDescription` (also the `PackageGroupSummary`, which has the same members).
-pub fn description(region: &str, d: &Domain, g: &PackageGroup) -> Value {
-    let mut v = json!({
-        "arn": package_group_arn(region, &d.owner, &d.name, &g.pattern),
-        "pattern": g.pattern,
-        "domainName": d.name,
-        "domainOwner": d.owner,
-        "createdTime": timestamp(g.created),
-        "originConfiguration": { "restrictions": restrictions(region, d, g) },
-    });
-    if let Some(c) = &g.contact_info {
-        v["contactInfo"] = json!(c);
-    }
-    if let Some(c) = &g.description {
-        v["description"] = json!(c);
-    }
-    if let Some(p) = d.parent(g) {
-        v["parent"] = reference(region, d, p);
-    }
-    v
-}
 
 /// The `package-group` query member (validated as a pattern).
 fn pattern_query(call: &Call) -> Result<&str, ApiError> {
@@ -238,7 +186,7 @@ pub fn list_sub(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
         let children = d
             .package_groups
             .iter()
-            .filter(|g| d.parent(g).is_some_and(|p| p.pattern == pattern))
+            .filter(|g| d.groups().parent(g).is_some_and(|p| p.pattern == pattern))
             .collect();
         page_of(call, &ctx.config.region, d, children)
     })
@@ -285,6 +233,42 @@ fn checked(list: &[AllowedRepository], field: &str) -> Result<Vec<(String, Strin
 
 type Updates = BTreeMap<String, BTreeMap<&'static str, Vec<String>>>;
 
+/// Set modes and change allowed lists; returns what the lists gained and lost.
+fn apply_origin(
+    g: &mut PackageGroup,
+    modes: &BTreeMap<String, String>,
+    add: &[(String, String)],
+    remove: &[(String, String)],
+) -> Updates {
+    let mut updates = Updates::new();
+    for (kind, mode) in modes {
+        if let Some(r) = g.restrictions.get_mut(kind) {
+            r.mode.clone_from(mode);
+        }
+    }
+    let mut record = |kind: &str, what: &'static str, repo: &str| {
+        let by_kind = updates.entry(kind.to_string()).or_default();
+        by_kind.entry(what).or_default().push(repo.to_string());
+    };
+    for (kind, repo) in add {
+        let default = g.restriction(kind);
+        let r = g.restrictions.entry(kind.clone()).or_insert(default);
+        if r.repositories.insert(repo.clone()) {
+            record(kind, "ADDED", repo);
+        }
+    }
+    for (kind, repo) in remove {
+        let removed = g
+            .restrictions
+            .get_mut(kind)
+            .is_some_and(|r| r.repositories.remove(repo));
+        if removed {
+            record(kind, "REMOVED", repo);
+        }
+    }
+    updates
+}
+
 /// UpdatePackageGroupOriginConfiguration: modes, and additions to and removals from the
 /// allowed-repository lists (added repositories must exist; the root cannot INHERIT).
 pub fn update_origin(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
@@ -309,40 +293,7 @@ pub fn update_origin(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
         for (_, repo) in &add {
             d.repository(repo)?;
         }
-        let g = d.group_mut(pattern)?;
-        let mut updates = Updates::new();
-        for (kind, mode) in &body.restrictions {
-            if let Some(r) = g.restrictions.get_mut(kind) {
-                r.mode.clone_from(mode);
-            }
-        }
-        for (kind, repo) in &add {
-            let r = g
-                .restrictions
-                .entry(kind.clone())
-                .or_insert_with(|| PackageGroup::new(pattern, 0.0).restriction(kind));
-            if r.repositories.insert(repo.clone()) {
-                updates
-                    .entry(kind.clone())
-                    .or_default()
-                    .entry("ADDED")
-                    .or_default()
-                    .push(repo.clone());
-            }
-        }
-        for (kind, repo) in &remove {
-            if g.restrictions
-                .get_mut(kind)
-                .is_some_and(|r| r.repositories.remove(repo))
-            {
-                updates
-                    .entry(kind.clone())
-                    .or_default()
-                    .entry("REMOVED")
-                    .or_default()
-                    .push(repo.clone());
-            }
-        }
+        let updates = apply_origin(d.group_mut(pattern)?, &body.restrictions, &add, &remove);
         let g = d.group(pattern)?;
         Ok(json!({
             "packageGroup": description(&ctx.config.region, d, g),
@@ -370,6 +321,7 @@ pub fn get_associated(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
     ctx.read(|s| {
         let d = s.domain(&owner, domain)?;
         let (g, strength) = d
+            .groups()
             .associated(format, namespace, &name)
             .ok_or_else(|| ApiError::Internal("the domain has no root package group".into()))?;
         Ok(json!({

@@ -95,6 +95,7 @@ pub fn candidates(
     // connection as an external upstream (and then `repo`, if that is another one).
     let group_allows = |kind: &str, into: &str| {
         domain
+            .groups()
             .origin_allowed("pypi", "", project, kind, into)
             .is_ok()
     };

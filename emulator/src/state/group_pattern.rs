@@ -2,6 +2,7 @@
 //! matching a package, how specific a pattern is, which pattern contains which, and the
 //! pattern's form in an ARN. Pure; the rules are AWS's ([ug] package-group-definition-syntax).
 
+use super::names::normalize;
 use crate::error::ApiError;
 use crate::validate::FORMATS;
 
@@ -118,7 +119,7 @@ fn namespace(pattern: &str, format: &str, ns: &str) -> Result<String, ApiError> 
 
 /// Case-folded, with runs of `-`, `.` and `_` made one `-` (what a weak match compares).
 pub fn loose(s: &str) -> String {
-    crate::state::normalize(s)
+    normalize(s)
 }
 
 /// `value` starts with `prefix` on a word boundary (`foo~` matches `foo`, `foo-bar`, not `food`).

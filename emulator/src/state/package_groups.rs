@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::Domain;
 use super::group_pattern::{Scope, parse};
-use crate::error::ApiError;
 
 /// The root group every domain has.
 pub const ROOT: &str = "/*";
@@ -108,39 +106,20 @@ impl Strength {
     }
 }
 
-fn group_missing(d: &Domain, pattern: &str) -> ApiError {
-    ApiError::not_found(
-        "package-group",
-        pattern,
-        format!(
-            "Package group '{pattern}' not found in domain '{}' owned by account '{}'.",
-            d.name, d.owner
-        ),
-    )
-}
+/// A domain's package groups, and what they decide.
+#[derive(Clone, Copy)]
+pub struct Groups<'a>(pub &'a [PackageGroup]);
 
-impl Domain {
+impl<'a> Groups<'a> {
     /// The group with exactly this pattern.
-    pub fn group(&self, pattern: &str) -> Result<&PackageGroup, ApiError> {
-        self.package_groups
-            .iter()
-            .find(|g| g.pattern == pattern)
-            .ok_or_else(|| group_missing(self, pattern))
-    }
-
-    /// Mutable [`Domain::group`].
-    pub fn group_mut(&mut self, pattern: &str) -> Result<&mut PackageGroup, ApiError> {
-        let missing = group_missing(self, pattern);
-        self.package_groups
-            .iter_mut()
-            .find(|g| g.pattern == pattern)
-            .ok_or(missing)
+    pub fn get(self, pattern: &str) -> Option<&'a PackageGroup> {
+        self.0.iter().find(|g| g.pattern == pattern)
     }
 
     /// The most specific other group whose pattern contains `g`'s (none for the root).
-    pub fn parent(&self, g: &PackageGroup) -> Option<&PackageGroup> {
+    pub fn parent(self, g: &PackageGroup) -> Option<&'a PackageGroup> {
         let scope = g.scope();
-        self.package_groups
+        self.0
             .iter()
             .filter(|p| p.pattern != g.pattern && p.scope().contains(&scope))
             .max_by_key(|p| p.scope().specificity())
@@ -149,13 +128,13 @@ impl Domain {
     /// The group a package belongs to: the most specific exact match, unless a more specific
     /// group matches only after normalisation (then that one, weakly).
     pub fn associated(
-        &self,
+        self,
         format: &str,
         namespace: &str,
         name: &str,
-    ) -> Option<(&PackageGroup, Strength)> {
+    ) -> Option<(&'a PackageGroup, Strength)> {
         let best = |fold: bool| {
-            self.package_groups
+            self.0
                 .iter()
                 .filter(|g| g.scope().matches(format, namespace, name, fold))
                 .max_by_key(|g| g.scope().specificity())
@@ -172,11 +151,7 @@ impl Domain {
 
     /// The effective restriction of `kind` for `g` and the group it comes from: `g`'s own
     /// unless INHERIT, else the first ancestor's that is not INHERIT.
-    pub fn effective<'a>(
-        &'a self,
-        g: &'a PackageGroup,
-        kind: &str,
-    ) -> (Restriction, &'a PackageGroup) {
+    pub fn effective(self, g: &'a PackageGroup, kind: &str) -> (Restriction, &'a PackageGroup) {
         let mut at = g;
         for _ in 0..MAX_DEPTH {
             let r = at.restriction(kind);
@@ -197,7 +172,7 @@ impl Domain {
 
     /// Whether the package may enter `repository` by the origin `kind`; the refusal says why.
     pub fn origin_allowed(
-        &self,
+        self,
         format: &str,
         namespace: &str,
         name: &str,
@@ -233,7 +208,7 @@ impl Domain {
 mod tests {
     use super::*;
 
-    fn domain(groups: &[(&str, &[(&str, &str)])]) -> Domain {
+    fn domain(groups: &[(&str, &[(&str, &str)])]) -> Vec<PackageGroup> {
         let mut package_groups = root_only();
         for (pattern, modes) in groups {
             let mut g = PackageGroup::new(pattern, 0.0);
@@ -242,25 +217,17 @@ mod tests {
             }
             package_groups.push(g);
         }
-        Domain {
-            name: "d".into(),
-            owner: "111122223333".into(),
-            created: 0.0,
-            encryption_key: String::new(),
-            tags: BTreeMap::new(),
-            policy: None,
-            repositories: vec![],
-            package_groups,
-        }
+        package_groups
     }
 
     #[test]
     fn the_most_specific_group_wins_and_weak_matches_block_everything() {
-        let d = domain(&[
+        let all = domain(&[
             ("/pypi/*", &[]),
             ("/pypi//acme~", &[("EXTERNAL_UPSTREAM", "BLOCK")]),
             ("/pypi//acme-billing$", &[]),
         ]);
+        let d = Groups(&all);
         let at = |n: &str| {
             d.associated("pypi", "", n)
                 .map(|(g, s)| (g.pattern.clone(), s))
@@ -278,6 +245,7 @@ mod tests {
         let npm = d.associated("npm", "", "acme-x").unwrap();
         assert_eq!(npm.0.pattern, ROOT);
         let weak = domain(&[("/pypi//Acme~", &[])]);
+        let weak = Groups(&weak);
         let (g, s) = weak.associated("pypi", "", "acme-x").unwrap();
         assert_eq!((g.pattern.as_str(), s), ("/pypi//Acme~", Strength::Weak));
         assert!(
@@ -292,7 +260,7 @@ mod tests {
 
     #[test]
     fn effective_modes_come_through_inherit_from_the_nearest_ancestor() {
-        let mut d = domain(&[
+        let mut all = domain(&[
             ("/pypi/*", &[("PUBLISH", "BLOCK")]),
             ("/pypi//acme~", &[("EXTERNAL_UPSTREAM", "BLOCK")]),
             (
@@ -300,7 +268,8 @@ mod tests {
                 &[("PUBLISH", "ALLOW_SPECIFIC_REPOSITORIES")],
             ),
         ]);
-        let g = d.group("/pypi//acme~").unwrap();
+        let d = Groups(&all);
+        let g = d.get("/pypi//acme~").unwrap();
         assert_eq!(d.parent(g).unwrap().pattern, "/pypi/*");
         let (r, from) = d.effective(g, PUBLISH);
         assert_eq!(
@@ -325,13 +294,15 @@ mod tests {
             d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "team")
                 .is_err()
         );
-        d.group_mut("/pypi//acme-billing$")
+        all.iter_mut()
+            .find(|g| g.pattern == "/pypi//acme-billing$")
             .unwrap()
             .restrictions
             .get_mut(PUBLISH)
             .unwrap()
             .repositories
             .insert("team".into());
+        let d = Groups(&all);
         assert!(
             d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "team")
                 .is_ok()
@@ -340,6 +311,6 @@ mod tests {
             d.origin_allowed("pypi", "", "acme-billing", PUBLISH, "other")
                 .is_err()
         );
-        assert!(d.parent(d.group(ROOT).unwrap()).is_none());
+        assert!(d.parent(d.get(ROOT).unwrap()).is_none());
     }
 }

@@ -205,3 +205,78 @@ async fn an_internal_prefix_stops_dependency_confusion() {
     s.env.assert_no_token_leaks().await;
     s.delete_domain(&cad).await;
 }
+
+/// What the API server answers to creating a CodeArtifactDomain with `spec` (dry run).
+async fn refusal(client: &kube::Client, spec: serde_json::Value) -> String {
+    let obj: CodeArtifactDomain = serde_json::from_value(serde_json::json!({
+        "apiVersion": "codeartifact-operator.dev/v1alpha1", "kind": "CodeArtifactDomain",
+        "metadata": {"name": "schema-check"}, "spec": spec,
+    }))
+    .expect("typed object");
+    let api: Api<CodeArtifactDomain> = Api::all(client.clone());
+    let params = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    match api.create(&params, &obj).await {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schema_refuses_bad_package_groups_naming_the_field() {
+    let cp = testenv::ControlPlane::shared();
+    common::reliability::install_crd_on(cp);
+    let client = cp.client().await;
+    let group = |g: serde_json::Value| serde_json::json!({"packageGroups": [g]});
+    let cases = [
+        (
+            group(serde_json::json!({"pattern": "/pypi//acme-~"})),
+            "spec.packageGroups[0].pattern",
+        ),
+        (
+            group(serde_json::json!({"pattern": "pypi//acme~"})),
+            "spec.packageGroups[0].pattern",
+        ),
+        (
+            group(serde_json::json!({"pattern": "/pypi//acme~", "description": "x".repeat(1001)})),
+            "spec.packageGroups[0].description",
+        ),
+        (
+            group(serde_json::json!({"pattern": "/pypi//acme~",
+                "originControls": {"publish": {"mode": "Block", "repositories": ["team"]}}})),
+            "AllowSpecificRepositories",
+        ),
+        (
+            group(serde_json::json!({"pattern": "/*",
+                "originControls": {"publish": {"mode": "Inherit"}}})),
+            "nothing to inherit from",
+        ),
+        (
+            serde_json::json!({"internalPackages": [{"prefix": "acme"}, {"prefix": "acme"}]}),
+            "each prefix may appear only once",
+        ),
+        (
+            serde_json::json!({"internalPackages": [{"prefix": "acme-"}]}),
+            "spec.internalPackages[0].prefix",
+        ),
+        (
+            serde_json::json!({"mode": "Use", "internalPackages": [{"prefix": "acme"}]}),
+            "need mode Manage",
+        ),
+    ];
+    for (spec, names) in cases {
+        let err = refusal(&client, spec.clone()).await;
+        assert!(
+            err.contains(names),
+            "{spec}: expected a refusal naming {names:?}, got {err:?}"
+        );
+    }
+    let good = serde_json::json!({
+        "internalPackages": [{"prefix": "acme", "publishTo": ["team"]}],
+        "packageGroups": [{"pattern": "/pypi//acme-billing$",
+            "originControls": {"publish": {"mode": "AllowSpecificRepositories", "repositories": ["team"]}}}],
+    });
+    assert_eq!(refusal(&client, good).await, "", "a valid spec is accepted");
+}

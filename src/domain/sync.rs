@@ -8,7 +8,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
 use super::package_groups;
-use super::report::{publish, ready_status};
+use super::report::{publish, ready_status, with_package_groups};
 use crate::aws::{AwsErrorKind, Domain};
 use crate::controller::Context;
 use crate::controller::ownership::{
@@ -57,7 +57,7 @@ pub async fn apply(
         groups = package_groups::sync(obj, ctx, &domain, &marker(ctx, obj)).await?;
     }
     let mut status = ready_status(obj, &domain, created, Utc::now());
-    status.package_groups = groups;
+    with_package_groups(&mut status, obj, groups, Utc::now());
     Ok((status, Action::requeue(ctx.config.resync)))
 }
 

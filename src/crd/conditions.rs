@@ -99,6 +99,12 @@ pub enum EventReason {
     PermissionsPolicyApplied,
     /// The operator's permissions policy was deleted: the spec no longer states one.
     PermissionsPolicyDeleted,
+    /// A package group a CodeArtifactDomain declares was created.
+    PackageGroupCreated,
+    /// A declared package group's settings were put back as declared.
+    PackageGroupCorrected,
+    /// A package group the CodeArtifactDomain created left its spec and was deleted.
+    PackageGroupDeleted,
     /// A reconcile failed for this reason (also the Ready condition's).
     #[strum(transparent)]
     Failed(Reason),

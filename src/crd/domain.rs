@@ -9,6 +9,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::package_groups::{InternalPackages, PackageGroupSpec, PackageGroupStatus};
 use super::pypi_repository::{DeletionPolicy, MAX_TOKEN_SECONDS, tags_schema};
 
 /// A CodeArtifact domain and who may use it.
@@ -34,6 +35,9 @@ use super::pypi_repository::{DeletionPolicy, MAX_TOKEN_SECONDS, tags_schema};
     validation = Rule::new(
         "self.spec.mode != 'Use' || (!has(self.spec.encryptionKey) && !has(self.spec.tags) && self.spec.deletionPolicy != 'Delete')"
     ).message("spec.mode Use never changes the domain: spec.encryptionKey, spec.tags and deletionPolicy Delete need mode Manage").field_path(".spec.mode"),
+    validation = Rule::new(
+        "self.spec.mode != 'Use' || (!has(self.spec.packageGroups) && !has(self.spec.internalPackages))"
+    ).message("spec.mode Use never changes the domain: spec.packageGroups and spec.internalPackages need mode Manage").field_path(".spec.mode"),
     validation = Rule::new(
         "!has(self.spec.access) || has(self.spec.role) || self.spec.access.all(r, has(r.role) || !has(r.tokenScope) || r.tokenScope == 'Domain')"
     ).message("an access rule with tokenScope RepositoryRead or RepositoryPublish needs a role: set spec.access[].role or spec.role").field_path(".spec.access"),
@@ -120,6 +124,26 @@ pub struct CodeArtifactDomainSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "super::policy::policy_schema")]
     pub permissions_policy: Option<serde_json::Value>,
+
+    /// Package groups with origin controls (mode Manage only), kept as
+    /// declared: drift is corrected; a group leaving this list is deleted
+    /// only if this object created it; groups made elsewhere are never
+    /// deleted. See also internalPackages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(validation = Rule::new("self.all(g, self.exists_one(h, h.pattern == g.pattern))").message("spec.packageGroups: each pattern may appear only once"))]
+    pub package_groups: Vec<PackageGroupSpec>,
+
+    /// Name prefixes that are the organisation's own (the one-line
+    /// protection against dependency confusion): each becomes a package
+    /// group `/pypi//PREFIX~` whose versions never come from public PyPI and
+    /// that only the repositories in publishTo may publish. Only the
+    /// platform can declare them, so no team can block a public name for
+    /// the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(validation = Rule::new("self.all(p, self.exists_one(q, q.prefix == p.prefix))").message("spec.internalPackages: each prefix may appear only once"))]
+    pub internal_packages: Vec<InternalPackages>,
 }
 
 /// Whether the operator manages the domain or only uses it.
@@ -325,6 +349,10 @@ pub struct CodeArtifactDomainStatus {
     /// policy: removing the field deletes the policy only then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_revision: Option<String>,
+
+    /// The package groups of spec.packageGroups and spec.internalPackages, as applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub package_groups: Vec<PackageGroupStatus>,
 }
 
 impl CodeArtifactDomain {

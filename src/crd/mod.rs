@@ -5,6 +5,7 @@ mod conditions;
 mod domain;
 mod endpoint;
 mod policy;
+mod package_groups;
 mod pypi_repository;
 mod reference;
 mod retention;
@@ -17,6 +18,7 @@ pub use conditions::{
 pub use domain::*;
 pub use endpoint::*;
 pub use policy::MAX_POLICY_CHARS;
+pub use package_groups::*;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
 pub use retention::*;

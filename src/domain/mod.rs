@@ -3,6 +3,8 @@
 //! policy allows (empty, and created by this cluster). It shares the
 //! PypiRepository controller's clients and settings.
 
+mod group_plan;
+mod package_groups;
 mod report;
 mod sync;
 
@@ -151,6 +153,20 @@ mod tests {
         assert_eq!(st.applied_tag_keys, vec!["team".to_string()]);
         assert_eq!(st.observed_generation, Some(2));
         assert_eq!(st.conditions[0].status, "True");
+        let mut with_groups = st.clone();
+        let group = crate::crd::PackageGroupStatus {
+            pattern: "/pypi//acme~".into(),
+            arn: "arn:aws:codeartifact:us-west-2:111122223333:package-group/acme/pypi//acme~"
+                .into(),
+            created_by_operator: true,
+        };
+        report::with_package_groups(&mut with_groups, &o, vec![group], Utc::now());
+        assert_eq!(with_groups.package_groups.len(), 1);
+        assert!(
+            with_groups.conditions[0]
+                .message
+                .contains("1 package groups are as declared")
+        );
         let used = cad(serde_json::json!({"mode": "Use"}));
         assert!(
             report::ready_status(&used, &domain, false, Utc::now())

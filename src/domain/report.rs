@@ -8,8 +8,8 @@ use kube::runtime::events::EventType;
 
 use crate::controller::Context;
 use crate::crd::{
-    CONDITION_READY, CodeArtifactDomain, CodeArtifactDomainStatus, DomainMode, EventReason, Reason,
-    set_condition,
+    CONDITION_READY, CodeArtifactDomain, CodeArtifactDomainStatus, DomainMode, EventReason,
+    PackageGroupStatus, Reason, set_condition,
 };
 use crate::error::{Error, Result};
 
@@ -94,4 +94,32 @@ pub fn ready_status(
         now,
     );
     st
+}
+
+/// Adds the package groups to a Ready status, and says in Ready that they are as declared.
+pub fn with_package_groups(
+    st: &mut CodeArtifactDomainStatus,
+    obj: &CodeArtifactDomain,
+    groups: Vec<PackageGroupStatus>,
+    now: chrono::DateTime<Utc>,
+) {
+    if !groups.is_empty() {
+        let message = format!(
+            "Domain {} exists and carries spec.tags; its {} package groups are as declared",
+            obj.domain_name(),
+            groups.len()
+        );
+        let generation = obj.metadata.generation;
+        let ok = Reason::Available;
+        set_condition(
+            &mut st.conditions,
+            CONDITION_READY,
+            true,
+            ok,
+            &message,
+            generation,
+            now,
+        );
+    }
+    st.package_groups = groups;
 }

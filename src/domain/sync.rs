@@ -7,7 +7,8 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
-use super::report::{publish, ready_status};
+use super::package_groups;
+use super::report::{publish, ready_status, with_package_groups};
 use crate::aws::{AwsErrorKind, Domain, PolicyOn};
 use crate::controller::Context;
 use crate::controller::ownership::{
@@ -52,12 +53,15 @@ pub async fn apply(
     let tags = ctx.aws_for_domain(obj).await.list_tags(&domain.arn).await?;
     let created = ours(ctx, &tags);
     let mut policy_revision = None;
+    let mut groups = Vec::new();
     if obj.spec.mode == DomainMode::Manage {
         correct_tags(obj, ctx, &domain, &tags, created).await?;
         policy_revision = domain_policy(obj, ctx, &name, owner).await?;
+        groups = package_groups::sync(obj, ctx, &domain, &marker(ctx, obj)).await?;
     }
     let mut status = ready_status(obj, &domain, created, Utc::now());
     status.policy_revision = policy_revision;
+    with_package_groups(&mut status, obj, groups, Utc::now());
     Ok((status, Action::requeue(ctx.config.resync)))
 }
 

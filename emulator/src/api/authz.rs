@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::group_output::package_group_arn;
 use super::output::{domain_arn, package_arn, repository_arn};
 use super::request::Call;
 use crate::error::ApiError;
@@ -23,6 +24,8 @@ pub enum Scope {
     Package,
     /// The ARN in the `resourceArn` query member (tag operations).
     Arn,
+    /// The package group ARN (`package-group` query member or `packageGroup` in the body).
+    PackageGroup,
 }
 
 /// The condition context of a CodeArtifact bearer-token request (`sts:GetServiceBearerToken`).
@@ -70,6 +73,10 @@ pub fn resource(region: &str, scope: Scope, call: &Call) -> String {
             )
         }
         Scope::Arn => call.opt("resourceArn").unwrap_or_default().to_string(),
+        Scope::PackageGroup => {
+            let pattern = member(call, "package-group", &body, "packageGroup");
+            package_group_arn(region, &owner, &domain, &pattern)
+        }
     }
 }
 

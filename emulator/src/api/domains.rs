@@ -11,6 +11,7 @@ use crate::clock::real_now;
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::state::Domain;
+use crate::state::package_groups::{PackageGroup, ROOT};
 use crate::validate;
 
 /// A `Tag` input member.
@@ -73,14 +74,16 @@ pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
                 format!("Domain '{name}' already exists in account '{owner}'"),
             ));
         }
+        let created = real_now();
         let domain = Domain {
             name: name.to_string(),
             owner: owner.clone(),
-            created: real_now(),
+            created,
             encryption_key: key_arn(region, &owner, body.encryption_key.as_deref()),
             tags,
             policy: None,
             repositories: Vec::new(),
+            package_groups: vec![PackageGroup::new(ROOT, created)],
         };
         let out = domain_description(region, &domain);
         s.domains.push(domain);

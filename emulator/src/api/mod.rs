@@ -9,7 +9,9 @@
 mod authz;
 mod connections;
 mod domains;
+mod group_output;
 mod output;
+mod package_groups;
 mod packages;
 mod policies;
 mod repositories;
@@ -76,6 +78,7 @@ const fn op(
 }
 
 const REPO: Scope = Scope::Repository("repository");
+const GROUP: Scope = Scope::PackageGroup;
 
 /// Every emulated operation: the one table routing, counting, admin checks and IAM use.
 #[rustfmt::skip]
@@ -110,6 +113,15 @@ pub const OPERATIONS: &[Operation] = &[
     op(Method::POST, "/v1/package", "PutPackageOriginConfiguration", Scope::Package, packages::put_origin),
     op(Method::GET, "/v1/package/version", "DescribePackageVersion", Scope::Package, version_details::describe),
     op(Method::POST, "/v1/package/version/assets", "ListPackageVersionAssets", Scope::Package, version_details::list_assets),
+    op(Method::POST, "/v1/package-group", "CreatePackageGroup", GROUP, package_groups::create),
+    op(Method::GET, "/v1/package-group", "DescribePackageGroup", GROUP, package_groups::describe),
+    op(Method::PUT, "/v1/package-group", "UpdatePackageGroup", GROUP, package_groups::update),
+    op(Method::DELETE, "/v1/package-group", "DeletePackageGroup", GROUP, package_groups::delete),
+    op(Method::POST, "/v1/package-groups", "ListPackageGroups", Scope::Domain, package_groups::list),
+    op(Method::POST, "/v1/package-groups/sub-groups", "ListSubPackageGroups", GROUP, package_groups::list_sub),
+    op(Method::PUT, "/v1/package-group-origin-configuration", "UpdatePackageGroupOriginConfiguration", GROUP, package_groups::update_origin),
+    op(Method::GET, "/v1/get-associated-package-group", "GetAssociatedPackageGroup", Scope::Domain, package_groups::get_associated),
+    op(Method::GET, "/v1/package-group-allowed-repositories", "ListAllowedRepositoriesForGroup", GROUP, package_groups::list_allowed),
 ];
 
 fn find(method: &Method, path: &str) -> Option<&'static Operation> {
@@ -257,7 +269,7 @@ mod tests {
             None
         );
         assert_eq!(operation(&Method::PATCH, "/v1/domain"), None);
-        assert_eq!(OPERATIONS.len(), 30);
+        assert_eq!(OPERATIONS.len(), 39);
         assert_eq!(
             operation(&Method::GET, "/v1/package/version"),
             Some("DescribePackageVersion")

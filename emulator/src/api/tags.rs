@@ -1,4 +1,5 @@
-//! TagResource, UntagResource and ListTagsForResource, addressed by domain or repository ARN.
+//! TagResource, UntagResource and ListTagsForResource, addressed by domain, repository or
+//! package group ARN.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use super::request::Call;
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::state::State;
+use crate::state::group_pattern::from_arn_component;
 use crate::validate;
 
 /// User tags allowed per resource (the AWS tagging limit).
@@ -27,6 +29,11 @@ pub enum Resource {
         owner: String,
         domain: String,
         repository: String,
+    },
+    PackageGroup {
+        owner: String,
+        domain: String,
+        pattern: String,
     },
 }
 
@@ -46,6 +53,14 @@ pub fn parse_arn(arn: &str, region: &str) -> Result<Resource, ApiError> {
         ));
     }
     let owner = owner.to_string();
+    if let Some(rest) = resource.strip_prefix("package-group/") {
+        let (domain, encoded) = rest.split_once('/').ok_or_else(invalid)?;
+        return Ok(Resource::PackageGroup {
+            owner,
+            domain: domain.to_string(),
+            pattern: from_arn_component(encoded),
+        });
+    }
     match resource.split('/').collect::<Vec<_>>()[..] {
         ["domain", d] => Ok(Resource::Domain {
             owner,
@@ -71,6 +86,11 @@ fn tags_of<'a>(
             domain,
             repository,
         } => Ok(&mut s.repository_mut(owner, domain, repository)?.tags),
+        Resource::PackageGroup {
+            owner,
+            domain,
+            pattern,
+        } => Ok(&mut s.domain_mut(owner, domain)?.group_mut(pattern)?.tags),
     }
 }
 
@@ -105,6 +125,7 @@ pub fn tag(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
                 resource_type: match res {
                     Resource::Domain { .. } => "domain",
                     Resource::Repository { .. } => "repository",
+                    Resource::PackageGroup { .. } => "package-group",
                 },
             });
         }
@@ -146,6 +167,11 @@ pub fn list(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
                 domain,
                 repository,
             } => &s.repository(owner, domain, repository)?.tags,
+            Resource::PackageGroup {
+                owner,
+                domain,
+                pattern,
+            } => &s.domain(owner, domain)?.group(pattern)?.tags,
         };
         Ok(json!({ "tags": output::tags(tags) }))
     })
@@ -175,6 +201,18 @@ mod tests {
             ),
             Ok(Resource::Repository { .. })
         ));
+        assert_eq!(
+            parse_arn(
+                "arn:aws:codeartifact:us-west-2:111122223333:package-group/d1/pypi//acme~",
+                "us-west-2"
+            )
+            .unwrap(),
+            Resource::PackageGroup {
+                owner: "111122223333".into(),
+                domain: "d1".into(),
+                pattern: "/pypi//acme~".into()
+            }
+        );
         assert!(parse_arn("arn:aws:s3:::bucket", "us-west-2").is_err());
         assert!(matches!(
             parse_arn(

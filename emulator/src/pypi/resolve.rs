@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::api::PUBLIC_PYPI;
 use crate::clock::real_now;
+use crate::state::package_groups::{EXTERNAL_UPSTREAM, INTERNAL_UPSTREAM};
 use crate::state::{
     DistFile, Domain, EntryPoint, Package, Repository, Restrictions, Version, new_revision,
     package_key,
@@ -89,10 +90,30 @@ pub fn candidates(
     let key = package_key("pypi", None, project);
     let mut seen = HashSet::new();
     let mut out = Vec::new();
+    // Package group origin controls: what another repository holds enters `repo` as an
+    // internal upstream; what `public:pypi` offers enters the repository holding the
+    // connection as an external upstream (and then `repo`, if that is another one).
+    let group_allows = |kind: &str, into: &str| {
+        domain
+            .groups()
+            .origin_allowed("pypi", "", project, kind, into)
+            .is_ok()
+    };
     for r in domain.search_order_with(repo, |r| upstream_allowed(r, &key)) {
-        let mut found = stored_candidates(r, &key);
+        let internal_ok = r.name == repo || group_allows(INTERNAL_UPSTREAM, repo);
+        let mut found = if internal_ok {
+            stored_candidates(r, &key)
+        } else {
+            Vec::new()
+        };
         let connected = r.external_connections.iter().any(|c| c == PUBLIC_PYPI);
-        if let (true, true, Some(dir)) = (connected, upstream_allowed(r, &key), public_dir) {
+        let external_ok = internal_ok && group_allows(EXTERNAL_UPSTREAM, &r.name);
+        if let (true, true, true, Some(dir)) = (
+            connected,
+            external_ok,
+            upstream_allowed(r, &key),
+            public_dir,
+        ) {
             found.extend(public_candidates(dir, &r.name, project));
         }
         out.extend(

@@ -10,8 +10,10 @@ use super::target::Target;
 use crate::clock::real_now;
 use crate::context::Context;
 use crate::error::ApiError;
+use crate::state::package_groups::PUBLISH;
 use crate::state::{
-    DistFile, EntryPoint, Package, Restrictions, Version, new_revision, normalize, package_key,
+    DistFile, EntryPoint, Package, Restrictions, State, Version, new_revision, normalize,
+    package_key,
 };
 
 /// The parsed form.
@@ -112,10 +114,19 @@ pub fn check(form: Form) -> Result<Upload, ApiError> {
     })
 }
 
+/// The package group of `project` allows publishing it to the target repository.
+fn publish_allowed(s: &State, target: &Target, project: &str) -> Result<(), ApiError> {
+    s.domain(&target.owner, &target.domain)?
+        .groups()
+        .origin_allowed("pypi", "", project, PUBLISH, &target.repo)
+        .map_err(ApiError::AccessDenied)
+}
+
 /// Store a checked upload in the target repository.
 pub fn store(ctx: &Context, target: &Target, up: Upload) -> Result<(), ApiError> {
     let key = package_key("pypi", None, &up.project);
     ctx.mutate(|s| {
+        publish_allowed(s, target, &up.project)?;
         let r = s.repository_mut(&target.owner, &target.domain, &target.repo)?;
         let p = r.packages.entry(key).or_insert_with(|| Package {
             format: "pypi".into(),

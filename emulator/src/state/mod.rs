@@ -4,6 +4,9 @@
 //! conflicting writes; `persist` writes it to the `--state` file after each mutation.
 
 pub mod base64_bytes;
+pub mod group_pattern;
+mod names;
+pub mod package_groups;
 pub mod persist;
 
 use std::collections::BTreeMap;
@@ -13,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::roles::Grant;
+pub use names::normalize;
+use package_groups::{Groups, PackageGroup};
 
 /// All emulated resources.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -35,6 +40,9 @@ pub struct Domain {
     pub tags: BTreeMap<String, String>,
     pub policy: Option<Policy>,
     pub repositories: Vec<Repository>,
+    /// Package groups, the root `/*` included.
+    #[serde(default = "package_groups::root_only")]
+    pub package_groups: Vec<PackageGroup>,
 }
 
 /// A repository inside a domain.
@@ -167,24 +175,6 @@ pub fn new_revision() -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// PEP 503 normalisation: lower case, runs of `.`, `-`, `_` become one `-`.
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.chars() {
-        if matches!(c, '.' | '-' | '_') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
-}
-
 fn domain_missing(owner: &str, name: &str) -> ApiError {
     ApiError::not_found(
         "domain",
@@ -237,7 +227,39 @@ impl State {
     }
 }
 
+fn group_missing(d: &Domain, pattern: &str) -> ApiError {
+    ApiError::not_found(
+        "package-group",
+        pattern,
+        format!(
+            "Package group '{pattern}' not found in domain '{}' owned by account '{}'.",
+            d.name, d.owner
+        ),
+    )
+}
+
 impl Domain {
+    /// The package groups, for the questions asked of them.
+    pub fn groups(&self) -> Groups<'_> {
+        Groups(&self.package_groups)
+    }
+
+    /// The package group with exactly this pattern.
+    pub fn group(&self, pattern: &str) -> Result<&PackageGroup, ApiError> {
+        self.groups()
+            .get(pattern)
+            .ok_or_else(|| group_missing(self, pattern))
+    }
+
+    /// Mutable [`Domain::group`].
+    pub fn group_mut(&mut self, pattern: &str) -> Result<&mut PackageGroup, ApiError> {
+        let missing = group_missing(self, pattern);
+        self.package_groups
+            .iter_mut()
+            .find(|g| g.pattern == pattern)
+            .ok_or(missing)
+    }
+
     /// The repository `name` in this domain.
     pub fn repository(&self, name: &str) -> Result<&Repository, ApiError> {
         self.repositories
@@ -340,6 +362,7 @@ mod tests {
                 repo("c", &["d", "a"]),
                 repo("d", &[]),
             ],
+            package_groups: package_groups::root_only(),
         };
         let names: Vec<_> = d.search_order("a").iter().map(|r| r.name.clone()).collect();
         assert_eq!(names, ["a", "b", "d", "c"]);

@@ -163,6 +163,9 @@ impl From<Reason> for Category {
             Reason::RepositoryNotFound => Self::RepositoryNotFound,
             Reason::DomainNotEmpty => Self::DomainNotEmpty,
             Reason::Available | Reason::Synced | Reason::Deleting => Self::Other,
+            Reason::Prepopulated | Reason::PrepopulateInProgress | Reason::PrepopulateFailed => {
+                Self::Other
+            }
         }
     }
 }

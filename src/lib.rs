@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod prepopulate;
 pub mod publish;
 pub mod run;
 pub mod secret;

@@ -14,7 +14,7 @@ use super::credentials::RepositoryRef;
 use super::desired::Desired;
 use super::remote::{Note, Remote, is_repository_arn};
 use super::state::Uid;
-use super::{credentials, desired, report, repository, status};
+use super::{credentials, desired, prepopulate, report, repository, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
 use crate::token::{next_requeue, refresh_at};
@@ -68,11 +68,18 @@ async fn steps(
     let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     let due = refresh_at(&token, d.refresh_before);
     ctx.note_token_due(&Uid::of(obj), due);
+    // 3b. spec.prepopulate: a bounded slice of fetching through the endpoint, when due.
+    let prepopulated = prepopulate::step(obj, ctx, &remote.endpoint, &token.token, now).await;
     // 4. Status, written only when it changed (a token refresh does not change it).
-    let st = status::ready(obj, remote, d.token_key.duration_seconds, now);
+    let mut st = status::ready(obj, remote, d.token_key.duration_seconds, now);
+    prepopulated.apply(&mut st, obj.metadata.generation, now);
     report::write_status(ctx, obj, st).await?;
-    // 5. Back before the token needs replacing, or at the next resync.
-    Ok(Action::requeue(next_requeue(due, now, ctx.config.resync)))
+    prepopulated.report(ctx, obj).await;
+    // 5. Back before the token needs replacing, or at the next resync (sooner for prepopulate).
+    let requeue = next_requeue(due, now, ctx.config.resync);
+    Ok(Action::requeue(
+        prepopulated.requeue.map_or(requeue, |p| p.min(requeue)),
+    ))
 }
 
 /// Access was refused or the repository is not this object's: no more

@@ -11,6 +11,7 @@ mod desired;
 mod domains;
 pub mod finalize;
 pub mod ownership;
+mod prepopulate;
 mod reconcile;
 pub mod remote;
 mod report;

@@ -48,6 +48,8 @@ pub struct ObjectState {
     /// once the cache holds it, so that a settled object's status is kept
     /// once (in the cache), not twice.
     pub written: Option<PypiRepositoryStatus>,
+    /// spec.prepopulate work left after the last reconcile's slice.
+    pub prepopulate: Option<crate::prepopulate::Plan>,
 }
 
 /// Every object's state.

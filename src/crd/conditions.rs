@@ -7,6 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 pub const CONDITION_READY: &str = "Ready";
 /// The repository's settings in CodeArtifact match the spec.
 pub const CONDITION_SYNCED: &str = "Synced";
+/// Everything spec.prepopulate lists is in the repository (only with spec.prepopulate).
+pub const CONDITION_PREPOPULATED: &str = "Prepopulated";
 
 /// Condition reasons, PascalCase as Kubernetes expects (the variant names
 /// are the strings); a failed reconcile's Warning Event carries the same
@@ -49,6 +51,12 @@ pub enum Reason {
     RepositoryNotFound,
     /// A domain set to be deleted still holds repositories.
     DomainNotEmpty,
+    /// spec.prepopulate: every requirement and dependency is cached.
+    Prepopulated,
+    /// spec.prepopulate: work is left; the operator continues shortly.
+    PrepopulateInProgress,
+    /// spec.prepopulate: some requirements could not be cached (status.prepopulate.failed).
+    PrepopulateFailed,
 }
 
 impl Reason {
@@ -84,6 +92,8 @@ pub enum EventReason {
     Released,
     /// Minting a CodeArtifact token failed.
     TokenRefreshFailed,
+    /// spec.prepopulate: a run cached everything listed.
+    Prepopulated,
     /// A reconcile failed for this reason (also the Ready condition's).
     #[strum(transparent)]
     Failed(Reason),
@@ -213,7 +223,7 @@ mod tests {
     fn reason_strings_are_the_variant_names_that_docs_and_tests_rely_on() {
         use strum::IntoEnumIterator;
         let all: Vec<&str> = Reason::iter().map(Reason::as_str).collect();
-        assert_eq!(all.len(), 17);
+        assert_eq!(all.len(), 20);
         for r in Reason::iter() {
             assert_eq!(r.as_str().parse::<Reason>(), Ok(r), "round trip");
             assert_eq!(format!("{r:?}"), r.as_str(), "PascalCase variant name");

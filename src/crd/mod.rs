@@ -3,12 +3,16 @@
 
 mod conditions;
 mod domain;
+mod prepopulate;
 mod pypi_repository;
 mod reference;
 mod secret_spec;
 
-pub use conditions::{CONDITION_READY, CONDITION_SYNCED, EventReason, Reason, set_condition};
+pub use conditions::{
+    CONDITION_PREPOPULATED, CONDITION_READY, CONDITION_SYNCED, EventReason, Reason, set_condition,
+};
 pub use domain::*;
+pub use prepopulate::*;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;
 pub use secret_spec::*;

@@ -43,6 +43,9 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     validation = Rule::new(
         "!has(self.spec.mode) || self.spec.mode != 'Consume' || (!has(self.spec.description) && !has(self.spec.externalConnection) && !has(self.spec.upstreams) && !has(self.spec.tags) && !has(self.spec.adopt) && self.spec.deletionPolicy != 'Delete')"
     ).message("spec.mode Consume changes nothing in CodeArtifact: leave out description, externalConnection, upstreams, tags, adopt and deletionPolicy Delete").field_path(".spec.mode"),
+    validation = Rule::new(
+        "!has(self.spec.prepopulate) || !has(self.spec.mode) || self.spec.mode != 'Consume'"
+    ).message("spec.prepopulate needs spec.mode Manage: a consumer changes nothing in CodeArtifact").field_path(".spec.prepopulate"),
 )]
 #[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
 #[serde(rename_all = "camelCase")]
@@ -145,6 +148,13 @@ pub struct PypiRepositorySpec {
     /// Poetry and netrc.
     #[serde(default)]
     pub secret: SecretSpec,
+
+    /// Packages to fetch into the repository through its external
+    /// connection, so that they stay installable once the connection is
+    /// cut (air-gapped clusters). Fetched when this field changes, and
+    /// retried with backoff while some fail; never in Consume mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepopulate: Option<super::prepopulate::PrepopulateSpec>,
 }
 
 // NB: tag values get a pattern in the schema (CodeArtifact's TagValue is
@@ -312,6 +322,9 @@ pub struct PypiRepositoryStatus {
     /// to set. Never holds the token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_usage: Vec<SecretUsage>,
+    /// What spec.prepopulate fetched, and what failed and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepopulate: Option<super::prepopulate::PrepopulateStatus>,
 }
 
 fn default_duration() -> i64 {

@@ -376,6 +376,10 @@ mod tests {
             let expected = match r {
                 Reason::KubernetesError => "kubernetes",
                 Reason::Available | Reason::Synced | Reason::Deleting => "other",
+                // Condition-only reasons: never an error's, so no metric category.
+                Reason::Prepopulated
+                | Reason::PrepopulateInProgress
+                | Reason::PrepopulateFailed => "other",
                 _ => &snake,
             };
             assert_eq!(c, expected, "{r:?}");

@@ -37,6 +37,7 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
             index_name: None,
             index_role: IndexRole::Primary,
         },
+        prepopulate: None,
     };
     let mut r = PypiRepository::new("repo", spec);
     r.metadata.namespace = Some("team".into());

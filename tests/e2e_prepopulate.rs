@@ -242,33 +242,29 @@ async fn assert_status(env: &Env, obj: &codeartifact_operator::crd::PypiReposito
     );
 }
 
+/// Creates a PypiRepository with `spec` (YAML lines under `spec:`) and returns the apiserver's refusal.
+async fn refused(env: &Env, spec: &str) -> String {
+    let doc = format!(
+        "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: bad\nspec:\n  domain:\n    name: prepop\n{spec}"
+    );
+    let mut obj: codeartifact_operator::crd::PypiRepository = serde_saphyr::from_str(&doc).unwrap();
+    obj.metadata.namespace = Some(env.ns.name().to_string());
+    let res = env.repos().create(&Default::default(), &obj).await;
+    res.expect_err("the apiserver refuses it").to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_refuses_url_requirements_and_prepopulate_in_consume_mode() {
     let env = setup("prepop-schema", Options::default()).await;
-    let try_create = |spec: &str| {
-        let doc = format!(
-            "apiVersion: codeartifact-operator.dev/v1alpha1\nkind: PypiRepository\nmetadata:\n  name: bad\nspec:\n  domain:\n    name: prepop\n{spec}"
-        );
-        let env = &env;
-        async move {
-            let mut obj: codeartifact_operator::crd::PypiRepository =
-                serde_saphyr::from_str(&doc).unwrap();
-            obj.metadata.namespace = Some(env.ns.name().to_string());
-            env.repos()
-                .create(&Default::default(), &obj)
-                .await
-                .unwrap_err()
-                .to_string()
-        }
-    };
-    let e =
-        try_create("  prepopulate:\n    requirements: [\"pkg @ https://example.com/pkg.whl\"]\n")
-            .await;
+    let url = "  prepopulate:\n    requirements: [\"pkg @ https://example.com/pkg.whl\"]\n";
+    let e = refused(&env, url).await;
     assert!(e.contains("spec.prepopulate.requirements[0]"), "{e}");
-    let e = try_create("  prepopulate:\n    requirements: []\n").await;
+    let e = refused(&env, "  prepopulate:\n    requirements: []\n").await;
     assert!(e.contains("spec.prepopulate.requirements"), "{e}");
-    let e = try_create("  prepopulate:\n    requirements: [a]\n    pythonVersion: \"2.7\"\n").await;
+    let old = "  prepopulate:\n    requirements: [a]\n    pythonVersion: \"2.7\"\n";
+    let e = refused(&env, old).await;
     assert!(e.contains("spec.prepopulate.pythonVersion"), "{e}");
-    let e = try_create("  mode: Consume\n  prepopulate:\n    requirements: [a]\n").await;
+    let consume = "  mode: Consume\n  prepopulate:\n    requirements: [a]\n";
+    let e = refused(&env, consume).await;
     assert!(e.contains("spec.prepopulate needs spec.mode Manage"), "{e}");
 }

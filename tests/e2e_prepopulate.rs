@@ -15,7 +15,8 @@ use std::time::Duration;
 use aws_sdk_codeartifact as ca;
 use codeartifact_operator::crd::{PrepopulateFailureReason as Why, PrepopulatePhase};
 use common::python::{assert_ok, make_dist, make_wheel_requiring, pip_install, project_secret};
-use common::{ACCESS_KEY, Env, Options, condition, sdk, setup};
+use common::reliability::sdk;
+use common::{ACCESS_KEY, Env, Options, condition, setup};
 
 /// The public stand-in's packages: (name, version, Requires-Dist).
 const PUBLIC: &[(&str, &str, &[&str])] = &[

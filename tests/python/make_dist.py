@@ -7,6 +7,7 @@ The module is importable as NAME with '-' replaced by '_' and has VERSION set; e
 import base64
 import hashlib
 import io
+import re
 import sys
 import tarfile
 import zipfile
@@ -19,8 +20,11 @@ def record_line(path, data):
 
 
 def metadata(name, version, requires=()):
+    # pip honours an extra only when the metadata declares it (Provides-Extra).
+    extras = sorted({m for r in requires for m in re.findall(r"extra\s*==\s*[\"']([^\"']+)[\"']", r)})
+    provides = "".join(f"Provides-Extra: {e}\n" for e in extras)
     deps = "".join(f"Requires-Dist: {r}\n" for r in requires)
-    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package {name}\nRequires-Python: >=3.8\n{deps}"
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package {name}\nRequires-Python: >=3.8\n{provides}{deps}"
 
 
 def wheel(name, version, outdir, requires=()):

@@ -143,6 +143,19 @@ async fn prepopulated_packages_install_with_their_dependencies_after_the_cut() {
         })
         .await;
     assert_status(&env, &obj).await;
+    // The calls: one page per project and one file per cached version, nothing twice.
+    let logs = env.operator.logs();
+    let slice = logs
+        .lines()
+        .find(|l| l.contains("prepopulate slice"))
+        .expect("a slice is logged");
+    eprintln!("first prepopulate slice: {slice}");
+    for (field, n) in [("items", 20), ("pages", 17), ("files", 17), ("metadata", 0)] {
+        assert!(
+            slice.contains(&format!("\"{field}\":{n}")),
+            "{field} should be {n}: {slice}"
+        );
+    }
 
     // The cut: the connection goes, and with it every package never fetched.
     env.patch_spec("airgap", serde_json::json!({"externalConnection": false}))

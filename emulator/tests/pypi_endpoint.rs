@@ -316,8 +316,8 @@ async fn one_requested_file_keeps_its_whole_version_and_only_that_version() {
         public_pypi_dir: Some(public),
         ..codeartifact_emulator::Config::for_tests()
     };
-    let _emu = Emulator::start(config).await.unwrap();
-    let c = client(&_emu);
+    let emu = Emulator::start(config).await.unwrap();
+    let c = client(&emu);
     let (token, endpoint) = domain_with_repo(&c, "dom", "airgap").await;
     let conn = c.associate_external_connection().domain("dom");
     let conn = conn.repository("airgap").external_connection("public:pypi");

@@ -124,6 +124,7 @@ pub struct PrepopulateStatus {
     pub last_run_time: Option<String>,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }

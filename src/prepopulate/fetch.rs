@@ -61,7 +61,7 @@ impl Fetcher {
         &self,
         project: &str,
     ) -> Result<Option<(Url, Vec<IndexFile>)>, FetchError> {
-        let url = self.join(&self.endpoint, &format!("simple/{project}/"))?;
+        let url = Self::join(&self.endpoint, &format!("simple/{project}/"))?;
         let res = self.get(&url, Some(ACCEPT)).await?;
         if res.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -105,7 +105,7 @@ impl Fetcher {
 
     /// A file's URL, which must stay on the endpoint's host: the token is sent with it.
     fn file_url(&self, page: &Url, file: &IndexFile) -> Result<Url, FetchError> {
-        let mut url = self.join(page, &file.url)?;
+        let mut url = Self::join(page, &file.url)?;
         url.set_fragment(None);
         if url.origin() != self.endpoint.origin() {
             return Err(FetchError(format!(
@@ -116,7 +116,7 @@ impl Fetcher {
         Ok(url)
     }
 
-    fn join(&self, base: &Url, rel: &str) -> Result<Url, FetchError> {
+    fn join(base: &Url, rel: &str) -> Result<Url, FetchError> {
         base.join(rel)
             .map_err(|e| FetchError(format!("bad URL {rel:?}: {e}")))
     }

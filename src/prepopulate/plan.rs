@@ -105,7 +105,7 @@ impl Plan {
     }
 
     /// The next requirement to work on.
-    pub fn next(&mut self) -> Option<Item> {
+    pub fn next_item(&mut self) -> Option<Item> {
         self.queue.pop_front()
     }
 

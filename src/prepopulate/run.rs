@@ -37,7 +37,7 @@ pub async fn run_slice(plan: &mut Plan, fetcher: &Fetcher, target: &Target) -> S
     let started = Instant::now();
     let mut pages: HashMap<String, Option<(Url, Vec<IndexFile>)>> = HashMap::new();
     let mut slice = Slice::default();
-    while let Some(item) = plan.next() {
+    while let Some(item) = plan.next_item() {
         if slice.items >= MAX_ITEMS_PER_RUN || started.elapsed() >= RUN_TIME_BUDGET {
             plan.put_back(item);
             break;

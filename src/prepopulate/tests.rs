@@ -212,15 +212,15 @@ fn a_plan_visits_each_requirement_once_and_records_failures() {
     );
     assert_eq!(plan.failures().len(), 1);
     assert_eq!(plan.failures()[0].reason, Why::InvalidRequirement);
-    let a = plan.next().unwrap();
+    let a = plan.next_item().unwrap();
     let v1 = Version::from_str("1.2").unwrap();
     assert!(plan.needs_fetch(&a, &v1));
     plan.cached(&a, &v1, vec![req("b"), req("d>=2")]);
     assert!(!plan.needs_fetch(&a, &v1));
     assert_eq!(plan.pending(), 2, "b already queued; d new");
-    let b = plan.next().unwrap();
+    let b = plan.next_item().unwrap();
     plan.failed(&b, Why::NotFound, "no project b".into());
-    let d = plan.next().unwrap();
+    let d = plan.next_item().unwrap();
     assert_eq!(d.required_by.as_deref(), Some("a==1.2"));
     plan.cached(&d, &Version::from_str("2.0").unwrap(), vec![req("a>=1")]);
     assert!(plan.is_done(), "a>=1 was seen already");
@@ -232,9 +232,9 @@ fn extras_ask_for_their_dependencies_even_when_the_version_is_cached() {
     let s = spec(&["a", "a[x]"]);
     let mut plan = Plan::new(&s, "h".into(), &target());
     let v = Version::from_str("1").unwrap();
-    let a = plan.next().unwrap();
+    let a = plan.next_item().unwrap();
     plan.cached(&a, &v, vec![]);
-    let ax = plan.next().unwrap();
+    let ax = plan.next_item().unwrap();
     assert!(
         plan.needs_fetch(&ax, &v),
         "a[x]'s dependencies are not known yet"
@@ -248,7 +248,7 @@ fn without_dependencies_nothing_is_followed() {
     let mut s = spec(&["a"]);
     s.dependencies = false;
     let mut plan = Plan::new(&s, "h".into(), &target());
-    let a = plan.next().unwrap();
+    let a = plan.next_item().unwrap();
     plan.cached(&a, &Version::from_str("1").unwrap(), vec![req("b")]);
     assert!(plan.is_done());
 }
@@ -262,7 +262,7 @@ fn a_spec_runs_once_continues_while_work_is_left_and_retries_failures_with_backo
     assert_eq!(decide(&hash, None, now), Decision::Run { fresh: true });
 
     let mut plan = Plan::new(&s, hash.clone(), &target());
-    let a = plan.next().unwrap();
+    let a = plan.next_item().unwrap();
     plan.cached(&a, &Version::from_str("1").unwrap(), vec![]);
     let st = status_after(&plan, None, now);
     assert_eq!(st.phase, PrepopulatePhase::InProgress);
@@ -271,7 +271,7 @@ fn a_spec_runs_once_continues_while_work_is_left_and_retries_failures_with_backo
         Decision::Run { fresh: false }
     );
 
-    let missing = plan.next().unwrap();
+    let missing = plan.next_item().unwrap();
     plan.failed(&missing, Why::NotFound, "no project zzz-missing".into());
     let st = status_after(&plan, Some(&st), now);
     assert_eq!((st.phase, st.attempts), (PrepopulatePhase::Failed, 1));
@@ -297,7 +297,7 @@ fn a_spec_runs_once_continues_while_work_is_left_and_retries_failures_with_backo
 
     let done = Plan::new(&spec(&["a"]), "h2".into(), &target());
     let mut done = done;
-    let a = done.next().unwrap();
+    let a = done.next_item().unwrap();
     done.cached(&a, &Version::from_str("1").unwrap(), vec![]);
     let st = status_after(&done, None, now);
     assert_eq!((st.phase, st.attempts), (PrepopulatePhase::Complete, 0));

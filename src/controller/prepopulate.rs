@@ -18,7 +18,7 @@ use crate::crd::{
     PypiRepositoryStatus, Reason, RepositoryMode, set_condition,
 };
 use crate::prepopulate::fetch::Fetcher;
-use crate::prepopulate::run::run_slice;
+use crate::prepopulate::run::{Slice, run_slice};
 use crate::prepopulate::schedule::{self, CONTINUE_AFTER, Decision};
 use crate::prepopulate::{Plan, Target};
 
@@ -56,18 +56,10 @@ pub async fn step(
         Decision::RetryAt(at) => return kept(last, (at - now).to_std().ok()),
         Decision::Run { fresh } => fresh,
     };
-    let target = match Target::new(&spec.python_version) {
+    let (target, fetcher) = match tools(&spec.python_version, endpoint, token) {
         Ok(t) => t,
         Err(e) => {
-            // The CRD's pattern admits only 3.X, which always parses.
-            tracing::warn!(error = %e, "spec.prepopulate.pythonVersion");
-            return kept(last, None);
-        }
-    };
-    let fetcher = match Fetcher::new(endpoint, token) {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the repository endpoint");
+            tracing::warn!(error = %e, "spec.prepopulate cannot run");
             return kept(last, Some(schedule::RETRY_BASE));
         }
     };
@@ -79,16 +71,7 @@ pub async fn step(
         .unwrap_or_else(|| Plan::new(spec, hash, &target));
     let slice = run_slice(&mut plan, &fetcher, &target).await;
     let st = schedule::status_after(&plan, last.as_ref(), Utc::now());
-    tracing::info!(
-        items = slice.items,
-        pages = slice.pages,
-        files = slice.files,
-        metadata = slice.metadata,
-        pending = plan.pending(),
-        cached = st.cached.len(),
-        failed = st.failed.len(),
-        "prepopulate slice"
-    );
+    log_slice(&slice, &plan, &st);
     let requeue = match st.phase {
         PrepopulatePhase::InProgress => {
             ctx.states.update(&uid, |s| s.prepopulate = Some(plan));
@@ -102,6 +85,27 @@ pub async fn step(
         status: Some(st),
         requeue,
     }
+}
+
+/// The target environment and the endpoint reader. The CRD's pattern admits
+/// only `3.X`, which always parses, and the endpoint comes from CodeArtifact.
+fn tools(python: &str, endpoint: &str, token: &AuthToken) -> Result<(Target, Fetcher), String> {
+    let target = Target::new(python)?;
+    let fetcher = Fetcher::new(endpoint, token).map_err(|e| e.to_string())?;
+    Ok((target, fetcher))
+}
+
+fn log_slice(slice: &Slice, plan: &Plan, st: &PrepopulateStatus) {
+    tracing::info!(
+        items = slice.items,
+        pages = slice.pages,
+        files = slice.files,
+        metadata = slice.metadata,
+        pending = plan.pending(),
+        cached = st.cached.len(),
+        failed = st.failed.len(),
+        "prepopulate slice"
+    );
 }
 
 fn kept(last: Option<PrepopulateStatus>, requeue: Option<Duration>) -> Outcome {

@@ -91,31 +91,10 @@ async fn satisfy(
         .map_err(fetch_failed)?;
     slice.files += 1;
     let pinned = pin(item, &choice.version);
-    let metadata = if !plan.dependencies {
-        None
-    } else if file.has_metadata {
-        slice.metadata += 1;
-        Some(
-            fetcher
-                .core_metadata(page, file)
-                .await
-                .map_err(fetch_failed)?,
-        )
+    let metadata = if plan.dependencies {
+        core_metadata(fetcher, page, file, bytes, slice, &pinned).await?
     } else {
-        match bytes {
-            Some(b) if file.is_wheel() => Some(wheel_metadata(&b).map_err(|e| {
-                (
-                    PrepopulateFailureReason::NoCompatibleFile,
-                    format!("{}: {e}", file.filename),
-                )
-            })?),
-            _ => {
-                // An sdist without PEP 658 metadata (or a huge wheel): cached, but its
-                // dependencies are unknown without building it, which the operator never does.
-                tracing::info!(package = %pinned, file = %file.filename, "cached; dependencies not followed: no wheel metadata");
-                None
-            }
-        }
+        None
     };
     let (deps, invalid) = metadata
         .map(|m| dependencies(&m, &item.requirement.extras, target))
@@ -125,4 +104,38 @@ async fn satisfy(
     }
     plan.cached(item, &choice.version, deps);
     Ok(())
+}
+
+/// The core metadata of a fetched file: PEP 658 when the index offers it, else
+/// the wheel's METADATA; `None` for an sdist (or a huge wheel) without PEP 658.
+async fn core_metadata(
+    fetcher: &Fetcher,
+    page: &Url,
+    file: &IndexFile,
+    bytes: Option<Vec<u8>>,
+    slice: &mut Slice,
+    pinned: &str,
+) -> Result<Option<String>, Failure> {
+    if file.has_metadata {
+        slice.metadata += 1;
+        return Ok(Some(
+            fetcher
+                .core_metadata(page, file)
+                .await
+                .map_err(fetch_failed)?,
+        ));
+    }
+    match bytes {
+        Some(b) if file.is_wheel() => wheel_metadata(&b).map(Some).map_err(|e| {
+            (
+                PrepopulateFailureReason::NoCompatibleFile,
+                format!("{}: {e}", file.filename),
+            )
+        }),
+        _ => {
+            // Following an sdist's dependencies would need a build, which the operator never does.
+            tracing::info!(package = %pinned, file = %file.filename, "cached; dependencies not followed: no wheel metadata");
+            Ok(None)
+        }
+    }
 }

@@ -166,7 +166,10 @@ impl From<Reason> for Category {
             | Reason::Synced
             | Reason::Deleting
             | Reason::RetentionCompleted
-            | Reason::RetentionRunning => Self::Other,
+            | Reason::RetentionRunning
+            | Reason::Prepopulated
+            | Reason::PrepopulateInProgress
+            | Reason::PrepopulateFailed => Self::Other,
         }
     }
 }
@@ -380,7 +383,10 @@ mod tests {
                 | Reason::Synced
                 | Reason::Deleting
                 | Reason::RetentionCompleted
-                | Reason::RetentionRunning => "other",
+                | Reason::RetentionRunning
+                | Reason::Prepopulated
+                | Reason::PrepopulateInProgress
+                | Reason::PrepopulateFailed => "other",
                 _ => &snake,
             };
             assert_eq!(c, expected, "{r:?}");

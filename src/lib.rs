@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod permissions;
+pub mod prepopulate;
 pub mod publish;
 pub mod retention;
 pub mod run;

@@ -40,6 +40,7 @@ fn repo(renderings: Option<Vec<Rendering>>) -> PypiRepository {
         retention: None,
         permissions_policy: None,
         endpoint: None,
+        prepopulate: None,
     };
     let mut r = PypiRepository::new("repo", spec);
     r.metadata.namespace = Some("team".into());

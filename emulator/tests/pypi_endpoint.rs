@@ -270,3 +270,95 @@ async fn upstreams_are_searched_in_order_and_fetched_versions_retained() {
         .unwrap();
     assert_eq!(entry.repository_name(), Some("first"));
 }
+
+/// The files a JSON project page lists (empty when the project is not found).
+async fn listed(endpoint: &str, token: &str, project: &str) -> Vec<String> {
+    let res = get(&format!("{endpoint}simple/{project}/"), Some(token))
+        .header("accept", PIP_ACCEPT)
+        .send()
+        .await
+        .unwrap();
+    if res.status() == 404 {
+        return Vec::new();
+    }
+    let page: Value = res.json().await.unwrap();
+    let mut files: Vec<String> = page["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+/// AWS: "When importing a Python package version from pypi.org, CodeArtifact imports all
+/// assets in that package version." One requested file keeps its whole version, and only
+/// that version; reading the index keeps nothing. After the cut, what was kept stays and
+/// nothing else is served.
+#[tokio::test]
+async fn one_requested_file_keeps_its_whole_version_and_only_that_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let public = tmp.path().join("public");
+    std::fs::create_dir_all(&public).unwrap();
+    let v1 = [
+        "air_pkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+        "air_pkg-1.0-py3-none-any.whl",
+        "air_pkg-1.0.tar.gz",
+    ];
+    for f in v1.iter().chain(&[
+        "air_pkg-2.0-py3-none-any.whl",
+        "never_fetched-1.0-py3-none-any.whl",
+    ]) {
+        std::fs::write(public.join(f), f.as_bytes()).unwrap();
+    }
+    let config = codeartifact_emulator::Config {
+        public_pypi_dir: Some(public),
+        ..codeartifact_emulator::Config::for_tests()
+    };
+    let emu = Emulator::start(config).await.unwrap();
+    let c = client(&emu);
+    let (token, endpoint) = domain_with_repo(&c, "dom", "airgap").await;
+    let conn = c.associate_external_connection().domain("dom");
+    let conn = conn.repository("airgap").external_connection("public:pypi");
+    conn.send().await.unwrap();
+    assert_eq!(listed(&endpoint, &token, "air-pkg").await.len(), 4);
+    assert_eq!(listed(&endpoint, &token, "never-fetched").await.len(), 1);
+    let packages = c.list_packages().domain("dom").repository("airgap");
+    let packages = packages.send().await.unwrap();
+    assert!(
+        packages.packages().is_empty(),
+        "reading the index keeps nothing"
+    );
+
+    let file = format!("{endpoint}files/air-pkg/air_pkg-1.0-py3-none-any.whl");
+    assert_eq!(get(&file, Some(&token)).send().await.unwrap().status(), 200);
+    let cut = c.disassociate_external_connection().domain("dom");
+    let cut = cut.repository("airgap").external_connection("public:pypi");
+    cut.send().await.unwrap();
+
+    assert_eq!(
+        listed(&endpoint, &token, "air-pkg").await,
+        v1,
+        "all of 1.0, none of 2.0"
+    );
+    let other = format!("{endpoint}files/air-pkg/{}", v1[0]);
+    let res = get(&other, Some(&token)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap(), v1[0].as_bytes());
+    let newer = format!("{endpoint}files/air-pkg/air_pkg-2.0-py3-none-any.whl");
+    assert_eq!(
+        get(&newer, Some(&token)).send().await.unwrap().status(),
+        404
+    );
+    assert!(listed(&endpoint, &token, "never-fetched").await.is_empty());
+    let versions = c.list_package_versions().domain("dom").repository("airgap");
+    let versions = versions
+        .format(ca::types::PackageFormat::Pypi)
+        .package("air-pkg")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = versions.versions().iter().map(|v| v.version()).collect();
+    assert_eq!(names, ["1.0"]);
+}

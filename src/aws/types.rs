@@ -59,7 +59,8 @@ impl AuthToken {
         Self(value.into())
     }
 
-    /// The token itself, for writing into the Secret and nowhere else.
+    /// The token itself, for writing into the Secret (and for the operator's
+    /// own reads of the repository endpoint, spec.prepopulate) and nowhere else.
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -15,7 +15,7 @@ use super::credentials::RepositoryRef;
 use super::desired::Desired;
 use super::remote::{Note, Remote, is_repository_arn};
 use super::state::Uid;
-use super::{credentials, desired, report, repository, retention, status};
+use super::{credentials, desired, prepopulate, report, repository, retention, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
 use crate::token::{next_requeue, refresh_at};
@@ -69,17 +69,25 @@ async fn steps(
     let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     let due = refresh_at(&token, d.refresh_before);
     ctx.note_token_due(&Uid::of(obj), due);
+    // 3b. spec.prepopulate: a bounded slice of fetching through the endpoint, when due.
+    let prepopulated = prepopulate::step(obj, ctx, &remote.endpoint, &token.token, now).await;
     // 4. Retention: a page of a run when one is due; its failures stay in its condition.
     let retention = retention::step(obj, ctx, &d, now).await;
     let retention_due = retention.requeue;
     // 5. Status, written only when it changed (a token refresh does not change it).
     let mut st = status::ready(obj, remote, d.token_key.duration_seconds, now);
     retention.apply_to(&mut st, obj.metadata.generation, now);
+    prepopulated.apply(&mut st, obj.metadata.generation, now);
     report::write_status(ctx, obj, st).await?;
-    // 6. Back before the token needs replacing, at the next resync, or for retention.
+    prepopulated.report(ctx, obj).await;
+    // 6. Back before the token needs replacing, at the next resync, or sooner
+    //    for retention's next page or prepopulate's next slice.
     let requeue = next_requeue(due, now, ctx.config.resync);
     Ok(Action::requeue(
-        retention_due.map_or(requeue, |r| r.min(requeue)),
+        [retention_due, prepopulated.requeue]
+            .into_iter()
+            .flatten()
+            .fold(requeue, std::cmp::min),
     ))
 }
 

@@ -14,6 +14,7 @@ pub mod finalize;
 pub mod ownership;
 mod prune;
 pub mod policy;
+mod prepopulate;
 mod reconcile;
 pub mod remote;
 mod report;

@@ -24,6 +24,17 @@ pub async fn normal(
     publish(ctx, obj, EventType::Normal, reason.as_str(), action, note).await;
 }
 
+/// Publishes a Warning Event (repeats are aggregated into a series).
+pub async fn warning(
+    ctx: &Context,
+    obj: &PypiRepository,
+    reason: EventReason,
+    action: &str,
+    note: String,
+) {
+    publish(ctx, obj, EventType::Warning, reason.as_str(), action, note).await;
+}
+
 /// Publishes what a step did, as Normal Events in order.
 pub async fn notes(ctx: &Context, obj: &PypiRepository, notes: Vec<Note>) {
     for n in notes {

@@ -50,6 +50,8 @@ pub struct ObjectState {
     pub written: Option<PypiRepositoryStatus>,
     /// The retention run under way, between its steps.
     pub retention: Option<crate::retention::schedule::Progress>,
+    /// spec.prepopulate work left after the last reconcile's slice.
+    pub prepopulate: Option<crate::prepopulate::Plan>,
 }
 
 /// Every object's state.

@@ -9,6 +9,8 @@ pub const CONDITION_READY: &str = "Ready";
 pub const CONDITION_SYNCED: &str = "Synced";
 /// spec.retention can run: its last run finished (or it is under way).
 pub const CONDITION_RETENTION: &str = "Retention";
+/// Everything spec.prepopulate lists is in the repository (only with spec.prepopulate).
+pub const CONDITION_PREPOPULATED: &str = "Prepopulated";
 
 /// Condition reasons, PascalCase as Kubernetes expects (the variant names
 /// are the strings); a failed reconcile's Warning Event carries the same
@@ -55,6 +57,12 @@ pub enum Reason {
     RetentionCompleted,
     /// A retention run is under way, a batch of packages at a time.
     RetentionRunning,
+    /// spec.prepopulate: every requirement and dependency is cached.
+    Prepopulated,
+    /// spec.prepopulate: work is left; the operator continues shortly.
+    PrepopulateInProgress,
+    /// spec.prepopulate: some requirements could not be cached (status.prepopulate.failed).
+    PrepopulateFailed,
 }
 
 impl Reason {
@@ -105,6 +113,8 @@ pub enum EventReason {
     PackageGroupCorrected,
     /// A package group the CodeArtifactDomain created left its spec and was deleted.
     PackageGroupDeleted,
+    /// spec.prepopulate: a run cached everything listed.
+    Prepopulated,
     /// A reconcile failed for this reason (also the Ready condition's).
     #[strum(transparent)]
     Failed(Reason),
@@ -234,7 +244,7 @@ mod tests {
     fn reason_strings_are_the_variant_names_that_docs_and_tests_rely_on() {
         use strum::IntoEnumIterator;
         let all: Vec<&str> = Reason::iter().map(Reason::as_str).collect();
-        assert_eq!(all.len(), 19);
+        assert_eq!(all.len(), 22);
         for r in Reason::iter() {
             assert_eq!(r.as_str().parse::<Reason>(), Ok(r), "round trip");
             assert_eq!(format!("{r:?}"), r.as_str(), "PascalCase variant name");

@@ -50,6 +50,9 @@ pub const MAX_TOKEN_SECONDS: i64 = 43_200;
     validation = Rule::new(
         "!has(self.spec.mode) || self.spec.mode != 'Consume' || !has(self.spec.permissionsPolicy)"
     ).message("spec.mode Consume changes nothing in CodeArtifact: leave out permissionsPolicy").field_path(".spec.permissionsPolicy"),
+    validation = Rule::new(
+        "!has(self.spec.prepopulate) || !has(self.spec.mode) || self.spec.mode != 'Consume'"
+    ).message("spec.prepopulate needs spec.mode Manage: a consumer changes nothing in CodeArtifact").field_path(".spec.prepopulate"),
 )]
 #[x_kube(validation = Rule::new("has(self.repositoryName) == has(oldSelf.repositoryName)").message("spec.repositoryName is immutable: it cannot be added or removed after creation"))]
 #[serde(rename_all = "camelCase")]
@@ -175,6 +178,13 @@ pub struct PypiRepositorySpec {
     /// private DNS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<super::endpoint::EndpointSpec>,
+
+    /// Packages to fetch into the repository through its external
+    /// connection, so that they stay installable once the connection is
+    /// cut (air-gapped clusters). Fetched when this field changes, and
+    /// retried with backoff while some fail; never in Consume mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepopulate: Option<super::prepopulate::PrepopulateSpec>,
 }
 
 // NB: tag values get a pattern in the schema (CodeArtifact's TagValue is
@@ -352,6 +362,10 @@ pub struct PypiRepositoryStatus {
     /// policy: removing the field deletes the policy only then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_revision: Option<String>,
+
+    /// What spec.prepopulate fetched, and what failed and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepopulate: Option<super::prepopulate::PrepopulateStatus>,
 }
 
 fn default_duration() -> i64 {

@@ -88,3 +88,14 @@ pub fn assert_ok(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Writes a wheel of `name` `version` whose metadata lists `requires` (Requires-Dist lines).
+pub fn make_wheel_requiring(name: &str, version: &str, dir: &Path, requires: &[&str]) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/make_dist.py");
+    let mut cmd = Command::new(venv().join("bin/python"));
+    cmd.arg(script).args([name, version]).arg(dir);
+    for r in requires {
+        cmd.args(["--requires", r]);
+    }
+    PathBuf::from(super::run(&mut cmd).trim())
+}

@@ -277,8 +277,10 @@ fn download(ctx: &Context, target: &Target, rest: &str) -> Response<Body> {
         .expect("valid response")
 }
 
-/// Keep a fetched file: in the repository holding the external connection (for public files)
-/// and in the requesting repository, as CodeArtifact does.
+/// Keep a fetched file's version: in the repository holding the external connection (for
+/// public files) and in the requesting repository, as CodeArtifact does. A version is kept
+/// with all its files (AWS: "CodeArtifact imports all assets in that package version"), so
+/// one request makes it installable on every platform once the connection is cut.
 fn retain(
     ctx: &Context,
     target: &Target,
@@ -286,7 +288,7 @@ fn retain(
     c: &Candidate,
     file: &DistFile,
 ) -> Result<(), ApiError> {
-    let (holders, template) = match &c.origin {
+    let (holders, template, files) = match &c.origin {
         Origin::Stored { repo } if *repo == target.repo => return Ok(()),
         Origin::Stored { repo } => {
             let template = ctx.read(|s| {
@@ -300,20 +302,30 @@ fn retain(
             let Some(template) = template else {
                 return Ok(());
             };
-            (vec![target.repo.clone()], template)
+            let files = template.files.clone();
+            (vec![target.repo.clone()], template, files)
         }
         Origin::Public { via, .. } => {
             let mut holders = vec![via.clone()];
             if *via != target.repo {
                 holders.push(target.repo.clone());
             }
-            (holders, resolve::external_version(&c.version))
+            let dir = ctx.config.public_pypi_dir.as_deref();
+            let mut files = dir
+                .map(|d| resolve::public_version_files(d, project, &c.version))
+                .unwrap_or_default();
+            if !files.iter().any(|f| f.filename == file.filename) {
+                files.push(file.clone());
+            }
+            (holders, resolve::external_version(&c.version), files)
         }
     };
     ctx.mutate(|s| {
         for name in &holders {
             let r = s.repository_mut(&target.owner, &target.domain, name)?;
-            resolve::add_file(r, project, &template, file.clone());
+            for f in &files {
+                resolve::add_file(r, project, &template, f.clone());
+            }
         }
         Ok(())
     })

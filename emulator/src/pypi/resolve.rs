@@ -125,6 +125,23 @@ pub fn candidates(
     out
 }
 
+/// Every file of `version` of `project` in the public folder, read for keeping.
+pub fn public_version_files(dir: &Path, project: &str, version: &str) -> Vec<DistFile> {
+    public::project_files(dir, project)
+        .into_iter()
+        .filter(|f| f.version == version)
+        .filter_map(|f| {
+            let bytes = std::fs::read(&f.path).ok()?;
+            Some(DistFile {
+                sha256: public::sha256_hex(&bytes),
+                filename: f.filename,
+                requires_python: None,
+                content: bytes.into(),
+            })
+        })
+        .collect()
+}
+
 /// Every project visible from `repo` (for the optional `simple/` index).
 pub fn projects(domain: &Domain, repo: &str, public_dir: Option<&Path>) -> Vec<String> {
     let mut names = std::collections::BTreeSet::new();

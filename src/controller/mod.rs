@@ -19,6 +19,7 @@ mod retry;
 pub mod state;
 mod status;
 pub mod tenancy;
+mod wake;
 mod watches;
 
 pub use context::{Context, ControllerConfig, DomainSlot, TenancyCaches};

@@ -1,7 +1,8 @@
 //! What wakes the PypiRepository controller: its objects (spec, deletion and
 //! finalizer changes only), changes to its Secrets by others, and, under strict tenancy, changes to
-//! CodeArtifactDomains and to namespace labels, which requeue exactly the
-//! objects they affect. The tenancy caches are written before a change is
+//! CodeArtifactDomains (only what their PypiRepositories depend on, see
+//! `wake`) and to namespace labels, which requeue exactly the objects they
+//! affect. The tenancy caches are written before a change is
 //! passed on, so a reconcile it wakes always sees the new rules.
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +24,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::context::{Context, TenancyCaches};
 use super::reconcile::reconcile;
 use super::retry::error_policy;
+use super::wake::DomainWakes;
 use super::{finalize, report};
 use crate::config::Tenancy;
 use crate::crd::{CodeArtifactDomain, EventReason, PypiRepository, RepositoryMode};
@@ -177,15 +179,23 @@ fn tenancy_caches(ctx: &Context, changes: broadcast::Sender<Change>) -> TenancyC
     let (domains, domain_writer) = reflector::store::<CodeArtifactDomain>();
     let api: Api<CodeArtifactDomain> = Api::all(ctx.client.clone());
     let tx = changes.clone();
+    let mut wakes = DomainWakes::default();
     let domain_events = watcher(api, ctx.config.domain_watch())
         .default_backoff()
         .modify(|d: &mut CodeArtifactDomain| slim(&mut d.metadata))
         .reflect(domain_writer)
         .for_each(move |ev| {
             match ev {
-                Ok(watcher::Event::Apply(d) | watcher::Event::Delete(d)) => {
+                Ok(watcher::Event::Apply(d)) => {
+                    if wakes.applied(&d) {
+                        let _ = tx.send(Change::Domain(d.domain_name()));
+                    }
+                }
+                Ok(watcher::Event::Delete(d)) => {
+                    wakes.deleted(&d);
                     let _ = tx.send(Change::Domain(d.domain_name()));
                 }
+                Ok(watcher::Event::InitApply(d)) => wakes.seen(&d),
                 Ok(watcher::Event::InitDone) => {
                     let _ = tx.send(Change::All);
                 }

@@ -17,7 +17,7 @@ use super::state::Uid;
 use super::{credentials, desired, report, repository, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
-use crate::token::{next_requeue, refresh_at};
+use crate::token::next_requeue;
 
 /// Reconciles a live PypiRepository; failures are reported on the object
 /// before they are returned to the error policy.
@@ -65,8 +65,7 @@ async fn steps(
         endpoint: &remote.endpoint,
         arn: &remote.repository_arn,
     };
-    let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
-    let due = refresh_at(&token, d.refresh_before);
+    let due = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     ctx.note_token_due(&Uid::of(obj), due);
     // 4. Status, written only when it changed (a token refresh does not change it).
     let st = status::ready(obj, remote, d.token_key.duration_seconds, now);
@@ -82,6 +81,7 @@ async fn revoke(obj: &PypiRepository, ctx: &Context) {
     ctx.states.update(&Uid::of(obj), |s| {
         s.token_due = None;
         s.synced = None;
+        s.secret_memo = None;
     });
     if let Err(e) = credentials::remove_credentials(obj, ctx).await {
         tracing::warn!(error = %e.report(), "could not remove the credentials of a refused object");
@@ -116,7 +116,7 @@ async fn keep_token_fresh(obj: &PypiRepository, ctx: &Context) {
         arn: &arn,
     };
     match credentials::ensure_secret(obj, ctx, &d, &repository, Utc::now()).await {
-        Ok(token) => ctx.note_token_due(&uid, refresh_at(&token, d.refresh_before)),
+        Ok(due) => ctx.note_token_due(&uid, due),
         Err(e) => {
             tracing::debug!(error = %e.report(), "could not refresh the token of a failing object")
         }

@@ -16,6 +16,7 @@ pub mod remote;
 mod report;
 mod repository;
 mod retry;
+mod secret_memo;
 pub mod state;
 mod status;
 pub mod tenancy;

@@ -25,7 +25,7 @@ use super::context::{Context, TenancyCaches};
 use super::reconcile::reconcile;
 use super::retry::error_policy;
 use super::wake::DomainWakes;
-use super::{finalize, report};
+use super::{finalize, report, status};
 use crate::config::Tenancy;
 use crate::crd::{CodeArtifactDomain, EventReason, PypiRepository, RepositoryMode};
 
@@ -120,7 +120,12 @@ fn controller_for(
     let (gone_tx, gone_rx) = mpsc::unbounded_channel();
     let trigger = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
-        .modify(|o: &mut PypiRepository| slim(&mut o.metadata))
+        .modify(|o: &mut PypiRepository| {
+            slim(&mut o.metadata);
+            if let Some(st) = o.status.as_mut() {
+                status::slim(st);
+            }
+        })
         .reflect(writer)
         .inspect(move |ev| {
             if let Ok(watcher::Event::Delete(obj)) = ev {
@@ -137,10 +142,16 @@ fn controller_for(
     let secret_watch =
         watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
     let echo = ctx.clone();
+    let relist = ctx.clone();
     let secret_events = watcher(secrets, secret_watch)
         .default_backoff()
+        .inspect(move |ev| {
+            if let Ok(watcher::Event::Init) = ev {
+                relist.states.secrets_relisted();
+            }
+        })
         .touched_objects()
-        .try_filter(move |s| futures::future::ready(!echo.states.is_own_secret_write(s)));
+        .try_filter(move |s| futures::future::ready(!echo.states.secret_event(s)));
     let mut controller = Controller::for_stream(trigger, reader.clone())
         .owns_stream(secret_events)
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency));

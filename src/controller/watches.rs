@@ -197,10 +197,8 @@ fn tenancy_caches(ctx: &Context, changes: broadcast::Sender<Change>) -> TenancyC
         .reflect(domain_writer)
         .for_each(move |ev| {
             match ev {
-                Ok(watcher::Event::Apply(d)) => {
-                    if wakes.applied(&d) {
-                        let _ = tx.send(Change::Domain(d.domain_name()));
-                    }
+                Ok(watcher::Event::Apply(d)) if wakes.applied(&d) => {
+                    let _ = tx.send(Change::Domain(d.domain_name()));
                 }
                 Ok(watcher::Event::Delete(d)) => {
                     wakes.deleted(&d);

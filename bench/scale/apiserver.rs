@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use kube::Client;
 
-/// Counter name → value, such as `GET secrets` or `watch events Secret`.
+/// Counter name → value, such as `GET secrets` or `watch events secrets`.
 pub type Counters = BTreeMap<String, f64>;
 
 /// Reads the counters now.
@@ -46,10 +46,9 @@ pub fn parse(text: &str) -> Counters {
             format!("{} {resource}", labels.get("verb").copied().unwrap_or("?"))
         } else if let Some(rest) = line.strip_prefix("apiserver_watch_events_total{") {
             let labels = labels(rest);
-            format!(
-                "watch events {}",
-                labels.get("kind").copied().unwrap_or("?")
-            )
+            // `resource` in Kubernetes 1.36 (`kind` in older releases).
+            let what = labels.get("resource").or_else(|| labels.get("kind"));
+            format!("watch events {}", what.copied().unwrap_or("?"))
         } else {
             continue;
         };

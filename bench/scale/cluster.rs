@@ -8,6 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
 use std::time::Duration;
 
+use codeartifact_emulator::Role;
 use codeartifact_operator::crd::{CONDITION_READY, CodeArtifactDomain};
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
@@ -57,27 +58,55 @@ pub async fn create_namespaces(client: &Client, names: &[String]) -> Result<()> 
 /// One CodeArtifactDomain per bench domain, as a platform team would declare
 /// it: the operator creates the domain (`Manage`, kept on deletion), and one
 /// rule lets the benchmark's namespaces (by label) create, connect and
-/// delete `pkg-*` repositories.
-pub async fn create_domains(client: &Client, names: &[String]) -> Result<()> {
+/// delete `pkg-*` repositories. The domains `scoped` names (IAM mode) go
+/// through [`BENCH_ROLE`] and hand out repository-scoped, read-only tokens.
+pub async fn create_domains(client: &Client, names: &[String], scoped: &[String]) -> Result<()> {
     let api: Api<CodeArtifactDomain> = Api::all(client.clone());
     for name in names {
+        let mut rule = serde_json::json!({
+            "namespaceSelector": { "matchLabels": { BENCH_LABEL.0: BENCH_LABEL.1 } },
+            "repositories": ["pkg-*"],
+            "create": true,
+            "delete": true,
+            "externalConnection": true,
+        });
+        let mut spec = serde_json::json!({});
+        if scoped.contains(name) {
+            rule["tokenScope"] = "RepositoryRead".into();
+            spec["role"] = serde_json::json!({ "arn": BENCH_ROLE });
+        }
+        spec["access"] = serde_json::json!([rule]);
         let domain: CodeArtifactDomain = serde_json::from_value(serde_json::json!({
             "apiVersion": "codeartifact-operator.dev/v1alpha1",
             "kind": "CodeArtifactDomain",
             "metadata": { "name": name },
-            "spec": { "access": [{
-                "namespaceSelector": { "matchLabels": { BENCH_LABEL.0: BENCH_LABEL.1 } },
-                "repositories": ["pkg-*"],
-                "create": true,
-                "delete": true,
-                "externalConnection": true,
-            }]},
+            "spec": spec,
         }))?;
         api.create(&PostParams::default(), &domain)
             .await
             .with_context(|| format!("creating CodeArtifactDomain {name}"))?;
     }
     Ok(())
+}
+
+/// The role the IAM mode's domains name.
+pub const BENCH_ROLE: &str = "arn:aws:iam::111122223333:role/bench-scoped";
+
+/// [`BENCH_ROLE`] in the emulator: trusted by the operator's account, all
+/// of CodeArtifact and the bearer token (the session policy of each
+/// repository-scoped token narrows it).
+pub fn bench_role() -> Role {
+    Role {
+        arn: BENCH_ROLE.into(),
+        trusted: vec![testenv::OPERATOR_KEY.account.into()],
+        external_id: None,
+        policy: serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "codeartifact:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "sts:GetServiceBearerToken", "Resource": "*",
+             "Condition": {"StringEquals": {"sts:AWSServiceName": "codeartifact.amazonaws.com"}}},
+        ]}),
+        max_session_seconds: 3600,
+    }
 }
 
 /// Waits until the operator reports every CodeArtifactDomain Ready.

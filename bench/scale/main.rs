@@ -11,11 +11,15 @@
 //! fresh control plane; `500` alone for 5,000 objects), BENCH_PER_NAMESPACE (10),
 //! BENCH_DOMAINS (10), BENCH_IDLE_SECONDS (300), BENCH_CLOCK_SPEED (derived
 //! from the idle window), BENCH_OPERATOR_LOG (the operator's RUST_LOG, e.g.
-//! `debug` to profile), BENCH_OPERATOR_BIN (another operator build to
-//! measure, such as a candidate fix). A run with other sizes or a shorter idle window
+//! `debug` to profile), BENCH_MALLOC_ARENA_MAX (2, as the image sets it;
+//! empty for glibc's default), BENCH_OPERATOR_BIN (another operator build to
+//! measure, such as a candidate fix), BENCH_IAM=1 (issue 13's costs: every
+//! second domain goes through a role and hands out repository-scoped
+//! read-only tokens; its report is `<date>-<objects>-iam.md`). A run with other sizes or a shorter idle window
 //! writes target/bench/<date>.md instead, so it cannot pass for the
 //! committed figures.
 
+mod apiserver;
 mod audit;
 mod cluster;
 mod machine;
@@ -58,6 +62,10 @@ pub struct Settings {
     pub rust_log: Option<String>,
     /// Another build to measure (say, a candidate fix) instead of this tree's.
     pub other_bin: Option<PathBuf>,
+    /// IAM mode: half the domains use a role and repository-scoped tokens.
+    pub iam: bool,
+    /// The operator's MALLOC_ARENA_MAX (empty: unset, glibc's default).
+    pub malloc_arena_max: String,
 }
 
 fn env_or<T: FromStr>(key: &str, default: T) -> Result<T> {
@@ -104,6 +112,9 @@ impl Settings {
                 .ok()
                 .filter(|s| !s.is_empty()),
             other_bin: std::env::var_os("BENCH_OPERATOR_BIN").map(PathBuf::from),
+            iam: env_or("BENCH_IAM", 0u8)? == 1,
+            malloc_arena_max: std::env::var("BENCH_MALLOC_ARENA_MAX")
+                .unwrap_or_else(|_| "2".into()),
         })
     }
 
@@ -126,6 +137,7 @@ impl Settings {
             && (self.per_namespace, self.domains, self.idle.as_secs()) == (10, 10, 300)
             && self.rust_log.is_none()
             && self.other_bin.is_none()
+            && self.malloc_arena_max == "2"
             // `cargo test --bench scale` builds a debug operator: not the figures.
             && !cfg!(debug_assertions)
     }
@@ -168,13 +180,14 @@ async fn run(settings: &Settings) -> Result<()> {
         settings.namespaces,
         settings.per_namespace,
         settings.domains,
+        settings.iam,
     );
     let emulator = prepare(&cp, &client, &fleet, settings).await?;
     let log = scratch.join(format!("operator-{date}-{}.log", fleet.items.len()));
     let mut operator = OperatorProcess::start(launch(settings, &cp, &emulator, &log))?;
     operator.wait_ready(Duration::from_secs(120)).await?;
     // The platform team's part, done and settled before anything is measured.
-    cluster::create_domains(&client, &fleet.domains).await?;
+    cluster::create_domains(&client, &fleet.domains, &fleet.scoped).await?;
     cluster::wait_domains_ready(&client, &fleet.domains).await?;
     // The operator's footprint with its caches synced and nothing to manage.
     let pid = operator.pid().context("the operator runs")?;
@@ -182,6 +195,7 @@ async fn run(settings: &Settings) -> Result<()> {
     let tracker = Tracker::spawn(client.clone());
     let audit = AuditLog::open(cp.dir().join("audit.log"))?;
     let mut probe = Probe::new(
+        client.clone(),
         &emulator,
         &operator,
         audit,
@@ -215,6 +229,8 @@ async fn run(settings: &Settings) -> Result<()> {
         peak_rss_kib: probe.lifetime_peak_kib(),
         operator_cpu: probe.lifetime_cpu(),
         operator_log: log.strip_prefix(root).unwrap_or(&log).display().to_string(),
+        tokens_per_cycle: fleet.tokens_per_cycle(),
+        scoped_domains: fleet.scoped.len(),
     };
     write_report(root, &scratch, settings, &run, &date)
 }
@@ -237,6 +253,13 @@ fn launch(settings: &Settings, cp: &ControlPlane, emulator: &Emulator, log: &Pat
         "--log-format=json".to_string(),
     ];
     launch.rust_log.clone_from(&settings.rust_log);
+    // As the image sets it (Dockerfile); BENCH_MALLOC_ARENA_MAX= (empty)
+    // measures glibc's default instead.
+    if !settings.malloc_arena_max.is_empty() {
+        launch
+            .env
+            .push(("MALLOC_ARENA_MAX".into(), settings.malloc_arena_max.clone()));
+    }
     launch
 }
 
@@ -251,7 +274,11 @@ async fn prepare(
     cluster::create_namespaces(client, &fleet.namespaces).await?;
     let mut config = EmulatorConfig::for_tests();
     config.clock_speed = settings.clock_speed;
-    Emulator::start(config).await
+    let emulator = Emulator::start(config).await?;
+    if settings.iam {
+        emulator.add_role(cluster::bench_role())?;
+    }
+    Ok(emulator)
 }
 
 fn write_report(
@@ -268,8 +295,9 @@ fn write_report(
     };
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!(
-        "{date}-{}.md",
-        settings.namespaces * settings.per_namespace
+        "{date}-{}{}.md",
+        settings.namespaces * settings.per_namespace,
+        if settings.iam { "-iam" } else { "" }
     ));
     std::fs::write(&path, run.markdown(date))
         .with_context(|| format!("writing {}", path.display()))?;

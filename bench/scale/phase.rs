@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use codeartifact_emulator::Emulator;
+use kube::Client;
 use testenv::OperatorProcess;
 
+use crate::apiserver;
 use crate::audit::{self, Actor, AuditLog, Write};
 use crate::procfs::{self, Peaks, Sampler};
 
@@ -39,6 +41,9 @@ pub struct PhaseResult {
     /// The machine's 1-minute load average as the phase ended: it is
     /// shared, and timings only compare at similar load.
     pub load: String,
+    /// kube-apiserver's requests by verb and resource, and watch events
+    /// sent by kind, from every client (see `apiserver`).
+    pub apiserver: BTreeMap<String, u64>,
 }
 
 impl PhaseResult {
@@ -77,10 +82,12 @@ pub struct Start {
     cpu: Vec<(String, f64)>,
     reconciles: f64,
     failures: f64,
+    apiserver: apiserver::Counters,
 }
 
 /// Everything needed to measure phases.
 pub struct Probe<'a> {
+    client: Client,
     emulator: &'a Emulator,
     operator: &'a OperatorProcess,
     /// The operator's PID, for /proc.
@@ -94,6 +101,7 @@ pub struct Probe<'a> {
 
 impl<'a> Probe<'a> {
     pub fn new(
+        client: Client,
         emulator: &'a Emulator,
         operator: &'a OperatorProcess,
         audit: AuditLog,
@@ -104,6 +112,7 @@ impl<'a> Probe<'a> {
         processes.extend(control_plane);
         processes.push((BENCH.to_string(), "self".to_string()));
         Self {
+            client,
             emulator,
             operator,
             pid: pid.to_string(),
@@ -141,6 +150,7 @@ impl<'a> Probe<'a> {
                 .operator
                 .metric("codeartifact_operator_reconcile_failures_total")
                 .await,
+            apiserver: apiserver::scrape(&self.client).await?,
         })
     }
 
@@ -188,9 +198,11 @@ impl<'a> Probe<'a> {
             .metric("codeartifact_operator_reconcile_failures_total")
             .await
             - start.failures;
+        let apiserver = apiserver::delta(&start.apiserver, &apiserver::scrape(&self.client).await?);
         Ok(PhaseResult {
             name,
             elapsed,
+            apiserver,
             aws_calls,
             writes: self.audit.take()?,
             cpu,

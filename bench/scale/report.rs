@@ -31,6 +31,10 @@ pub struct Run<'a> {
     pub rss_start_kib: u64,
     pub operator_cpu: f64,
     pub operator_log: String,
+    /// GetAuthorizationToken calls a refresh cycle needs (see `Fleet::tokens_per_cycle`).
+    pub tokens_per_cycle: u64,
+    /// Domains with repository-scoped tokens through a role (IAM mode).
+    pub scoped_domains: usize,
 }
 
 pub fn secs(d: Duration) -> String {
@@ -110,13 +114,22 @@ impl Run<'_> {
             Some(per_repo <= CALLS_PER_REPO_TARGET),
         );
         let minted = self.steps.refresh.phase.aws("GetAuthorizationToken");
-        let domains = self.settings.domains as u64;
+        let expected = self.tokens_per_cycle;
+        let target = if self.scoped_domains == 0 {
+            format!("= {expected} (domains)")
+        } else {
+            let domain_scoped = self.settings.domains - self.scoped_domains;
+            let objects = expected - domain_scoped as u64;
+            format!(
+                "= {expected} ({domain_scoped} domain-scoped domains + {objects} objects with repository-scoped tokens)"
+            )
+        };
         row(
             out,
             "GetAuthorizationToken calls per refresh cycle",
-            &format!("= {domains} (domains)"),
+            &target,
             &minted.to_string(),
-            Some(minted == domains),
+            Some(minted == expected),
         );
         let idle = &self.steps.idle;
         let idle_writes = idle.operator_write_total();
@@ -205,6 +218,17 @@ impl Run<'_> {
             &format!("{per_phase}; {:.1}", self.operator_cpu),
             None,
         );
+        if self.scoped_domains > 0 {
+            let assumed = self
+                .phases()
+                .map(|p| p.aws("AssumeRole").to_string())
+                .join(" / ");
+            let title = format!(
+                "AssumeRole calls (create / idle / refresh / drain; {} of {} domains through a role, repository-scoped tokens)",
+                self.scoped_domains, self.settings.domains
+            );
+            row(out, &title, "", &assumed, None);
+        }
         let d = &self.steps.drain;
         let title = "Drain: repositories gone from CodeArtifact / Secrets collected";
         let result = format!("{} / {}", secs(d.codeartifact_empty), secs(d.secrets_gone));
@@ -221,6 +245,20 @@ impl Run<'_> {
         out.push_str("\n## Machine\n\n");
         out.push_str(&self.machine.markdown());
         out.push_str(&self.method());
+        let arenas = match self.settings.malloc_arena_max.as_str() {
+            "" => "unset (glibc's default: up to 8 arenas per core)".to_string(),
+            n => format!("`MALLOC_ARENA_MAX={n}`, as the image sets it"),
+        };
+        let _ = writeln!(out, "- The operator's allocator: glibc with {arenas}.");
+        if self.scoped_domains > 0 {
+            let _ = writeln!(
+                out,
+                "- IAM mode (`BENCH_IAM=1`, issue 13 point 5): {} of the {} domains name the role `{}` (emulator: trusted by the operator's account, 1 h sessions) and their rule has `tokenScope: RepositoryRead`, so each of their objects gets its own token minted through AssumeRole with a session policy for its one repository.",
+                self.scoped_domains,
+                self.settings.domains,
+                crate::cluster::BENCH_ROLE
+            );
+        }
         out.push_str(&self.cost_table());
         for (title, phase) in [
             ("Step 1: create", &self.steps.create.phase),

@@ -51,6 +51,12 @@ pub fn detail(p: &PhaseResult, n: f64) -> String {
         "Writes by others in the same window: {}.",
         others.join(", ")
     );
+    out.push('\n');
+    out.push_str(&table(
+        "kube-apiserver request or watch event (every client; its /metrics)",
+        &p.apiserver,
+        n,
+    ));
     out
 }
 

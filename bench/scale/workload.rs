@@ -45,10 +45,13 @@ pub struct Fleet {
     pub items: Vec<Item>,
     pub namespaces: Vec<String>,
     pub domains: Vec<String>,
+    /// The domains whose tokens are repository-scoped (IAM mode: every
+    /// second one), minted through a role.
+    pub scoped: Vec<String>,
 }
 
 impl Fleet {
-    pub fn new(namespaces: usize, per_namespace: usize, domains: usize) -> Self {
+    pub fn new(namespaces: usize, per_namespace: usize, domains: usize, iam: bool) -> Self {
         let ns_names: Vec<String> = (0..namespaces).map(|i| format!("bench-{i:03}")).collect();
         let domains: Vec<String> = (0..domains).map(|i| format!("bench-dom-{i:02}")).collect();
         let items = (0..namespaces * per_namespace)
@@ -58,11 +61,28 @@ impl Fleet {
                 domain: domains[k % domains.len()].clone(),
             })
             .collect();
+        let scoped = if iam {
+            domains.iter().skip(1).step_by(2).cloned().collect()
+        } else {
+            Vec::new()
+        };
         Self {
             items,
             namespaces: ns_names,
             domains,
+            scoped,
         }
+    }
+
+    /// GetAuthorizationToken calls one refresh cycle needs: one per
+    /// domain-scoped domain, one per object of a repository-scoped domain.
+    pub fn tokens_per_cycle(&self) -> u64 {
+        let repository_scoped = self
+            .items
+            .iter()
+            .filter(|i| self.scoped.contains(&i.domain))
+            .count();
+        (self.domains.len() - self.scoped.len() + repository_scoped) as u64
     }
 }
 

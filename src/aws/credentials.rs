@@ -5,13 +5,14 @@
 //! objects on a few roles share a handful of clients, and the SDK's identity
 //! cache renews each role session before it expires.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::{ProvideCredentials, future};
 use aws_sdk_codeartifact::Client;
+use lru::LruCache;
 
 use super::client::CodeArtifact;
 use super::error::MissingRegion;
@@ -24,7 +25,7 @@ pub const SESSION_NAME: &str = "codeartifact-operator";
 /// token needs its own session policy, so each such repository is one
 /// identity; an evicted one costs one AssumeRole when it is next used,
 /// which is what minting its next token costs anyway (sessions outlive no token).
-pub const MAX_ROLE_CLIENTS: usize = 512;
+pub const MAX_ROLE_CLIENTS: NonZeroUsize = NonZeroUsize::new(512).expect("not zero");
 
 /// A role to assume, and the session policy that narrows it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -40,11 +41,6 @@ pub struct RoleSession {
 /// Who makes a call: the operator itself (`None`) or a role session.
 pub type Identity = Option<RoleSession>;
 
-struct Cached {
-    client: CodeArtifact,
-    last_used: u64,
-}
-
 /// Every CodeArtifact client the operator uses, one per identity.
 pub struct Clients {
     base: SdkConfig,
@@ -52,7 +48,8 @@ pub struct Clients {
     endpoint: Option<String>,
     operator: CodeArtifact,
     metrics: Arc<Metrics>,
-    roles: Mutex<(u64, HashMap<RoleSession, Cached>)>,
+    /// Role clients, the least recently used evicted first.
+    roles: Mutex<LruCache<RoleSession, CodeArtifact>>,
 }
 
 impl Clients {
@@ -86,7 +83,7 @@ impl Clients {
             endpoint,
             operator,
             metrics,
-            roles: Mutex::new((0, HashMap::new())),
+            roles: Mutex::new(LruCache::new(MAX_ROLE_CLIENTS)),
         }
     }
 
@@ -105,32 +102,15 @@ impl Clients {
         let Some(session) = identity else {
             return self.operator.clone();
         };
-        if let Some(client) = self.cached(session) {
-            return client;
+        if let Some(client) = self.roles.lock().expect("role clients lock").get(session) {
+            return client.clone();
         }
         let client = self.build(session).await;
-        let mut guard = self.roles.lock().expect("role clients lock");
-        let (clock, map) = &mut *guard;
-        *clock += 1;
-        if map.len() >= MAX_ROLE_CLIENTS && !map.contains_key(session) {
-            evict_oldest(map);
-        }
-        map.entry(session.clone())
-            .or_insert(Cached {
-                client,
-                last_used: *clock,
-            })
-            .client
+        self.roles
+            .lock()
+            .expect("role clients lock")
+            .get_or_insert(session.clone(), || client)
             .clone()
-    }
-
-    fn cached(&self, session: &RoleSession) -> Option<CodeArtifact> {
-        let mut guard = self.roles.lock().expect("role clients lock");
-        let (clock, map) = &mut *guard;
-        *clock += 1;
-        let entry = map.get_mut(session)?;
-        entry.last_used = *clock;
-        Some(entry.client.clone())
     }
 
     async fn build(&self, session: &RoleSession) -> CodeArtifact {
@@ -167,16 +147,6 @@ fn codeartifact_config(
     builder
 }
 
-fn evict_oldest(map: &mut HashMap<RoleSession, Cached>) {
-    if let Some(oldest) = map
-        .iter()
-        .min_by_key(|(_, c)| c.last_used)
-        .map(|(k, _)| k.clone())
-    {
-        map.remove(&oldest);
-    }
-}
-
 /// The assume-role provider, with each AssumeRole call counted in the
 /// operator's AWS call metrics like every CodeArtifact call.
 #[derive(Debug)]
@@ -196,44 +166,5 @@ impl ProvideCredentials for Counted {
             self.metrics.aws_call("AssumeRole", outcome);
             result
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cached(n: u64) -> Cached {
-        let conf = aws_sdk_codeartifact::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .build();
-        Cached {
-            client: CodeArtifact::new(
-                Client::from_conf(conf),
-                "r".into(),
-                Arc::new(Metrics::default()),
-            ),
-            last_used: n,
-        }
-    }
-
-    fn session(arn: &str) -> RoleSession {
-        RoleSession {
-            arn: arn.into(),
-            external_id: None,
-            session_policy: None,
-        }
-    }
-
-    #[test]
-    fn eviction_drops_the_least_recently_used_identity() {
-        let mut map = HashMap::from([
-            (session("a"), cached(3)),
-            (session("b"), cached(1)),
-            (session("c"), cached(2)),
-        ]);
-        evict_oldest(&mut map);
-        assert!(!map.contains_key(&session("b")));
-        assert_eq!(map.len(), 2);
     }
 }

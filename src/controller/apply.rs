@@ -18,7 +18,7 @@ use super::state::Uid;
 use super::{credentials, desired, prepopulate, report, repository, retention, status};
 use crate::crd::PypiRepository;
 use crate::error::Result;
-use crate::token::{next_requeue, refresh_at};
+use crate::token::next_requeue;
 
 /// Reconciles a live PypiRepository; failures are reported on the object
 /// before they are returned to the error policy.
@@ -66,11 +66,10 @@ async fn steps(
         endpoint: &remote.endpoint,
         arn: &remote.repository_arn,
     };
-    let token = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
-    let due = refresh_at(&token, d.refresh_before);
+    let due = credentials::ensure_secret(obj, ctx, &d, &repository, now).await?;
     ctx.note_token_due(&Uid::of(obj), due);
     // 3b. spec.prepopulate: a bounded slice of fetching through the endpoint, when due.
-    let prepopulated = prepopulate::step(obj, ctx, &remote.endpoint, &token.token, now).await;
+    let prepopulated = prepopulate::step(obj, ctx, &d, &repository, now).await;
     // 4. Retention: a page of a run when one is due; its failures stay in its condition.
     let retention = retention::step(obj, ctx, &d, now).await;
     let retention_due = retention.requeue;
@@ -98,6 +97,7 @@ async fn revoke(obj: &PypiRepository, ctx: &Context) {
     ctx.states.update(&Uid::of(obj), |s| {
         s.token_due = None;
         s.synced = None;
+        s.secret_memo = None;
     });
     if let Err(e) = credentials::remove_credentials(obj, ctx).await {
         tracing::warn!(error = %e.report(), "could not remove the credentials of a refused object");
@@ -132,7 +132,7 @@ async fn keep_token_fresh(obj: &PypiRepository, ctx: &Context) {
         arn: &arn,
     };
     match credentials::ensure_secret(obj, ctx, &d, &repository, Utc::now()).await {
-        Ok(token) => ctx.note_token_due(&uid, refresh_at(&token, d.refresh_before)),
+        Ok(due) => ctx.note_token_due(&uid, due),
         Err(e) => {
             tracing::debug!(error = %e.report(), "could not refresh the token of a failing object")
         }

@@ -13,16 +13,45 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::context::Context;
 use super::desired::Desired;
+use super::secret_memo::SecretMemo;
 use super::state::Uid;
 use crate::aws::IssuedToken;
 use crate::crd::{FIELD_MANAGER, PypiRepository};
 use crate::error::{Error, Result};
 use crate::secret::{build_secret, is_up_to_date, stored_token};
-use crate::token::{TokenSource, is_fresh, is_well_formed};
+use crate::token::{TokenSource, is_fresh, is_well_formed, refresh_at};
 
 /// Makes sure the Secret exists with a fresh token and the right content;
-/// returns the token it holds.
+/// returns when the token it holds must be replaced. Between refreshes the
+/// Secret is not read again while nothing but the operator touched it
+/// (see `secret_memo`).
 pub async fn ensure_secret(
+    obj: &PypiRepository,
+    ctx: &Context,
+    d: &Desired,
+    repository: &RepositoryRef<'_>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
+    let uid = Uid::of(obj);
+    let scope = d.token_key.scope();
+    let (epoch, memo) = ctx
+        .states
+        .read(&uid, |s| (s.secret_epoch, s.secret_memo.clone()));
+    if let Some(memo) = memo
+        && memo.still_right(obj, repository.endpoint, &scope, epoch)
+        && is_fresh(&memo.times(), d.refresh_before, now)
+    {
+        return Ok(refresh_at(&memo.times(), d.refresh_before));
+    }
+    let token = read_and_write(obj, ctx, d, repository, now).await?;
+    let memo = SecretMemo::new(obj, repository.endpoint, &token, &scope, epoch);
+    ctx.states.update(&uid, |s| s.secret_memo = Some(memo));
+    Ok(refresh_at(&token, d.refresh_before))
+}
+
+/// Reads the Secret and writes it when its token is not fresh or its
+/// content is not what it should be; returns the token it holds.
+async fn read_and_write(
     obj: &PypiRepository,
     ctx: &Context,
     d: &Desired,
@@ -127,7 +156,9 @@ pub struct RepositoryRef<'a> {
 
 /// The shared token for the key (the domain, or the repository for a
 /// scoped token), minted when the cache holds no fresh one.
-async fn shared_token(
+/// The shared token of `d`'s scope, minted only when no fresh one exists
+/// (also what step 3b, spec.prepopulate, fetches with).
+pub(super) async fn shared_token(
     ctx: &Context,
     d: &Desired,
     repository_arn: &str,

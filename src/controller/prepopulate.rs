@@ -1,8 +1,8 @@
 //! Step 3b of a reconcile: spec.prepopulate. Runs when the spec changed, while
 //! work is left (a bounded slice per reconcile, the rest kept in the object's
 //! state) and after a failed run once its backoff has passed; never in Consume
-//! mode. Fetches through the repository's own endpoint with the token of its
-//! Secret. Its failures never fail the reconcile: they are reported in
+//! mode. Fetches through the repository's own endpoint with the shared token
+//! of the Secret's scope (the same permissions as the Secret's). Its failures never fail the reconcile: they are reported in
 //! status.prepopulate, the Prepopulated condition and an Event.
 
 use std::time::Duration;
@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::context::Context;
+use super::credentials::{RepositoryRef, shared_token};
+use super::desired::Desired;
 use super::report;
 use super::state::Uid;
 use crate::aws::AuthToken;
@@ -37,8 +39,8 @@ pub struct Outcome {
 pub async fn step(
     obj: &PypiRepository,
     ctx: &Context,
-    endpoint: &str,
-    token: &AuthToken,
+    d: &Desired,
+    repository: &RepositoryRef<'_>,
     now: DateTime<Utc>,
 ) -> Outcome {
     let last = obj.status.as_ref().and_then(|s| s.prepopulate.clone());
@@ -56,7 +58,14 @@ pub async fn step(
         Decision::RetryAt(at) => return kept(last, (at - now).to_std().ok()),
         Decision::Run { fresh } => fresh,
     };
-    let (target, fetcher) = match tools(&spec.python_version, endpoint, token) {
+    let token = match shared_token(ctx, d, repository.arn, now).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "spec.prepopulate has no token");
+            return kept(last, Some(schedule::RETRY_BASE));
+        }
+    };
+    let (target, fetcher) = match tools(&spec.python_version, repository.endpoint, &token.token) {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "spec.prepopulate cannot run");

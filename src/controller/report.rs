@@ -60,6 +60,7 @@ async fn publish(
 }
 
 /// Writes `status` when it differs from what the object has.
+/// The copy kept until the cache catches up is in the cache's form.
 pub async fn write_status(
     ctx: &Context,
     obj: &PypiRepository,
@@ -67,10 +68,15 @@ pub async fn write_status(
 ) -> Result<()> {
     let api: Api<PypiRepository> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
-    if crate::publish::status(&api, obj, obj.status.as_ref(), &status).await? {
-        ctx.states
-            .update(&Uid::of(obj), |s| s.written = Some(status));
+    // The cache holds statuses without secretUsage (see status::cached_form),
+    // which changes only with the spec, and so with the conditions' generation.
+    let cached = status::cached_form(&status);
+    if obj.status.as_ref() == Some(&cached) {
+        return Ok(());
     }
+    crate::publish::status(&api, obj, None, &status).await?;
+    ctx.states
+        .update(&Uid::of(obj), |s| s.written = Some(cached));
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use kube::core::PartialObjectMeta;
 use kube::{Resource, ResourceExt};
 
 use super::remote::SyncRecord;
+use super::secret_memo::SecretMemo;
 use crate::crd::PypiRepositoryStatus;
 
 /// A Kubernetes object uid: the key of per-object state (names can be reused).
@@ -52,6 +53,11 @@ pub struct ObjectState {
     pub retention: Option<crate::retention::schedule::Progress>,
     /// spec.prepopulate work left after the last reconcile's slice.
     pub prepopulate: Option<crate::prepopulate::Plan>,
+    /// Moves on with every change to the object's Secret that the operator
+    /// did not make, and with every re-list of Secrets.
+    pub secret_epoch: u64,
+    /// The Secret as last known right (void once the epoch moved on).
+    pub secret_memo: Option<SecretMemo>,
 }
 
 /// Every object's state.
@@ -112,6 +118,29 @@ impl States {
                     .get(&Uid(o.uid.clone()))
                     .is_some_and(|s| s.secret_version.as_deref() == Some(version))
         })
+    }
+
+    /// Notes a Secret event: `true` when it only echoes the operator's own
+    /// last write; otherwise the Secret's owners forget what they knew of it.
+    pub fn secret_event(&self, secret: &PartialObjectMeta<Secret>) -> bool {
+        if self.is_own_secret_write(secret) {
+            return true;
+        }
+        let mut map = self.0.lock().expect("state lock");
+        for o in secret.owner_references() {
+            if let Some(s) = map.get_mut(&Uid(o.uid.clone())) {
+                s.secret_epoch += 1;
+            }
+        }
+        false
+    }
+
+    /// After a re-list (events may have been missed), every object forgets
+    /// what it knew of its Secret.
+    pub fn secrets_relisted(&self) {
+        for s in self.0.lock().expect("state lock").values_mut() {
+            s.secret_epoch += 1;
+        }
     }
 
     /// Forgets everything about an object that is gone.

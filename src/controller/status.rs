@@ -39,6 +39,20 @@ pub fn ready(
     st
 }
 
+/// What the watch cache keeps of a status: all but `secretUsage`, which is
+/// a pure function of the spec, written with every Ready status and never
+/// read back; about a kilobyte per object the cache need not hold.
+pub fn cached_form(status: &PypiRepositoryStatus) -> PypiRepositoryStatus {
+    let mut st = status.clone();
+    slim(&mut st);
+    st
+}
+
+/// Turns a status into its cached form in place (for the watch's `modify`).
+pub fn slim(status: &mut PypiRepositoryStatus) {
+    status.secret_usage = Vec::new();
+}
+
 /// A token lifetime for people: "12h", "15m", "1h30m"; 0 is the caller's session.
 pub fn lifetime(seconds: i64) -> String {
     if seconds <= 0 {
@@ -175,6 +189,28 @@ mod tests {
         assert_eq!(st.token_lifetime.as_deref(), Some("12h"));
         assert_eq!(st.policy_revision.as_deref(), Some("rev-1"));
         assert!(st.conditions.iter().all(|c| c.status == "True"));
+    }
+
+    #[test]
+    fn the_cached_form_drops_only_secret_usage() {
+        let now = Utc.timestamp_opt(10, 0).unwrap();
+        let st = ready(&obj(), &remote(), 43_200, now);
+        assert!(!st.secret_usage.is_empty(), "Ready writes the usage");
+        let cached = cached_form(&st);
+        assert!(cached.secret_usage.is_empty());
+        assert_eq!(
+            PypiRepositoryStatus {
+                secret_usage: st.secret_usage.clone(),
+                ..cached.clone()
+            },
+            st
+        );
+        let mut again = ready(&obj(), &remote(), 43_200, now);
+        slim(&mut again);
+        assert_eq!(
+            again, cached,
+            "a settled object compares equal to its cached status"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What wakes the PypiRepository controller: its objects (spec, deletion and
 //! finalizer changes only), changes to its Secrets by others, and, under strict tenancy, changes to
-//! CodeArtifactDomains and to namespace labels, which requeue exactly the
-//! objects they affect. The tenancy caches are written before a change is
+//! CodeArtifactDomains (only what their PypiRepositories depend on, see
+//! `wake`) and to namespace labels, which requeue exactly the objects they
+//! affect. The tenancy caches are written before a change is
 //! passed on, so a reconcile it wakes always sees the new rules.
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,7 +24,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 use super::context::{Context, TenancyCaches};
 use super::reconcile::reconcile;
 use super::retry::error_policy;
-use super::{finalize, report};
+use super::wake::DomainWakes;
+use super::{finalize, report, status};
 use crate::config::Tenancy;
 use crate::crd::{CodeArtifactDomain, EventReason, PypiRepository, RepositoryMode};
 
@@ -118,7 +120,12 @@ fn controller_for(
     let (gone_tx, gone_rx) = mpsc::unbounded_channel();
     let trigger = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
-        .modify(|o: &mut PypiRepository| slim(&mut o.metadata))
+        .modify(|o: &mut PypiRepository| {
+            slim(&mut o.metadata);
+            if let Some(st) = o.status.as_mut() {
+                status::slim(st);
+            }
+        })
         .reflect(writer)
         .inspect(move |ev| {
             if let Ok(watcher::Event::Delete(obj)) = ev {
@@ -135,10 +142,16 @@ fn controller_for(
     let secret_watch =
         watcher::Config::default().labels("app.kubernetes.io/managed-by=codeartifact-operator");
     let echo = ctx.clone();
+    let relist = ctx.clone();
     let secret_events = watcher(secrets, secret_watch)
         .default_backoff()
+        .inspect(move |ev| {
+            if let Ok(watcher::Event::Init) = ev {
+                relist.states.secrets_relisted();
+            }
+        })
         .touched_objects()
-        .try_filter(move |s| futures::future::ready(!echo.states.is_own_secret_write(s)));
+        .try_filter(move |s| futures::future::ready(!echo.states.secret_event(s)));
     let mut controller = Controller::for_stream(trigger, reader.clone())
         .owns_stream(secret_events)
         .with_config(controller::Config::default().concurrency(ctx.config.concurrency));
@@ -177,15 +190,21 @@ fn tenancy_caches(ctx: &Context, changes: broadcast::Sender<Change>) -> TenancyC
     let (domains, domain_writer) = reflector::store::<CodeArtifactDomain>();
     let api: Api<CodeArtifactDomain> = Api::all(ctx.client.clone());
     let tx = changes.clone();
+    let mut wakes = DomainWakes::default();
     let domain_events = watcher(api, ctx.config.domain_watch())
         .default_backoff()
         .modify(|d: &mut CodeArtifactDomain| slim(&mut d.metadata))
         .reflect(domain_writer)
         .for_each(move |ev| {
             match ev {
-                Ok(watcher::Event::Apply(d) | watcher::Event::Delete(d)) => {
+                Ok(watcher::Event::Apply(d)) if wakes.applied(&d) => {
                     let _ = tx.send(Change::Domain(d.domain_name()));
                 }
+                Ok(watcher::Event::Delete(d)) => {
+                    wakes.deleted(&d);
+                    let _ = tx.send(Change::Domain(d.domain_name()));
+                }
+                Ok(watcher::Event::InitApply(d)) => wakes.seen(&d),
                 Ok(watcher::Event::InitDone) => {
                     let _ = tx.send(Change::All);
                 }

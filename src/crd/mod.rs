@@ -4,8 +4,8 @@
 mod conditions;
 mod domain;
 mod endpoint;
-mod policy;
 mod package_groups;
+mod policy;
 mod prepopulate;
 mod pypi_repository;
 mod reference;
@@ -13,13 +13,13 @@ mod retention;
 mod secret_spec;
 
 pub use conditions::{
-    CONDITION_PREPOPULATED, CONDITION_READY, CONDITION_RETENTION, CONDITION_SYNCED, EventReason, Reason,
-    set_condition, to_time,
+    CONDITION_PREPOPULATED, CONDITION_READY, CONDITION_RETENTION, CONDITION_SYNCED, EventReason,
+    Reason, set_condition, to_time,
 };
 pub use domain::*;
 pub use endpoint::*;
-pub use policy::MAX_POLICY_CHARS;
 pub use package_groups::*;
+pub use policy::MAX_POLICY_CHARS;
 pub use prepopulate::*;
 pub use pypi_repository::*;
 pub use reference::reference_markdown;

@@ -30,6 +30,8 @@ pub struct Launch {
     pub rust_log: Option<String>,
     /// Where stdout and stderr go: emptied at start, appended across restarts.
     pub log: PathBuf,
+    /// More environment variables (such as the image's `MALLOC_ARENA_MAX`).
+    pub env: Vec<(String, String)>,
     emulator_url: String,
     region: String,
 }
@@ -46,6 +48,7 @@ impl Launch {
             args: Vec::new(),
             rust_log: None,
             log: log_dir.join(format!("operator-{port}.log")),
+            env: Vec::new(),
             emulator_url: emulator.base_url(),
             region: emulator.region().to_string(),
         }
@@ -66,6 +69,7 @@ impl Launch {
             // The emulator serves STS too (AssumeRole for IAM roles).
             .env("AWS_ENDPOINT_URL_STS", &self.emulator_url)
             .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(filter) = &self.rust_log {
             cmd.env("RUST_LOG", filter);
         }

@@ -12,6 +12,7 @@ use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::{ProvideCredentials, future};
 use aws_sdk_codeartifact::Client;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use lru::LruCache;
 
 use super::client::CodeArtifact;
@@ -60,7 +61,16 @@ impl Clients {
         endpoint: Option<&str>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, MissingRegion> {
+        // One HTTP client (one connection pool) for every SDK client built
+        // from `base`: the operator's own, each role client and the STS
+        // client inside each AssumeRoleProvider. Without it each of them
+        // makes its own pool, about 300 KiB and two sockets per cached role
+        // client (bench, BENCH_IAM=1).
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_https();
         let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
             .load()
             .await;
         let region = base.region().map(|r| r.to_string()).ok_or(MissingRegion)?;

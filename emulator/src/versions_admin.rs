@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use crate::context::Context;
 use crate::error::ApiError;
 use crate::state::{
-    DistFile, EntryPoint, Package, Restrictions, State, Version, new_revision, normalize,
-    package_key,
+    DistFile, EntryPoint, Package, Repository, Restrictions, State, Version, new_revision,
+    normalize, package_key,
 };
 
 /// Where a PyPI package lives: the first domain named `domain` (any owner) and its repository.
@@ -36,14 +36,20 @@ pub struct PublishedTime {
     pub published_time: f64,
 }
 
-fn package_mut<'a>(s: &'a mut State, at: &PackageAt) -> Result<&'a mut Package, ApiError> {
+/// The repository `at` names, in whichever account owns its domain (the
+/// admin API names domains without an owner).
+fn repository_at<'a>(s: &'a mut State, at: &PackageAt) -> Result<&'a mut Repository, ApiError> {
     let owner = s
         .domains
         .iter()
         .find(|d| d.name == at.domain)
         .map(|d| d.owner.clone())
         .unwrap_or_default();
-    let r = s.repository_mut(&owner, &at.domain, &at.repository)?;
+    s.repository_mut(&owner, &at.domain, &at.repository)
+}
+
+fn package_mut<'a>(s: &'a mut State, at: &PackageAt) -> Result<&'a mut Package, ApiError> {
+    let r = repository_at(s, at)?;
     let name = normalize(&at.package);
     r.packages
         .get_mut(&package_key("pypi", None, &name))
@@ -90,13 +96,7 @@ pub fn seed(
 ) -> Result<(), ApiError> {
     let name = normalize(&at.package);
     ctx.mutate(|s| {
-        let owner = s
-            .domains
-            .iter()
-            .find(|d| d.name == at.domain)
-            .map(|d| d.owner.clone())
-            .unwrap_or_default();
-        let r = s.repository_mut(&owner, &at.domain, &at.repository)?;
+        let r = repository_at(s, at)?;
         let p = r
             .packages
             .entry(package_key("pypi", None, &name))

@@ -81,8 +81,19 @@ pub struct OriginRestriction {
 
 /// An origin restriction mode.
 #[derive(
-    JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord,
+    JsonSchema,
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
 )]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum OriginMode {
     /// Every repository.
     Allow,
@@ -95,14 +106,9 @@ pub enum OriginMode {
 }
 
 impl OriginMode {
-    /// CodeArtifact's name of the mode.
+    /// CodeArtifact's name of the mode (derived from the variant name).
     pub fn aws_name(self) -> &'static str {
-        match self {
-            OriginMode::Allow => "ALLOW",
-            OriginMode::Block => "BLOCK",
-            OriginMode::AllowSpecificRepositories => "ALLOW_SPECIFIC_REPOSITORIES",
-            OriginMode::Inherit => "INHERIT",
-        }
+        self.into()
     }
 }
 

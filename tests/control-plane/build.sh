@@ -32,10 +32,10 @@ step "building helm $HELM_VERSION"
   -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" -o "$work/bin/helm" helm.sh/helm/v4/cmd/helm)
 
 step "checking versions"
-"$work/bin/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { log "etcd version mismatch"; exit 1; }
-"$work/bin/kube-apiserver" --version | grep -q "$K8S_VERSION" || { log "kube-apiserver version mismatch"; exit 1; }
-"$work/bin/kube-controller-manager" --version | grep -q "$K8S_VERSION" || { log "kcm version mismatch"; exit 1; }
-"$work/bin/kubectl" version --client | grep -q "$K8S_VERSION" || { log "kubectl version mismatch"; exit 1; }
-"$work/bin/helm" version --short | grep -q "$HELM_VERSION" || { log "helm version mismatch"; exit 1; }
+reports "etcd Version: ${ETCD_VERSION#v}" "$work/bin/etcd" --version || { log "etcd version mismatch"; exit 1; }
+reports "$K8S_VERSION" "$work/bin/kube-apiserver" --version || { log "kube-apiserver version mismatch"; exit 1; }
+reports "$K8S_VERSION" "$work/bin/kube-controller-manager" --version || { log "kcm version mismatch"; exit 1; }
+reports "$K8S_VERSION" "$work/bin/kubectl" version --client || { log "kubectl version mismatch"; exit 1; }
+reports "$HELM_VERSION" "$work/bin/helm" version --short || { log "helm version mismatch"; exit 1; }
 
 cache_seal "$key"

@@ -19,7 +19,9 @@ cp_free_port() {
   local port i
   for ((i = 0; i < 200; i++)); do
     port=$((20000 + RANDOM % 12768))
-    if ! ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
+    # Captured, not piped into `grep -q`: under pipefail a SIGPIPE to ss
+    # would make a port in use look free.
+    if [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]]; then
       echo "$port"
       return 0
     fi

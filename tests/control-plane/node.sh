@@ -353,8 +353,10 @@ node_cleanup_host() {
   rm -f /var/lib/kubelet/device-plugins/kubelet.sock
   rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/pods 2>/dev/null || true
   # Shim sockets no process listens on any more (ours were just killed).
+  local listening
+  listening=$(ss -Hxl)
   for l in /run/containerd/s/*; do
-    [[ -S $l ]] && ! ss -Hxl | grep -qF "$l" && rm -f "$l" || true
+    [[ -S $l && $listening != *"$l"* ]] && rm -f "$l" || true
   done
   rmdir /run/containerd/s /run/containerd/fifo /run/containerd 2>/dev/null || true
   node_pod_network_down

@@ -1,0 +1,328 @@
+//! End to end: the README's container build that uses the token only while
+//! building, run for real with BuildKit (`testenv::BuildKit`: buildkitd
+//! built from its Go module, a local registry as Docker Hub's mirror). The
+//! README's lines write `pip.conf` from the operator's Secret, build with
+//! `--secret`, and remove it; the Dockerfile runs as written. The image must
+//! have the private package from the repository and the public one through
+//! its external connection, the token must be in none of its blobs (layers,
+//! config, history) nor in the build stage's, and the same build without the
+//! secret must fail.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::python::{assert_ok, make_dist, project_secret, venv};
+use common::readme::example;
+use common::{Env, Options, run, setup};
+use testenv::BuildKit;
+
+const PRIVATE: &str = "my-internal-lib";
+const PRIVATE_VERSION: &str = "1.0.0";
+const PUBLIC: &str = "requests";
+const PUBLIC_VERSION: &str = "2.32.3";
+/// The README's Docker line, which the test machine runs as the README's `buildctl` line.
+const DOCKER_LINE: &str = "docker buildx build --secret id=pipconf,src=pip.conf -t my-service .\n";
+const SECRET_ARG: &str = "--secret id=pipconf,src=pip.conf";
+/// RUN steps get no internet, only the loopback (the emulator): Dockerfile's
+/// predefined proxy arguments point at a closed port. Without this, pip
+/// without the secret would install the `my-internal-lib` on public PyPI.
+const NO_INTERNET: &str = " --opt build-arg:HTTP_PROXY=http://127.0.0.1:9 \
+    --opt build-arg:HTTPS_PROXY=http://127.0.0.1:9 --opt build-arg:NO_PROXY=127.0.0.1,localhost";
+const SITE_PACKAGES: &str = "usr/local/lib/python3.11/site-packages";
+
+const REPOSITORY: &str = "apiVersion: codeartifact-operator.dev/v1alpha1
+kind: PypiRepository
+metadata:
+  name: python-packages
+spec:
+  domain:
+    name: build-dom
+";
+
+/// The README's shell lines with the `buildctl` line for the Docker one, plus
+/// `extra` (build options of the test) at the end of the build command.
+fn build_script(extra: &str) -> String {
+    let lines = example("build-secret");
+    assert!(
+        lines.contains(DOCKER_LINE),
+        "the README's build example changed:\n{lines}"
+    );
+    let buildctl = format!("{}{extra}\n", example("build-buildctl").trim_end());
+    lines.replace(DOCKER_LINE, &buildctl)
+}
+
+/// Runs `script` in `project` as a user would: kubectl with the test
+/// namespace as its context's, buildctl reaching `buildkit`.
+fn run_in_project(env: &Env, buildkit: &BuildKit, project: &Path, script: &str) -> Output {
+    let kubeconfig = env.tmp.path().join("user-kubeconfig");
+    if !kubeconfig.exists() {
+        std::fs::copy(env.cp.kubeconfig_path(), &kubeconfig).expect("copy kubeconfig");
+        run(Command::new(env.cp.bin_dir().join("kubectl"))
+            .args(["config", "set-context", "--current", "--namespace"])
+            .arg(env.ns.name())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig));
+    }
+    let path = format!(
+        "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        buildkit.bin_dir().display(),
+        env.cp.bin_dir().display()
+    );
+    Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .current_dir(project)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", env.tmp.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .env("BUILDKIT_HOST", buildkit.host())
+        .output()
+        .expect("run bash")
+}
+
+/// The private package uploaded with the README's twine line, the public one
+/// in the folder behind the emulator's `public:pypi`.
+async fn repository_with_packages(env: &Env) {
+    env.create(REPOSITORY).await;
+    env.wait_ready("python-packages").await;
+    let mount = env.tmp.path().join("mount");
+    project_secret(&env.secret_data("python-packages-pypi").await, &mount);
+    make_dist(
+        PRIVATE,
+        PRIVATE_VERSION,
+        &env.tmp.path().join("dist"),
+        false,
+    );
+    let upload = example("twine").replace("/etc/pypi", &mount.display().to_string());
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &upload])
+        .current_dir(env.tmp.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", venv().join("bin").display()),
+        )
+        .env("TWINE_NON_INTERACTIVE", "1")
+        .output()
+        .expect("run bash");
+    assert_ok("twine upload", &out);
+    make_dist(
+        PUBLIC,
+        PUBLIC_VERSION,
+        &env.tmp.path().join("public-pypi"),
+        false,
+    );
+}
+
+/// Unpacks the OCI archive `tar` into `dir`; returns the blobs of its image
+/// (manifest, config, layers) in manifest order, layers last.
+fn unpack_oci(tar: &Path, dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).expect("oci dir");
+    run(Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(dir));
+    let blob = |digest: &serde_json::Value| {
+        let d = digest.as_str().expect("digest");
+        dir.join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p).expect("read blob")).expect("json")
+    };
+    let index = json(&dir.join("index.json"));
+    let manifest_path = blob(&index["manifests"][0]["digest"]);
+    let manifest = json(&manifest_path);
+    let mut blobs = vec![manifest_path, blob(&manifest["config"]["digest"])];
+    let layers = manifest["layers"].as_array().expect("layers");
+    blobs.extend(layers.iter().map(|l| blob(&l["digest"])));
+    blobs
+}
+
+/// A blob's bytes, gunzipped when it is a gzip layer.
+fn contents(blob: &Path) -> Vec<u8> {
+    let raw = std::fs::read(blob).expect("read blob");
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return raw;
+    }
+    let out = Command::new("gzip")
+        .arg("-dc")
+        .arg(blob)
+        .output()
+        .expect("run gzip");
+    assert!(out.status.success(), "gunzip {}", blob.display());
+    out.stdout
+}
+
+/// Asserts that no token appears in any blob of the OCI archive `tar` (every
+/// blob, whether the image references it or not); returns the image's blobs.
+fn assert_token_absent(tar: &Path, dir: &Path, tokens: &[String]) -> Vec<PathBuf> {
+    let blobs = unpack_oci(tar, dir);
+    let all = std::fs::read_dir(dir.join("blobs/sha256")).expect("blobs");
+    let files = all
+        .flatten()
+        .map(|e| e.path())
+        .chain([dir.join("index.json")]);
+    for file in files {
+        let data = contents(&file);
+        for t in tokens {
+            assert!(
+                !data.windows(t.len()).any(|w| w == t.as_bytes()),
+                "a token is in {} of {}",
+                file.display(),
+                tar.display()
+            );
+        }
+    }
+    blobs
+}
+
+/// Extracts the image's layers in order into `rootfs`.
+fn extract_layers(layers: &[PathBuf], rootfs: &Path) {
+    std::fs::create_dir_all(rootfs).expect("rootfs");
+    for layer in layers {
+        run(Command::new("tar")
+            .arg("-xf")
+            .arg(layer)
+            .arg("-C")
+            .arg(rootfs));
+    }
+}
+
+/// Imports both packages with the image's python (chroot into `rootfs`);
+/// prints their versions and files.
+fn import_in_image(rootfs: &Path) -> String {
+    let code = "import my_internal_lib, requests; \
+                print(my_internal_lib.VERSION, requests.VERSION, my_internal_lib.__file__, requests.__file__)";
+    let out = Command::new("chroot")
+        .arg(rootfs)
+        .args(["/usr/local/bin/python3", "-c", code])
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .output()
+        .expect("run chroot");
+    assert_ok("python in the built image", &out);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token_out() {
+    let env = setup("build", Options::default()).await;
+    let buildkit = BuildKit::start(&env.tmp.path().join("buildkit"))
+        .unwrap_or_else(|e| panic!("BuildKit did not start: {e:#}"));
+    repository_with_packages(&env).await;
+    let project = env.tmp.path().join("my-service");
+    std::fs::create_dir_all(&project).expect("project");
+    std::fs::write(project.join("Dockerfile"), example("build-dockerfile")).expect("Dockerfile");
+
+    let started = std::time::Instant::now();
+    let out = run_in_project(&env, &buildkit, &project, &build_script(NO_INTERNET));
+    assert_ok("the README's build", &out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("docker.io/docker/dockerfile:1"),
+        "the `# syntax=docker/dockerfile:1` line made BuildKit pull that frontend:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("build with the secret: {:.1?}", started.elapsed());
+    assert!(
+        !project.join("pip.conf").exists(),
+        "the README's rm removed pip.conf"
+    );
+    let tokens = env.emulator.issued_tokens();
+    assert!(!tokens.is_empty(), "the emulator issued the Secret's token");
+    let blobs = assert_token_absent(
+        &project.join("my-service.tar"),
+        &env.tmp.path().join("oci"),
+        &tokens,
+    );
+    let rootfs = env.tmp.path().join("rootfs");
+    extract_layers(&blobs[2..], &rootfs);
+    let imported = import_in_image(&rootfs);
+    assert_eq!(
+        imported,
+        format!(
+            "{PRIVATE_VERSION} {PUBLIC_VERSION} /{SITE_PACKAGES}/my_internal_lib/__init__.py /{SITE_PACKAGES}/requests/__init__.py"
+        ),
+        "the final image imports both packages from its site-packages, at the versions the repository served"
+    );
+
+    // The stage that ran pip with the secret mounted: the token is not there either.
+    std::fs::write(
+        project.join("pip.conf"),
+        &env.secret_data("python-packages-pypi").await["pip.conf"],
+    )
+    .expect("pip.conf");
+    run(buildkit
+        .buildctl([
+            "build",
+            "--frontend",
+            "dockerfile.v0",
+            "--local",
+            "context=.",
+            "--local",
+            "dockerfile=.",
+        ])
+        .args(SECRET_ARG.split(' '))
+        .args(NO_INTERNET.split_whitespace())
+        .args([
+            "--opt",
+            "target=build",
+            "--output",
+            "type=oci,dest=build-stage.tar",
+        ])
+        .current_dir(&project));
+    let stage_blobs = assert_token_absent(
+        &project.join("build-stage.tar"),
+        &env.tmp.path().join("oci-build"),
+        &tokens,
+    );
+    let stage_root = env.tmp.path().join("rootfs-build");
+    extract_layers(&stage_blobs[2..], &stage_root);
+    assert!(
+        stage_root
+            .join("install/lib/python3.11/site-packages/my_internal_lib")
+            .is_dir(),
+        "the build stage is the one that installed into /install"
+    );
+
+    // Without the secret (and without the cache, which does not key on
+    // secrets), pip has only public PyPI, which it cannot reach.
+    std::fs::remove_file(project.join("pip.conf")).expect("rm pip.conf");
+    let script =
+        build_script(&format!("{NO_INTERNET} --no-cache")).replace(&format!(" {SECRET_ARG}"), "");
+    assert!(!script.contains("--secret"), "{script}");
+    let refused = run_in_project(&env, &buildkit, &project, &script);
+    let log = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success(),
+        "the build without the secret must fail:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("No matching distribution found for {PRIVATE}")),
+        "pip found no {PRIVATE} without the secret:\n{log}"
+    );
+    env.assert_no_token_leaks().await;
+
+    let dir = env.tmp.path().join("buildkit");
+    drop(buildkit);
+    assert!(!dir.exists(), "{} was not removed", dir.display());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(
+        !mounts.contains(&dir.display().to_string()),
+        "mounts left under {}",
+        dir.display()
+    );
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .expect("cgroup")
+        .flatten()
+    {
+        let left = std::fs::read_dir(h.path()).into_iter().flatten().flatten();
+        for cg in left {
+            assert!(
+                !cg.file_name()
+                    .to_string_lossy()
+                    .starts_with("codeartifact-buildkit-"),
+                "cgroup {} left behind",
+                cg.path().display()
+            );
+        }
+    }
+}

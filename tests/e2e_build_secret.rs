@@ -12,6 +12,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Instant;
 
 use common::python::{assert_ok, make_dist, project_secret, venv};
 use common::readme::example;
@@ -137,24 +138,28 @@ fn unpack_oci(tar: &Path, dir: &Path) -> Vec<PathBuf> {
     blobs
 }
 
-/// A blob's bytes, gunzipped when it is a gzip layer.
-fn contents(blob: &Path) -> Vec<u8> {
-    let raw = std::fs::read(blob).expect("read blob");
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        return raw;
+/// Whether `file` (gunzipped first when it is gzip, as layers are) holds any
+/// line of `tokens` (a file, so no token is on a command line).
+fn holds_token(file: &Path, tokens: &Path) -> bool {
+    let script = r#"if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then gzip -dc "$1"; else cat "$1"; fi |
+        grep -a -F -q -f "$2""#;
+    let status = Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(file)
+        .arg(tokens)
+        .status()
+        .expect("run sh");
+    match status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("scanning {} failed: {status}", file.display()),
     }
-    let out = Command::new("gzip")
-        .arg("-dc")
-        .arg(blob)
-        .output()
-        .expect("run gzip");
-    assert!(out.status.success(), "gunzip {}", blob.display());
-    out.stdout
 }
 
 /// Asserts that no token appears in any blob of the OCI archive `tar` (every
-/// blob, whether the image references it or not); returns the image's blobs.
-fn assert_token_absent(tar: &Path, dir: &Path, tokens: &[String]) -> Vec<PathBuf> {
+/// blob, whether the image references it or not, and the index); returns
+/// the image's blobs.
+fn assert_token_absent(tar: &Path, dir: &Path, tokens: &Path) -> Vec<PathBuf> {
     let blobs = unpack_oci(tar, dir);
     let all = std::fs::read_dir(dir.join("blobs/sha256")).expect("blobs");
     let files = all
@@ -162,17 +167,35 @@ fn assert_token_absent(tar: &Path, dir: &Path, tokens: &[String]) -> Vec<PathBuf
         .map(|e| e.path())
         .chain([dir.join("index.json")]);
     for file in files {
-        let data = contents(&file);
-        for t in tokens {
-            assert!(
-                !data.windows(t.len()).any(|w| w == t.as_bytes()),
-                "a token is in {} of {}",
-                file.display(),
-                tar.display()
-            );
-        }
+        assert!(
+            !holds_token(&file, tokens),
+            "a token is in {} of {}",
+            file.display(),
+            tar.display()
+        );
     }
     blobs
+}
+
+/// Writes every token the emulator issued to a file, one a line, and checks
+/// that [`holds_token`] finds one in a plain and in a gzipped copy of `pip.conf`.
+fn tokens_file(env: &Env, pip_conf: &str) -> PathBuf {
+    let tokens = env.emulator.issued_tokens();
+    assert!(!tokens.is_empty(), "the emulator issued the Secret's token");
+    let file = env.tmp.path().join("tokens");
+    std::fs::write(&file, tokens.join("\n") + "\n").expect("tokens");
+    let plain = env.tmp.path().join("control");
+    std::fs::write(&plain, pip_conf).expect("control");
+    assert!(
+        holds_token(&plain, &file),
+        "the scan finds the token in pip.conf"
+    );
+    run(Command::new("gzip").arg("-k").arg(&plain));
+    assert!(
+        holds_token(&plain.with_extension("gz"), &file),
+        "the scan finds the token in gzipped pip.conf"
+    );
+    file
 }
 
 /// Extracts the image's layers in order into `rootfs`.
@@ -192,7 +215,7 @@ fn extract_layers(layers: &[PathBuf], rootfs: &Path) {
 fn import_in_image(rootfs: &Path) -> String {
     let code = "import my_internal_lib, requests; \
                 print(my_internal_lib.VERSION, requests.VERSION, my_internal_lib.__file__, requests.__file__)";
-    let out = Command::new("chroot")
+    let out = Command::new("/usr/sbin/chroot")
         .arg(rootfs)
         .args(["/usr/local/bin/python3", "-c", code])
         .env_clear()
@@ -203,63 +226,34 @@ fn import_in_image(rootfs: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token_out() {
-    let env = setup("build", Options::default()).await;
-    let buildkit = BuildKit::start(&env.tmp.path().join("buildkit"))
-        .unwrap_or_else(|e| panic!("BuildKit did not start: {e:#}"));
-    repository_with_packages(&env).await;
-    let project = env.tmp.path().join("my-service");
-    std::fs::create_dir_all(&project).expect("project");
-    std::fs::write(project.join("Dockerfile"), example("build-dockerfile")).expect("Dockerfile");
-
-    let started = std::time::Instant::now();
-    let out = run_in_project(&env, &buildkit, &project, &build_script(NO_INTERNET));
-    assert_ok("the README's build", &out);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("docker.io/docker/dockerfile:1"),
-        "the `# syntax=docker/dockerfile:1` line made BuildKit pull that frontend:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("build with the secret: {:.1?}", started.elapsed());
-    assert!(
-        !project.join("pip.conf").exists(),
-        "the README's rm removed pip.conf"
-    );
-    let tokens = env.emulator.issued_tokens();
-    assert!(!tokens.is_empty(), "the emulator issued the Secret's token");
-    let blobs = assert_token_absent(
-        &project.join("my-service.tar"),
-        &env.tmp.path().join("oci"),
-        &tokens,
-    );
+/// The final image: the token in none of its blobs; python imports both
+/// packages from `/usr/local`'s site-packages at the versions uploaded.
+fn check_final_image(env: &Env, tar: &Path, tokens: &Path) {
+    let blobs = assert_token_absent(tar, &env.tmp.path().join("oci"), tokens);
     let rootfs = env.tmp.path().join("rootfs");
     extract_layers(&blobs[2..], &rootfs);
-    let imported = import_in_image(&rootfs);
     assert_eq!(
-        imported,
+        import_in_image(&rootfs),
         format!(
             "{PRIVATE_VERSION} {PUBLIC_VERSION} /{SITE_PACKAGES}/my_internal_lib/__init__.py /{SITE_PACKAGES}/requests/__init__.py"
         ),
         "the final image imports both packages from its site-packages, at the versions the repository served"
     );
+}
 
-    // The stage that ran pip with the secret mounted: the token is not there either.
-    std::fs::write(
-        project.join("pip.conf"),
-        &env.secret_data("python-packages-pypi").await["pip.conf"],
-    )
-    .expect("pip.conf");
+/// The stage that ran pip with the secret mounted, exported on its own: the
+/// token is not there either, while what pip installed is.
+fn check_build_stage(
+    env: &Env,
+    buildkit: &BuildKit,
+    project: &Path,
+    pip_conf: &str,
+    tokens: &Path,
+) {
+    std::fs::write(project.join("pip.conf"), pip_conf).expect("pip.conf");
     run(buildkit
-        .buildctl([
-            "build",
-            "--frontend",
-            "dockerfile.v0",
-            "--local",
-            "context=.",
-            "--local",
-            "dockerfile=.",
-        ])
+        .buildctl(["build", "--frontend", "dockerfile.v0"])
+        .args(["--local", "context=.", "--local", "dockerfile=."])
         .args(SECRET_ARG.split(' '))
         .args(NO_INTERNET.split_whitespace())
         .args([
@@ -268,28 +262,27 @@ async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token
             "--output",
             "type=oci,dest=build-stage.tar",
         ])
-        .current_dir(&project));
-    let stage_blobs = assert_token_absent(
-        &project.join("build-stage.tar"),
-        &env.tmp.path().join("oci-build"),
-        &tokens,
-    );
-    let stage_root = env.tmp.path().join("rootfs-build");
-    extract_layers(&stage_blobs[2..], &stage_root);
+        .current_dir(project));
+    std::fs::remove_file(project.join("pip.conf")).expect("rm pip.conf");
+    let tar = project.join("build-stage.tar");
+    let blobs = assert_token_absent(&tar, &env.tmp.path().join("oci-build"), tokens);
+    let rootfs = env.tmp.path().join("rootfs-build");
+    extract_layers(&blobs[2..], &rootfs);
     assert!(
-        stage_root
+        rootfs
             .join("install/lib/python3.11/site-packages/my_internal_lib")
             .is_dir(),
         "the build stage is the one that installed into /install"
     );
+}
 
-    // Without the secret (and without the cache, which does not key on
-    // secrets), pip has only public PyPI, which it cannot reach.
-    std::fs::remove_file(project.join("pip.conf")).expect("rm pip.conf");
+/// The README's lines without `--secret` (and without the cache, which does
+/// not key on secrets): pip has only public PyPI, which it cannot reach.
+fn check_refused_without_secret(env: &Env, buildkit: &BuildKit, project: &Path) {
     let script =
         build_script(&format!("{NO_INTERNET} --no-cache")).replace(&format!(" {SECRET_ARG}"), "");
     assert!(!script.contains("--secret"), "{script}");
-    let refused = run_in_project(&env, &buildkit, &project, &script);
+    let refused = run_in_project(env, buildkit, project, &script);
     let log = String::from_utf8_lossy(&refused.stderr);
     assert!(
         !refused.status.success(),
@@ -299,9 +292,10 @@ async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token
         log.contains(&format!("No matching distribution found for {PRIVATE}")),
         "pip found no {PRIVATE} without the secret:\n{log}"
     );
-    env.assert_no_token_leaks().await;
+}
 
-    let dir = env.tmp.path().join("buildkit");
+/// Nothing of buildkitd is left after drop: no folder, mount or cgroup.
+fn assert_gone(buildkit: BuildKit, dir: &Path) {
     drop(buildkit);
     assert!(!dir.exists(), "{} was not removed", dir.display());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
@@ -314,15 +308,63 @@ async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token
         .expect("cgroup")
         .flatten()
     {
-        let left = std::fs::read_dir(h.path()).into_iter().flatten().flatten();
-        for cg in left {
+        for cg in std::fs::read_dir(h.path()).into_iter().flatten().flatten() {
+            let name = cg.file_name().to_string_lossy().into_owned();
             assert!(
-                !cg.file_name()
-                    .to_string_lossy()
-                    .starts_with("codeartifact-buildkit-"),
+                !name.starts_with("codeartifact-buildkit-"),
                 "cgroup {} left behind",
                 cg.path().display()
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token_out() {
+    let env = setup("build", Options::default()).await;
+    let dir = env.tmp.path().join("buildkit");
+    let buildkit =
+        BuildKit::start(&dir).unwrap_or_else(|e| panic!("BuildKit did not start: {e:#}"));
+    let started = Instant::now();
+    repository_with_packages(&env).await;
+    eprintln!(
+        "repository Ready, packages uploaded: {:.1?}",
+        started.elapsed()
+    );
+    let project = env.tmp.path().join("my-service");
+    std::fs::create_dir_all(&project).expect("project");
+    std::fs::write(project.join("Dockerfile"), example("build-dockerfile")).expect("Dockerfile");
+
+    let started = Instant::now();
+    let out = run_in_project(&env, &buildkit, &project, &build_script(NO_INTERNET));
+    assert_ok("the README's build", &out);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("docker.io/docker/dockerfile:1"),
+        "the `# syntax=docker/dockerfile:1` line made BuildKit pull that frontend:\n{progress}"
+    );
+    assert!(
+        !project.join("pip.conf").exists(),
+        "the README's rm removed pip.conf"
+    );
+    eprintln!("build with the secret: {:.1?}", started.elapsed());
+
+    let pip_conf = env.secret_data("python-packages-pypi").await["pip.conf"].clone();
+    let tokens = tokens_file(&env, &pip_conf);
+    let started = Instant::now();
+    check_final_image(&env, &project.join("my-service.tar"), &tokens);
+    eprintln!("final image checked: {:.1?}", started.elapsed());
+    let started = Instant::now();
+    check_build_stage(&env, &buildkit, &project, &pip_conf, &tokens);
+    eprintln!("build stage built and checked: {:.1?}", started.elapsed());
+    let started = Instant::now();
+    check_refused_without_secret(&env, &buildkit, &project);
+    eprintln!(
+        "build without the secret refused: {:.1?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    env.assert_no_token_leaks().await;
+    assert_gone(buildkit, &dir);
+    eprintln!("leak scan, BuildKit stopped: {:.1?}", started.elapsed());
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use common::python::{assert_ok, make_dist, project_secret, venv};
+use common::python::{assert_ok, make_dist, project_secret, twine_example};
 use common::readme::example;
 use common::{Env, Options, run, setup};
 use testenv::BuildKit;
@@ -96,17 +96,7 @@ async fn repository_with_packages(env: &Env) {
         &env.tmp.path().join("dist"),
         false,
     );
-    let upload = example("twine").replace("/etc/pypi", &mount.display().to_string());
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &upload])
-        .current_dir(env.tmp.path())
-        .env(
-            "PATH",
-            format!("{}:/usr/bin:/bin", venv().join("bin").display()),
-        )
-        .env("TWINE_NON_INTERACTIVE", "1")
-        .output()
-        .expect("run bash");
+    let out = twine_example(&mount, env.tmp.path());
     assert_ok("twine upload", &out);
     make_dist(
         PUBLIC,

@@ -23,20 +23,7 @@ source "$HERE/build-lib.sh"
 # runc: the OCI runtime buildkitd's OCI worker runs each RUN step with.
 # skopeo: copies the test images (OCI archives) into the local registry.
 HOST_PACKAGES=(runc skopeo)
-host_packages() {
-  local missing=() p
-  for p in "${HOST_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  command -v apt-get >/dev/null || die "BuildKit needs the Debian packages ${missing[*]} and this machine has no apt-get"
-  (($(id -u) == 0)) || die "BuildKit needs the Debian packages ${missing[*]}; install them as root (apt-get install ${missing[*]})"
-  log "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
-    die "apt-get install ${missing[*]} failed"
-}
-host_packages
+host_packages "BuildKit" "${HOST_PACKAGES[@]}"
 [[ -x /usr/sbin/runc ]] || die "/usr/sbin/runc missing after installing runc"
 command -v skopeo >/dev/null || die "skopeo missing after installing skopeo"
 

@@ -134,15 +134,6 @@ up() {
   echo "$BIN $BUILDKIT_HOST"
 }
 
-# stop NAME GRACE: stops NAME if it is still the process recorded for it (never this script).
-stop() {
-  local pid start
-  read -r pid start < <(awk -v n="$1" '$1 == n { print $2, $3 }' "$CP_DIR/pids" 2>/dev/null) || return 0
-  [[ $pid != "$$" && $pid != "$PPID" ]] || return 0
-  cp_owns "$pid" "$start" || return 0
-  cp_stop "$pid" "$2"
-}
-
 down() {
   CP_DIR=${1:?usage: buildkit.sh down DIR}
   [[ -d $CP_DIR ]] || { bk_log "nothing to stop: $CP_DIR does not exist"; return 0; }
@@ -167,17 +158,9 @@ down() {
   bk_log "stopped and removed $CP_DIR"
 }
 
-watch() {
-  local owner=$1 owner_start=$2 dir=$3
-  while [[ -d $dir && "$(cp_start_time "$owner" || true)" == "$owner_start" ]]; do
-    sleep 0.5
-  done
-  [[ ! -d $dir ]] || down "$dir"
-}
-
 case ${1:-} in
   up) shift; up "$@" ;;
   down) shift; down "$@" ;;
-  --watch) shift; watch "$@" ;;
+  --watch) shift; cp_watch "$@" down ;;
   *) sed -n 's/^#! \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

@@ -1,10 +1,11 @@
-//! End to end: the README's container build that uses the token only while
-//! building, run for real with BuildKit (`testenv::BuildKit`: buildkitd
-//! built from its Go module, a local registry as Docker Hub's mirror). The
-//! README's lines write `pip.conf` from the operator's Secret, build with
-//! `--secret`, and remove it; the Dockerfile runs as written. The image must
-//! have the private package from the repository and the public one through
-//! its external connection, the token must be in none of its blobs (layers,
+//! End to end: the README's container builds that use the token only while
+//! building (pip with `pip.conf`, uv with `.netrc`), run for real with
+//! BuildKit (`testenv::BuildKit`: buildkitd built from its Go module, a local
+//! registry as the mirror of Docker Hub and ghcr.io). The README's lines
+//! write the secret file from the operator's Secret, build with `--secret`
+//! and remove it; the Dockerfiles run as written. Each image must have the
+//! private package from the repository and the public one through its
+//! external connection, the token must be in none of its blobs (layers,
 //! config, history) nor in the build stage's, and the same build without the
 //! secret must fail.
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use common::python::{assert_ok, make_dist, project_secret, twine_example};
+use common::python::{assert_ok, make_dist, project_secret, twine_example, venv};
 use common::readme::example;
 use common::{Env, Options, run, setup};
 use testenv::BuildKit;
@@ -23,12 +24,10 @@ const PRIVATE: &str = "my-internal-lib";
 const PRIVATE_VERSION: &str = "1.0.0";
 const PUBLIC: &str = "requests";
 const PUBLIC_VERSION: &str = "2.32.3";
-/// The README's Docker line, which the test machine runs as the README's `buildctl` line.
-const DOCKER_LINE: &str = "docker buildx build --secret id=pipconf,src=pip.conf -t my-service .\n";
-const SECRET_ARG: &str = "--secret id=pipconf,src=pip.conf";
 /// RUN steps get no internet, only the loopback (the emulator): Dockerfile's
 /// predefined proxy arguments point at a closed port. Without this, pip
 /// without the secret would install the `my-internal-lib` on public PyPI.
+/// (The buildctl lines are written to be extended: they end the command.)
 const NO_INTERNET: &str = " --opt build-arg:HTTP_PROXY=http://127.0.0.1:9 \
     --opt build-arg:HTTPS_PROXY=http://127.0.0.1:9 --opt build-arg:NO_PROXY=127.0.0.1,localhost";
 const SITE_PACKAGES: &str = "usr/local/lib/python3.11/site-packages";
@@ -40,18 +39,71 @@ metadata:
 spec:
   domain:
     name: build-dom
+  secret:
+    renderings: [pipConf, pypirc, netrc]
 ";
 
-/// The README's shell lines with the `buildctl` line for the Docker one, plus
-/// `extra` (build options of the test) at the end of the build command.
-fn build_script(extra: &str) -> String {
-    let lines = example("build-secret");
-    assert!(
-        lines.contains(DOCKER_LINE),
-        "the README's build example changed:\n{lines}"
-    );
-    let buildctl = format!("{}{extra}\n", example("build-buildctl").trim_end());
-    lines.replace(DOCKER_LINE, &buildctl)
+/// One of the README's container builds: its shell lines, the `buildctl`
+/// line for their Docker line, and its Dockerfile (example names).
+struct Variant {
+    name: &'static str,
+    lines: &'static str,
+    buildctl: &'static str,
+    dockerfile: &'static str,
+    /// The `--secret` option, the same for Docker and buildctl.
+    secret_arg: &'static str,
+    /// The file the lines write from the Secret and remove.
+    secret_file: &'static str,
+    /// What the build says without the secret.
+    refusal: &'static str,
+}
+
+const VARIANTS: [Variant; 2] = [
+    Variant {
+        name: "pip",
+        lines: "build-secret",
+        buildctl: "build-buildctl",
+        dockerfile: "build-dockerfile",
+        secret_arg: "--secret id=pipconf,src=pip.conf",
+        secret_file: "pip.conf",
+        refusal: "No matching distribution found for my-internal-lib",
+    },
+    Variant {
+        name: "uv",
+        lines: "build-secret-uv",
+        buildctl: "build-buildctl-uv",
+        dockerfile: "build-dockerfile-uv",
+        secret_arg: "--secret id=netrc,src=netrc",
+        secret_file: "netrc",
+        refusal: "401 Unauthorized",
+    },
+];
+
+impl Variant {
+    /// The README's lines with its `buildctl` line for the Docker one, plus
+    /// `extra` (the test's build options) at the end of the build command.
+    fn script(&self, extra: &str) -> String {
+        let lines = example(self.lines);
+        let docker: Vec<&str> = lines
+            .lines()
+            .filter(|l| l.starts_with("docker buildx build "))
+            .collect();
+        assert_eq!(
+            docker.len(),
+            1,
+            "one Docker line in {}:\n{lines}",
+            self.lines
+        );
+        let buildctl = format!("{}{extra}", example(self.buildctl).trim_end());
+        for line in [docker[0], &buildctl] {
+            assert!(
+                line.contains(self.secret_arg),
+                "{line} passes {}",
+                self.secret_arg
+            );
+        }
+        lines.replace(docker[0], &buildctl)
+    }
 }
 
 /// Runs `script` in `project` as a user would: kubectl with the test
@@ -216,11 +268,29 @@ fn import_in_image(rootfs: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Runs the variant's lines in `project` with `extra`, checks the build
+/// succeeded, and moves the image it wrote to `tar`.
+fn build(env: &Env, buildkit: &BuildKit, v: &Variant, project: &Path, extra: &str, tar: &str) {
+    let out = run_in_project(env, buildkit, project, &v.script(extra));
+    assert_ok(&format!("the README's {} build with {extra}", v.name), &out);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("docker.io/docker/dockerfile:1"),
+        "the `# syntax=docker/dockerfile:1` line made BuildKit pull that frontend:\n{progress}"
+    );
+    assert!(
+        !project.join(v.secret_file).exists(),
+        "the README's rm removed {}",
+        v.secret_file
+    );
+    std::fs::rename(project.join("my-service.tar"), project.join(tar)).expect("move the image");
+}
+
 /// The final image: the token in none of its blobs; python imports both
 /// packages from `/usr/local`'s site-packages at the versions uploaded.
-fn check_final_image(env: &Env, tar: &Path, tokens: &Path) {
-    let blobs = assert_token_absent(tar, &env.tmp.path().join("oci"), tokens);
-    let rootfs = env.tmp.path().join("rootfs");
+fn check_final_image(project: &Path, tokens: &Path) {
+    let blobs = assert_token_absent(&project.join("image.tar"), &project.join("oci"), tokens);
+    let rootfs = project.join("rootfs");
     extract_layers(&blobs[2..], &rootfs);
     assert_eq!(
         import_in_image(&rootfs),
@@ -231,32 +301,15 @@ fn check_final_image(env: &Env, tar: &Path, tokens: &Path) {
     );
 }
 
-/// The stage that ran pip with the secret mounted, exported on its own: the
-/// token is not there either, while what pip installed is.
-fn check_build_stage(
-    env: &Env,
-    buildkit: &BuildKit,
-    project: &Path,
-    pip_conf: &str,
-    tokens: &Path,
-) {
-    std::fs::write(project.join("pip.conf"), pip_conf).expect("pip.conf");
-    run(buildkit
-        .buildctl(["build", "--frontend", "dockerfile.v0"])
-        .args(["--local", "context=.", "--local", "dockerfile=."])
-        .args(SECRET_ARG.split(' '))
-        .args(NO_INTERNET.split_whitespace())
-        .args([
-            "--opt",
-            "target=build",
-            "--output",
-            "type=oci,dest=build-stage.tar",
-        ])
-        .current_dir(project));
-    std::fs::remove_file(project.join("pip.conf")).expect("rm pip.conf");
-    let tar = project.join("build-stage.tar");
-    let blobs = assert_token_absent(&tar, &env.tmp.path().join("oci-build"), tokens);
-    let rootfs = env.tmp.path().join("rootfs-build");
+/// The stage that ran the install with the secret mounted: the token is not
+/// there either, while what was installed is.
+fn check_build_stage(project: &Path, tokens: &Path) {
+    let blobs = assert_token_absent(
+        &project.join("stage.tar"),
+        &project.join("oci-build"),
+        tokens,
+    );
+    let rootfs = project.join("rootfs-build");
     extract_layers(&blobs[2..], &rootfs);
     assert!(
         rootfs
@@ -267,20 +320,65 @@ fn check_build_stage(
 }
 
 /// The README's lines without `--secret` (and without the cache, which does
-/// not key on secrets): pip has only public PyPI, which it cannot reach.
-fn check_refused_without_secret(env: &Env, buildkit: &BuildKit, project: &Path) {
-    let script =
-        build_script(&format!("{NO_INTERNET} --no-cache")).replace(&format!(" {SECRET_ARG}"), "");
+/// not key on secrets) must fail: the tool has no credentials for the
+/// repository, and no internet.
+fn check_refused_without_secret(env: &Env, buildkit: &BuildKit, v: &Variant, project: &Path) {
+    let script = v
+        .script(&format!("{NO_INTERNET} --no-cache"))
+        .replace(&format!(" {}", v.secret_arg), "");
     assert!(!script.contains("--secret"), "{script}");
     let refused = run_in_project(env, buildkit, project, &script);
     let log = String::from_utf8_lossy(&refused.stderr);
     assert!(
         !refused.status.success(),
-        "the build without the secret must fail:\n{log}"
+        "the {} build without the secret must fail:\n{log}",
+        v.name
     );
     assert!(
-        log.contains(&format!("No matching distribution found for {PRIVATE}")),
-        "pip found no {PRIVATE} without the secret:\n{log}"
+        log.contains(v.refusal),
+        "the {} build without the secret says {:?}:\n{log}",
+        v.name,
+        v.refusal
+    );
+}
+
+/// One variant: the build with the secret, the image and the build stage
+/// checked, the build without the secret refused.
+fn run_variant(env: &Env, buildkit: &BuildKit, v: &Variant, tokens: &Path) {
+    let project = env.tmp.path().join(v.name);
+    std::fs::create_dir_all(&project).expect("project");
+    std::fs::write(project.join("Dockerfile"), example(v.dockerfile)).expect("Dockerfile");
+    let started = Instant::now();
+    build(env, buildkit, v, &project, NO_INTERNET, "image.tar");
+    eprintln!(
+        "{}: build with the secret {:.1?}",
+        v.name,
+        started.elapsed()
+    );
+    let started = Instant::now();
+    check_final_image(&project, tokens);
+    eprintln!("{}: final image checked {:.1?}", v.name, started.elapsed());
+    let started = Instant::now();
+    build(
+        env,
+        buildkit,
+        v,
+        &project,
+        &format!("{NO_INTERNET} --opt target=build"),
+        "stage.tar",
+    );
+    check_build_stage(&project, tokens);
+    eprintln!(
+        "{}: build stage built and checked {:.1?}",
+        v.name,
+        started.elapsed()
+    );
+    let started = Instant::now();
+    check_refused_without_secret(env, buildkit, v, &project);
+    eprintln!(
+        "{}: build without the secret refused {:.1?}",
+        v.name,
+        started.elapsed()
     );
 }
 
@@ -310,49 +408,22 @@ fn assert_gone(buildkit: BuildKit, dir: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_container_build_installs_with_the_secret_and_keeps_the_token_out() {
+async fn the_readme_container_builds_install_with_the_secret_and_keep_the_token_out() {
     let env = setup("build", Options::default()).await;
     let dir = env.tmp.path().join("buildkit");
-    let buildkit =
-        BuildKit::start(&dir).unwrap_or_else(|e| panic!("BuildKit did not start: {e:#}"));
+    let buildkit = BuildKit::start(&dir, &venv().join("bin/uv"))
+        .unwrap_or_else(|e| panic!("BuildKit did not start: {e:#}"));
     let started = Instant::now();
     repository_with_packages(&env).await;
     eprintln!(
         "repository Ready, packages uploaded: {:.1?}",
         started.elapsed()
     );
-    let project = env.tmp.path().join("my-service");
-    std::fs::create_dir_all(&project).expect("project");
-    std::fs::write(project.join("Dockerfile"), example("build-dockerfile")).expect("Dockerfile");
-
-    let started = Instant::now();
-    let out = run_in_project(&env, &buildkit, &project, &build_script(NO_INTERNET));
-    assert_ok("the README's build", &out);
-    let progress = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        progress.contains("docker.io/docker/dockerfile:1"),
-        "the `# syntax=docker/dockerfile:1` line made BuildKit pull that frontend:\n{progress}"
-    );
-    assert!(
-        !project.join("pip.conf").exists(),
-        "the README's rm removed pip.conf"
-    );
-    eprintln!("build with the secret: {:.1?}", started.elapsed());
-
     let pip_conf = env.secret_data("python-packages-pypi").await["pip.conf"].clone();
     let tokens = tokens_file(&env, &pip_conf);
-    let started = Instant::now();
-    check_final_image(&env, &project.join("my-service.tar"), &tokens);
-    eprintln!("final image checked: {:.1?}", started.elapsed());
-    let started = Instant::now();
-    check_build_stage(&env, &buildkit, &project, &pip_conf, &tokens);
-    eprintln!("build stage built and checked: {:.1?}", started.elapsed());
-    let started = Instant::now();
-    check_refused_without_secret(&env, &buildkit, &project);
-    eprintln!(
-        "build without the secret refused: {:.1?}",
-        started.elapsed()
-    );
+    for v in &VARIANTS {
+        run_variant(&env, &buildkit, v, &tokens);
+    }
     let started = Instant::now();
     env.assert_no_token_leaks().await;
     assert_gone(buildkit, &dir);

@@ -2,14 +2,15 @@
 #! BuildKit for the tests: a rootful buildkitd (OCI worker on Debian's runc)
 #! and a local registry standing in for Docker Hub, all state in one folder.
 #!
-#! buildkit.sh up DIR OWNER_PID
-#!     Builds or reuses the binaries (build-buildkit.sh) and the two images the
-#!     README's Dockerfile pulls (images/build.sh python-slim and
-#!     dockerfile-frontend), starts the registry on 127.0.0.1 and copies them
-#!     in as docker.io's library/python:3.12-slim and docker/dockerfile:1,
-#!     starts buildkitd with that registry as docker.io's mirror, and a
-#!     watchdog that runs `down DIR` once OWNER_PID has exited. Prints
-#!     `BIN_DIR BUILDKIT_HOST` on stdout (last line).
+#! buildkit.sh up DIR OWNER_PID UV_BINARY
+#!     Builds or reuses the binaries (build-buildkit.sh) and the images the
+#!     README's Dockerfiles pull (images/build.sh python-slim,
+#!     dockerfile-frontend and uv), starts the registry on 127.0.0.1 and
+#!     copies them in as docker.io's library/python:3.12-slim and
+#!     docker/dockerfile:1 and ghcr.io's astral-sh/uv:<UV_BINARY's version>,
+#!     starts buildkitd with that registry as the mirror of docker.io and
+#!     ghcr.io, and a watchdog that runs `down DIR` once OWNER_PID has exited.
+#!     Prints `BIN_DIR BUILDKIT_HOST` on stdout (last line).
 #! buildkit.sh down DIR
 #!     Stops buildkitd and the registry, kills what is left in the build
 #!     containers' cgroups, unmounts what buildkitd mounted under DIR and
@@ -70,6 +71,8 @@ push_images() {
   read -r tar _ < <("$HERE/images/build.sh" dockerfile-frontend "$BIN/dockerfile-frontend") ||
     bk_die "images/build.sh dockerfile-frontend failed"
   push "$tar" "$FRONTEND_REPO"
+  read -r tar _ < <("$HERE/images/build.sh" uv "$UV") || bk_die "images/build.sh uv failed"
+  push "$tar" "astral-sh/uv:$("$UV" --version | awk '{ print $2 }')"
 }
 
 buildkitd_ready() { "$BIN/buildctl" --addr "$BUILDKIT_HOST" debug workers | grep -q .; }
@@ -78,9 +81,10 @@ start_buildkitd() {
   # A cgroup parent of our own in every v1 hierarchy, so teardown finds the
   # build containers' processes and cgroups (runc removes them on a clean exit).
   echo "codeartifact-buildkit-$$" >"$CP_DIR/cgroup"
-  # The registry is docker.io's only mirror (plain HTTP on the loopback):
-  # FROM python:3.12-slim and `# syntax=docker/dockerfile:1` resolve to it as
-  # they would to Docker Hub. OTEL's socket defaults to /run/buildkit.
+  # The registry is the only mirror of docker.io and ghcr.io (plain HTTP on
+  # the loopback): FROM python:3.12-slim, `# syntax=docker/dockerfile:1` and
+  # COPY --from=ghcr.io/astral-sh/uv resolve to it as they would to those
+  # registries. OTEL's socket defaults to /run/buildkit.
   cat >"$CP_DIR/buildkitd.toml" <<EOF
 root = "$CP_DIR/root"
 [grpc]
@@ -95,6 +99,8 @@ root = "$CP_DIR/root"
 [worker.containerd]
   enabled = false
 [registry."docker.io"]
+  mirrors = ["127.0.0.1:$REGISTRY_PORT"]
+[registry."ghcr.io"]
   mirrors = ["127.0.0.1:$REGISTRY_PORT"]
 [registry."127.0.0.1:$REGISTRY_PORT"]
   http = true
@@ -111,8 +117,10 @@ EOF
 }
 
 up() {
-  CP_DIR=${1:?usage: buildkit.sh up DIR OWNER_PID}
-  local owner=${2:?usage: buildkit.sh up DIR OWNER_PID} owner_start t0=$SECONDS
+  CP_DIR=${1:?usage: buildkit.sh up DIR OWNER_PID UV_BINARY}
+  local owner=${2:?usage: buildkit.sh up DIR OWNER_PID UV_BINARY} owner_start t0=$SECONDS
+  UV=${3:?usage: buildkit.sh up DIR OWNER_PID UV_BINARY}
+  [[ -x $UV ]] || bk_die "uv binary $UV missing (make pytools)"
   (($(id -u) == 0)) || bk_die "buildkitd runs rootful here (runc, mounts, cgroups): run as root"
   [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/pids ]] ||
     bk_die "expected the cgroup v1 hierarchies of these VMs under /sys/fs/cgroup; see tests/control-plane/README.md"

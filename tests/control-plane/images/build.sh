@@ -30,6 +30,10 @@
 #!     The Dockerfile frontend image (docker/dockerfile:1) as upstream builds
 #!     it: BINARY (dockerfile-frontend from the pinned buildkit module) alone
 #!     in /bin, its entrypoint and its frontend labels.
+#! images/build.sh uv UV_BINARY
+#!     The uv image the README's uv build copies uv from
+#!     (ghcr.io/astral-sh/uv:VERSION): UV_BINARY (the uv the tests pin) and the
+#!     uvx next to it, alone at /uv and /uvx as in upstream's image.
 #!
 #! Prints `TAR IMAGE_REF` on stdout; progress goes to stderr.
 set -euo pipefail
@@ -141,6 +145,15 @@ build_dockerfile_frontend() {
     --label "moby.buildkit.frontend.caps=$FRONTEND_CAPS" >/dev/null
 }
 
+build_uv() {
+  local uv=$1 k=$2 out=$3 dir
+  dir=$(mktemp -d -p "$WORK")
+  install -D -m 0755 "$uv" "$dir/rootfs/uv"
+  install -D -m 0755 "$(dirname "$uv")/uvx" "$dir/rootfs/uvx"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-uv:$k" --rootfs "$dir/rootfs" \
+    --entrypoint '["/uv"]' >/dev/null
+}
+
 # The files of the Dockerfile's final stage (distroless cc-debian12:nonroot):
 # glibc and libgcc from the host's Debian 12 packages (only those the binary
 # loads), the CA bundle, passwd/group with nonroot 65532, /tmp, /home/nonroot.
@@ -201,6 +214,12 @@ case ${1:-} in
     [[ -x $bin ]] || die "dockerfile-frontend binary $bin missing (build-buildkit.sh)"
     k=$(key build_dockerfile_frontend "$(sha256sum <"$bin")" "$FRONTEND_CAPS")
     echo "$(cached dockerfile-frontend "$k" build_dockerfile_frontend "$bin" "$k") localhost/codeartifact-dockerfile-frontend:$k"
+    ;;
+  uv)
+    uv=${2:?usage: images/build.sh uv UV_BINARY}
+    [[ -x $uv && $(basename "$uv") == uv && -x $(dirname "$uv")/uvx ]] || die "uv binary $uv (with uvx next to it) missing (make pytools)"
+    k=$(key build_uv "$(cat "$uv" "$(dirname "$uv")/uvx" | sha256sum)")
+    echo "$(cached uv "$k" build_uv "$uv" "$k") localhost/codeartifact-uv:$k"
     ;;
   *) sed -n 's/^#! \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

@@ -21,15 +21,15 @@ pub struct BuildKit {
 }
 
 impl BuildKit {
-    /// Builds (or reuses) BuildKit and the images the README's Dockerfile
-    /// pulls, and starts the registry and buildkitd in `dir` (created; must
-    /// not exist or be empty).
+    /// Builds (or reuses) BuildKit and the images the README's Dockerfiles
+    /// pull (uv's from the binary `uv`, the one the tests pin), and starts the
+    /// registry and buildkitd in `dir` (created; must not exist or be empty).
     ///
     /// Fails with the reason when BuildKit cannot run here: not root, no
     /// cgroup v1 hierarchies, a failed build, buildkitd not answering.
-    pub fn start(dir: &Path) -> Result<Self> {
+    pub fn start(dir: &Path, uv: &Path) -> Result<Self> {
         let started = Instant::now();
-        let (bin_dir, host) = scripts::buildkit_up(dir)?;
+        let (bin_dir, host) = scripts::buildkit_up(dir, uv)?;
         eprintln!(
             "testenv: buildkitd at {host} ready in {:.1}s",
             started.elapsed().as_secs_f64()

@@ -89,14 +89,14 @@ fn run_build_script(name: &str, args: &[&OsStr]) -> Result<PathBuf> {
     Ok(PathBuf::from(last.trim()))
 }
 
-/// Runs `buildkit.sh up DIR <this process>`, its progress on our stderr
-/// (a cold machine builds BuildKit and two images first), and returns the
+/// Runs `buildkit.sh up DIR <this process> UV`, its progress on our stderr
+/// (a cold machine builds BuildKit and the images first), and returns the
 /// folder with buildctl and the address of buildkitd it reports.
-pub(crate) fn buildkit_up(dir: &Path) -> Result<(PathBuf, String)> {
+pub(crate) fn buildkit_up(dir: &Path, uv: &Path) -> Result<(PathBuf, String)> {
     let pid = std::process::id().to_string();
     let line = run_build_script(
         "buildkit.sh",
-        &["up".as_ref(), dir.as_os_str(), pid.as_ref()],
+        &["up".as_ref(), dir.as_os_str(), pid.as_ref(), uv.as_os_str()],
     )?;
     let line = line.to_string_lossy().into_owned();
     let (bin, host) = line

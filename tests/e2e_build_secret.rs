@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
+use common::oci::{assert_token_absent, extract_layers, holds_token};
 use common::python::{assert_ok, make_dist, project_secret, twine_example, venv};
 use common::readme::example;
 use common::{Env, Options, run, setup};
@@ -158,67 +159,6 @@ async fn repository_with_packages(env: &Env) {
     );
 }
 
-/// Unpacks the OCI archive `tar` into `dir`; returns the blobs of its image
-/// (manifest, config, layers) in manifest order, layers last.
-fn unpack_oci(tar: &Path, dir: &Path) -> Vec<PathBuf> {
-    std::fs::create_dir_all(dir).expect("oci dir");
-    run(Command::new("tar").arg("-xf").arg(tar).arg("-C").arg(dir));
-    let blob = |digest: &serde_json::Value| {
-        let d = digest.as_str().expect("digest");
-        dir.join("blobs/sha256")
-            .join(d.trim_start_matches("sha256:"))
-    };
-    let json = |p: &Path| -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(p).expect("read blob")).expect("json")
-    };
-    let index = json(&dir.join("index.json"));
-    let manifest_path = blob(&index["manifests"][0]["digest"]);
-    let manifest = json(&manifest_path);
-    let mut blobs = vec![manifest_path, blob(&manifest["config"]["digest"])];
-    let layers = manifest["layers"].as_array().expect("layers");
-    blobs.extend(layers.iter().map(|l| blob(&l["digest"])));
-    blobs
-}
-
-/// Whether `file` (gunzipped first when it is gzip, as layers are) holds any
-/// line of `tokens` (a file, so no token is on a command line).
-fn holds_token(file: &Path, tokens: &Path) -> bool {
-    let script = r#"if [ "$(head -c2 "$1" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then gzip -dc "$1"; else cat "$1"; fi |
-        grep -a -F -q -f "$2""#;
-    let status = Command::new("sh")
-        .args(["-c", script, "sh"])
-        .arg(file)
-        .arg(tokens)
-        .status()
-        .expect("run sh");
-    match status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        _ => panic!("scanning {} failed: {status}", file.display()),
-    }
-}
-
-/// Asserts that no token appears in any blob of the OCI archive `tar` (every
-/// blob, whether the image references it or not, and the index); returns
-/// the image's blobs.
-fn assert_token_absent(tar: &Path, dir: &Path, tokens: &Path) -> Vec<PathBuf> {
-    let blobs = unpack_oci(tar, dir);
-    let all = std::fs::read_dir(dir.join("blobs/sha256")).expect("blobs");
-    let files = all
-        .flatten()
-        .map(|e| e.path())
-        .chain([dir.join("index.json")]);
-    for file in files {
-        assert!(
-            !holds_token(&file, tokens),
-            "a token is in {} of {}",
-            file.display(),
-            tar.display()
-        );
-    }
-    blobs
-}
-
 /// Writes every token the emulator issued to a file, one a line, and checks
 /// that [`holds_token`] finds one in a plain and in a gzipped copy of `pip.conf`.
 fn tokens_file(env: &Env, pip_conf: &str) -> PathBuf {
@@ -238,18 +178,6 @@ fn tokens_file(env: &Env, pip_conf: &str) -> PathBuf {
         "the scan finds the token in gzipped pip.conf"
     );
     file
-}
-
-/// Extracts the image's layers in order into `rootfs`.
-fn extract_layers(layers: &[PathBuf], rootfs: &Path) {
-    std::fs::create_dir_all(rootfs).expect("rootfs");
-    for layer in layers {
-        run(Command::new("tar")
-            .arg("-xf")
-            .arg(layer)
-            .arg("-C")
-            .arg(rootfs));
-    }
 }
 
 /// Imports both packages with the image's python (chroot into `rootfs`);

@@ -154,6 +154,7 @@ down() {
   if [[ -n $cg ]]; then
     for d in /sys/fs/cgroup/*/"$cg"; do
       [[ -d $d ]] || continue
+      # shellcheck disable=SC2038 # the files hold PIDs, one a line
       find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
       find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done

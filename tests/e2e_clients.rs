@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::pypi_standin::PypiStandin;
-use common::python::{assert_ok, make_dist, project_secret, venv};
+use common::python::{assert_ok, make_dist, project_secret, twine_example, venv};
 use common::readme::example;
 use common::{Env, Options, run, setup};
 
@@ -307,17 +307,7 @@ async fn create_repositories_and_workloads(env: &Env, mounts_root: &Path) -> (Mo
     // The README's twine example, run where `dist/` holds the private package.
     make_dist(PRIVATE, "1.0.0", &env.tmp.path().join("dist"), false);
     for secret in ["clients-pypi", "extra-pypi", "named-pypi"] {
-        let upload = example("twine").replace(MOUNT, &mounts[secret].0.display().to_string());
-        let out = Command::new("bash")
-            .args(["-euo", "pipefail", "-c", &upload])
-            .current_dir(env.tmp.path())
-            .env(
-                "PATH",
-                format!("{}:/usr/bin:/bin", venv().join("bin").display()),
-            )
-            .env("TWINE_NON_INTERACTIVE", "1")
-            .output()
-            .expect("run bash");
+        let out = twine_example(&mounts[secret].0, env.tmp.path());
         assert_ok(&format!("twine upload with {secret}"), &out);
     }
     let public = env.tmp.path().join("public-pypi");

@@ -12,6 +12,7 @@
 
 pub mod iam;
 pub mod node;
+pub mod oci;
 pub mod pypi_standin;
 pub mod python;
 pub mod readme;

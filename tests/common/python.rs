@@ -78,6 +78,22 @@ pub fn twine_upload(secret_dir: &Path, files: &[PathBuf]) -> Output {
         .expect("run twine")
 }
 
+/// Runs the README's twine example in `dir` (whose `dist/` holds the
+/// packages) with the Secret mounted at `mount` instead of `/etc/pypi`.
+pub fn twine_example(mount: &Path, dir: &Path) -> Output {
+    let upload = super::readme::example("twine").replace("/etc/pypi", &mount.display().to_string());
+    Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &upload])
+        .current_dir(dir)
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", venv().join("bin").display()),
+        )
+        .env("TWINE_NON_INTERACTIVE", "1")
+        .output()
+        .expect("run bash")
+}
+
 /// Panics with pip's or twine's output unless it succeeded.
 pub fn assert_ok(what: &str, out: &Output) {
     assert!(

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# The build cache of build.sh and build-node.sh: one folder per key outside
-# the clone, one build per key at a time, a STAMP written last so that only
-# complete entries are reused; and the version stamps of Kubernetes binaries.
+# The build cache of build.sh, build-node.sh and build-buildkit.sh: one folder
+# per key outside the clone, one build per key at a time, a STAMP written last
+# so that only complete entries are reused; the version stamps of Kubernetes
+# binaries; and the Debian packages a build needs on the host.
 # Sourced after the caller defines log(), never run.
 
 # cache_open KEY SCRIPT: prints the cached bin folder and exits when the entry
@@ -69,4 +70,22 @@ cache_seal() {
   trap - EXIT
   step "done: $dest/bin"
   echo "$dest/bin"
+}
+
+# host_packages WHO PKG...: installs the Debian packages PKG that are missing
+# (apt-get, idempotent; one `apt-get update` when the lists are stale or
+# missing on a new machine). Fails loudly without apt-get or root.
+host_packages() {
+  local who=$1 missing=() p
+  shift
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  command -v apt-get >/dev/null || { log "ERROR: $who needs the Debian packages ${missing[*]} and this machine has no apt-get"; exit 1; }
+  (($(id -u) == 0)) || { log "ERROR: $who needs the Debian packages ${missing[*]}; install them as root (apt-get install ${missing[*]})"; exit 1; }
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
+    { log "ERROR: apt-get install ${missing[*]} failed"; exit 1; }
 }

@@ -22,20 +22,7 @@ source "$HERE/build-lib.sh"
 # without one) and iptables (Pods reach kube-apiserver and the emulator on the
 # host's loopback through DNAT rules, see node_pod_network in node.sh).
 HOST_PACKAGES=(runc containernetworking-plugins iptables)
-host_packages() {
-  local missing=() p
-  for p in "${HOST_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  command -v apt-get >/dev/null || die "the node needs the Debian packages ${missing[*]} and this machine has no apt-get"
-  (($(id -u) == 0)) || die "the node needs the Debian packages ${missing[*]}; install them as root (apt-get install ${missing[*]})"
-  log "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-    { apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2; } ||
-    die "apt-get install ${missing[*]} failed"
-}
-host_packages
+host_packages "the node" "${HOST_PACKAGES[@]}"
 [[ -x /usr/sbin/runc ]] || die "/usr/sbin/runc missing after installing runc"
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/loopback ]] ||
   die "CNI plugins missing in /usr/lib/cni after installing containernetworking-plugins"

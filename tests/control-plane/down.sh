@@ -20,16 +20,6 @@ source "$HERE/node.sh"
 # and nothing here holds data worth a longer wait.
 GRACE=2
 
-# stop NAME SIGNAL-GRACE: stops NAME if it is still the process recorded for it.
-# Never this script itself or its parent (up.sh calls us when its start-up fails).
-stop() {
-  local pid start
-  read -r pid start < <(awk -v n="$1" '$1 == n { print $2, $3 }' "$CP_DIR/pids" 2>/dev/null) || return 0
-  [[ $pid != "$$" && $pid != "$PPID" ]] || return 0
-  cp_owns "$pid" "$start" || return 0
-  if (($2 == 0)); then kill -KILL "$pid" 2>/dev/null || true; else cp_stop "$pid" "$2"; fi
-}
-
 teardown() {
   CP_DIR=$1
   if [[ ! -d $CP_DIR ]]; then
@@ -51,17 +41,8 @@ teardown() {
   cp_log "stopped and removed $CP_DIR"
 }
 
-watch() {
-  local owner=$1 owner_start=$2 dir=$3
-  # Half a second keeps teardown prompt after a test binary exits, at negligible CPU cost.
-  while [[ -d $dir && "$(cp_start_time "$owner" || true)" == "$owner_start" ]]; do
-    sleep 0.5
-  done
-  [[ ! -d $dir ]] || teardown "$dir"
-}
-
 case ${1:-} in
-  --watch) shift; watch "$@" ;;
+  --watch) shift; cp_watch "$@" teardown ;;
   '' | -h | --help) sed -n 's/^#! \{0,1\}//p' "$0" | sed -n '2,10p' >&2; exit 2 ;;
   *) teardown "$1" ;;
 esac

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shell functions shared by up.sh and down.sh: logging, free-port picking,
-# detached process start-up, bounded readiness waits and PID bookkeeping.
+# Shell functions shared by up.sh, down.sh and buildkit.sh: logging, free-port
+# picking, detached process start-up, bounded readiness waits, PID bookkeeping,
+# stopping recorded processes and the watchdog's loop.
 # Sourced, never run.
 
 # The marker file that says "this folder belongs to a control plane we started";
@@ -103,6 +104,29 @@ cp_stop() {
   done
   kill -KILL "$pid" 2>/dev/null || true
   while cp_alive "$pid"; do sleep 0.05; done
+}
+
+# stop NAME GRACE: stops NAME if it is still the process recorded for it in
+# $CP_DIR/pids (SIGKILL at once when GRACE is 0). Never the calling script or
+# its parent (up.sh calls down.sh when its start-up fails).
+stop() {
+  local pid start
+  read -r pid start < <(awk -v n="$1" '$1 == n { print $2, $3 }' "$CP_DIR/pids" 2>/dev/null) || return 0
+  [[ $pid != "$$" && $pid != "$PPID" ]] || return 0
+  cp_owns "$pid" "$start" || return 0
+  if (($2 == 0)); then kill -KILL "$pid" 2>/dev/null || true; else cp_stop "$pid" "$2"; fi
+}
+
+# cp_watch OWNER OWNER_START DIR TEARDOWN: a watchdog's loop (down.sh --watch,
+# buildkit.sh --watch): waits until OWNER, recognised by its start time, has
+# exited (also by SIGKILL), then runs `TEARDOWN DIR` unless DIR is gone.
+cp_watch() {
+  local owner=$1 owner_start=$2 dir=$3 teardown=$4
+  # Half a second keeps teardown prompt after a test binary exits, at negligible CPU cost.
+  while [[ -d $dir && "$(cp_start_time "$owner" || true)" == "$owner_start" ]]; do
+    sleep 0.5
+  done
+  [[ ! -d $dir ]] || "$teardown" "$dir"
 }
 
 # The start time of PID in clock ticks since boot (field 22 of /proc/PID/stat),

@@ -18,6 +18,22 @@
 #!     build of codeartifact-operator) with its C runtime libraries and the CA
 #!     certificates from Debian 12 (the release distroless cc-debian12 is built
 #!     from), user 65532, the same entrypoint and command.
+#! images/build.sh python-slim
+#!     The stand-in for python:3.12-slim in the README's container build:
+#!     Debian bookworm's python3 (3.11) laid out as in the python:*-slim
+#!     images, python and pip in /usr/local/bin and packages in
+#!     /usr/local/lib/python3.X/site-packages (a virtual environment at
+#!     /usr/local gives exactly that; in it `pip install --prefix` writes
+#!     lib/python3.X/site-packages, as there, and no EXTERNALLY-MANAGED marker
+#!     applies).
+#! images/build.sh dockerfile-frontend BINARY
+#!     The Dockerfile frontend image (docker/dockerfile:1) as upstream builds
+#!     it: BINARY (dockerfile-frontend from the pinned buildkit module) alone
+#!     in /bin, its entrypoint and its frontend labels.
+#! images/build.sh uv UV_BINARY
+#!     The uv image the README's uv build copies uv from
+#!     (ghcr.io/astral-sh/uv:VERSION): UV_BINARY (the uv the tests pin) and the
+#!     uvx next to it, alone at /uv and /uvx as in upstream's image.
 #!
 #! Prints `TAR IMAGE_REF` on stdout; progress goes to stderr.
 set -euo pipefail
@@ -31,6 +47,10 @@ DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=http://deb.debian.org/debian
 WORKLOAD_PACKAGES=python3,python3-pip,twine
 CI_PACKAGES=python3,ca-certificates
+PYTHON_SLIM_PACKAGES=python3,python3-venv
+# The labels of upstream's frontend image (frontend/dockerfile/cmd/dockerfile-frontend/Dockerfile):
+# BuildKit reads what the frontend supports from them.
+FRONTEND_CAPS=moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd
 
 log() { printf '[images] %s\n' "$*" >&2; }
 WORK=$(mktemp -d)
@@ -104,6 +124,36 @@ build_ci() {
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd '["sh"]' >/dev/null
 }
 
+build_python_slim() {
+  local k=$1 out=$2 dir
+  dir=$(mktemp -d -p "$WORK")
+  command -v mmdebstrap >/dev/null || die "the python-slim image needs mmdebstrap (images/build.sh workload installs it)"
+  # shellcheck disable=SC2016 # $1 is mmdebstrap's, expanded in its hook
+  SOURCE_DATE_EPOCH=0 mmdebstrap --quiet --variant=essential --include="$PYTHON_SLIM_PACKAGES" \
+    --customize-hook='chroot "$1" python3 -m venv /usr/local' \
+    --format=tar "$DEBIAN_SUITE" "$dir/rootfs.tar" "$DEBIAN_MIRROR" >&2 || die "mmdebstrap failed"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-python-slim:$k" --layer "$dir/rootfs.tar" \
+    --env PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 --cmd '["python3"]' >/dev/null
+}
+
+build_dockerfile_frontend() {
+  local bin=$1 k=$2 out=$3 dir
+  dir=$(mktemp -d -p "$WORK")
+  install -D -m 0755 "$bin" "$dir/rootfs/bin/dockerfile-frontend"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-dockerfile-frontend:$k" --rootfs "$dir/rootfs" \
+    --entrypoint '["/bin/dockerfile-frontend"]' --label moby.buildkit.frontend.network.none=true \
+    --label "moby.buildkit.frontend.caps=$FRONTEND_CAPS" >/dev/null
+}
+
+build_uv() {
+  local uv=$1 k=$2 out=$3 dir
+  dir=$(mktemp -d -p "$WORK")
+  install -D -m 0755 "$uv" "$dir/rootfs/uv"
+  install -D -m 0755 "$(dirname "$uv")/uvx" "$dir/rootfs/uvx"
+  python3 "$HERE/oci_image.py" "$out" "localhost/codeartifact-uv:$k" --rootfs "$dir/rootfs" \
+    --entrypoint '["/uv"]' >/dev/null
+}
+
 # The files of the Dockerfile's final stage (distroless cc-debian12:nonroot):
 # glibc and libgcc from the host's Debian 12 packages (only those the binary
 # loads), the CA bundle, passwd/group with nonroot 65532, /tmp, /home/nonroot.
@@ -153,6 +203,23 @@ case ${1:-} in
     [[ -x $bin ]] || die "operator binary $bin missing (cargo build --release -p codeartifact-operator)"
     k=$(key build_operator "$(sha256sum <"$bin")" "$(dpkg-query -W libc6 libgcc-s1 ca-certificates)")
     echo "$(cached operator "$k" build_operator "$bin" "$k") localhost/codeartifact-operator:$k"
+    ;;
+  python-slim)
+    command -v mmdebstrap >/dev/null || "$0" workload >/dev/null
+    k=$(key build_python_slim "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$PYTHON_SLIM_PACKAGES")
+    echo "$(cached python-slim "$k" build_python_slim "$k") localhost/codeartifact-python-slim:$k"
+    ;;
+  dockerfile-frontend)
+    bin=${2:?usage: images/build.sh dockerfile-frontend BINARY}
+    [[ -x $bin ]] || die "dockerfile-frontend binary $bin missing (build-buildkit.sh)"
+    k=$(key build_dockerfile_frontend "$(sha256sum <"$bin")" "$FRONTEND_CAPS")
+    echo "$(cached dockerfile-frontend "$k" build_dockerfile_frontend "$bin" "$k") localhost/codeartifact-dockerfile-frontend:$k"
+    ;;
+  uv)
+    uv=${2:?usage: images/build.sh uv UV_BINARY}
+    [[ -x $uv && $(basename "$uv") == uv && -x $(dirname "$uv")/uvx ]] || die "uv binary $uv (with uvx next to it) missing (make pytools)"
+    k=$(key build_uv "$(cat "$uv" "$(dirname "$uv")/uvx" | sha256sum)")
+    echo "$(cached uv "$k" build_uv "$uv" "$k") localhost/codeartifact-uv:$k"
     ;;
   *) sed -n 's/^#! \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac

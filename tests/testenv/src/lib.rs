@@ -35,6 +35,7 @@
 //! Binaries come from `$TESTENV_BIN_DIR` if set, else from `build.sh`, which
 //! reuses its cache and builds (for many minutes) only on a cold machine.
 
+mod buildkit;
 mod control_plane;
 mod crd;
 mod keys;
@@ -48,6 +49,7 @@ mod scripts;
 pub mod tls;
 mod wait;
 
+pub use buildkit::BuildKit;
 pub use control_plane::ControlPlane;
 pub use keys::{OPERATOR_KEY, OTHER_KEY, TestKey};
 pub use leaks::LeakScan;

@@ -1,5 +1,5 @@
-//! Runs the shell scripts in `tests/control-plane/` (build.sh, up.sh, down.sh)
-//! and turns their output and failures into Rust values and errors.
+//! Runs the shell scripts in `tests/control-plane/` (build.sh, up.sh, down.sh,
+//! buildkit.sh) and turns their output and failures into Rust values and errors.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -87,6 +87,34 @@ fn run_build_script(name: &str, args: &[&OsStr]) -> Result<PathBuf> {
         .last()
         .with_context(|| format!("{name} printed nothing"))?;
     Ok(PathBuf::from(last.trim()))
+}
+
+/// Runs `buildkit.sh up DIR <this process> UV`, its progress on our stderr
+/// (a cold machine builds BuildKit and the images first), and returns the
+/// folder with buildctl and the address of buildkitd it reports.
+pub(crate) fn buildkit_up(dir: &Path, uv: &Path) -> Result<(PathBuf, String)> {
+    let pid = std::process::id().to_string();
+    let line = run_build_script(
+        "buildkit.sh",
+        &["up".as_ref(), dir.as_os_str(), pid.as_ref(), uv.as_os_str()],
+    )?;
+    let line = line.to_string_lossy().into_owned();
+    let (bin, host) = line
+        .split_once(' ')
+        .with_context(|| format!("buildkit.sh printed {line:?}, not `BIN_DIR BUILDKIT_HOST`"))?;
+    Ok((PathBuf::from(bin), host.to_string()))
+}
+
+/// Runs `buildkit.sh down DIR`: stops buildkitd and the registry, removes DIR.
+pub(crate) fn buildkit_down(dir: &Path) -> Result<()> {
+    let script = scripts_dir().join("buildkit.sh");
+    let output = Command::new(&script)
+        .arg("down")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    check(&script, &output)
 }
 
 /// Runs `up.sh --owner-pid <this process> --bin-dir <bin_dir> EXTRA...` and

@@ -20,6 +20,9 @@ pub const BENCH: &str = "bench + emulator";
 /// Everything else running on the (shared) machine meanwhile.
 pub const OTHERS: &str = "other processes";
 
+/// The operator's own count of AssumeRole credential loads.
+const ROLE_LOADS: &str = r#"codeartifact_operator_aws_calls_total{operation="AssumeRole"}"#;
+
 /// What one phase cost.
 #[derive(Clone, Debug)]
 pub struct PhaseResult {
@@ -27,6 +30,11 @@ pub struct PhaseResult {
     pub elapsed: Duration,
     /// Emulator requests by operation (retries count once per attempt).
     pub aws_calls: BTreeMap<String, u64>,
+    /// Credential loads through AssumeRole as the operator counts them
+    /// (its `aws_calls_total{operation="AssumeRole"}`): one per load,
+    /// whatever the SDK retried underneath. Next to the emulator's
+    /// per-attempt count it separates retries from extra loads.
+    pub role_loads: u64,
     /// Every write request kube-apiserver received, by anyone.
     pub writes: Vec<Write>,
     /// CPU seconds by process.
@@ -82,6 +90,7 @@ pub struct Start {
     cpu: Vec<(String, f64)>,
     reconciles: f64,
     failures: f64,
+    role_loads: f64,
     apiserver: apiserver::Counters,
 }
 
@@ -150,6 +159,7 @@ impl<'a> Probe<'a> {
                 .operator
                 .metric("codeartifact_operator_reconcile_failures_total")
                 .await,
+            role_loads: self.operator.metric(ROLE_LOADS).await,
             apiserver: apiserver::scrape(&self.client).await?,
         })
     }
@@ -198,6 +208,7 @@ impl<'a> Probe<'a> {
             .metric("codeartifact_operator_reconcile_failures_total")
             .await
             - start.failures;
+        let role_loads = self.operator.metric(ROLE_LOADS).await - start.role_loads;
         let apiserver = apiserver::delta(&start.apiserver, &apiserver::scrape(&self.client).await?);
         Ok(PhaseResult {
             name,
@@ -208,6 +219,7 @@ impl<'a> Probe<'a> {
             cpu,
             reconciles: reconciles.max(0.0) as u64,
             failures: failures.max(0.0) as u64,
+            role_loads: role_loads.max(0.0) as u64,
             peaks: self.sampler.take(),
             rss_end_kib: procfs::status_kib(&self.pid, "VmRSS"),
             load: std::fs::read_to_string("/proc/loadavg")

@@ -221,10 +221,10 @@ impl Run<'_> {
         if self.scoped_domains > 0 {
             let assumed = self
                 .phases()
-                .map(|p| p.aws("AssumeRole").to_string())
+                .map(|p| format!("{} ({})", p.aws("AssumeRole"), p.role_loads))
                 .join(" / ");
             let title = format!(
-                "AssumeRole calls (create / idle / refresh / drain; {} of {} domains through a role, repository-scoped tokens)",
+                "AssumeRole requests to STS (operator's credential loads) (create / idle / refresh / drain; {} of {} domains through a role, repository-scoped tokens)",
                 self.scoped_domains, self.settings.domains
             );
             row(out, &title, "", &assumed, None);

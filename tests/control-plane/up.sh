@@ -18,6 +18,8 @@
 #! DIR holds kubeconfig (admin), pids ("NAME PID START" lines), *.log, certificates.
 #! With TESTENV_AUDIT_LOG=1, kube-apiserver also writes DIR/audit.log: one JSON line
 #! (Metadata level, stage ResponseComplete) per create, update, patch or delete request.
+#! With TESTENV_APISERVER_PROFILING=1, kube-apiserver serves /debug/pprof (for
+#! profiling it under `make bench`; off otherwise, as in production hardening).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -81,7 +83,7 @@ write_apiserver_args() {
 --service-cluster-ip-range=10.0.0.0/24
 --allow-privileged=true
 --enable-priority-and-fairness=false
---profiling=false
+--profiling=$([[ ${TESTENV_APISERVER_PROFILING:-} == 1 ]] && echo true || echo false)
 EOF
   if [[ -n ${WITH_NODE:-} ]]; then
     # Pods get projected ServiceAccount tokens (the ServiceAccount admission

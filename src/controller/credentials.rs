@@ -154,9 +154,8 @@ pub struct RepositoryRef<'a> {
     pub arn: &'a str,
 }
 
-/// The shared token for the key (the domain, or the repository for a
-/// scoped token), minted when the cache holds no fresh one.
-/// The shared token of `d`'s scope, minted only when no fresh one exists
+/// The shared token of `d`'s scope (the domain, or the repository for a
+/// scoped token), minted only when no fresh one exists
 /// (also what step 3b, spec.prepopulate, fetches with).
 pub(super) async fn shared_token(
     ctx: &Context,

@@ -388,7 +388,8 @@ impl PypiRepository {
         })
     }
 
-    /// The renderings to write, sorted and deduplicated; all when unset.
+    /// The renderings to write, sorted and deduplicated; [`DEFAULT_RENDERINGS`]
+    /// (pip.conf, .pypirc, env keys) when unset.
     pub fn renderings(&self) -> Vec<Rendering> {
         let mut r = self
             .spec

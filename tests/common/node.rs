@@ -60,8 +60,8 @@ pub fn wait(node: &Node, ns: &str, what: &[&str], timeout: &str) {
     }
 }
 
-/// The binary inside the operator's image: `$NODE_OPERATOR_BIN` (`make test`
-/// passes the release build, as the Dockerfile ships), else this build's.
+/// The binary inside the operator's image: `$NODE_OPERATOR_BIN` (say, the
+/// release build the Dockerfile ships), else this build's (what `make test` uses).
 pub fn operator_binary() -> PathBuf {
     std::env::var_os("NODE_OPERATOR_BIN")
         .map(PathBuf::from)

@@ -51,9 +51,9 @@ step "unpacking the registry from Debian's docker-registry package"
 )
 
 step "checking versions"
-"$work/bin/buildkitd" --version | grep -q "$BUILDKIT_VERSION" || die "buildkitd version mismatch"
-"$work/bin/buildctl" --version | grep -q "$BUILDKIT_VERSION" || die "buildctl version mismatch"
-"$work/bin/dockerfile-frontend" -version | grep -q "$BUILDKIT_VERSION" || die "dockerfile-frontend version mismatch"
+reports "$BUILDKIT_VERSION" "$work/bin/buildkitd" --version || die "buildkitd version mismatch"
+reports "$BUILDKIT_VERSION" "$work/bin/buildctl" --version || die "buildctl version mismatch"
+reports "$BUILDKIT_VERSION" "$work/bin/dockerfile-frontend" -version || die "dockerfile-frontend version mismatch"
 "$work/bin/registry" --version >&2 || die "the registry binary does not run"
 
 cache_seal "$key"

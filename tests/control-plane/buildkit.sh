@@ -75,7 +75,7 @@ push_images() {
   push "$tar" "astral-sh/uv:$("$UV" --version | awk '{ print $2 }')"
 }
 
-buildkitd_ready() { "$BIN/buildctl" --addr "$BUILDKIT_HOST" debug workers | grep -q .; }
+buildkitd_ready() { [[ -n $("$BIN/buildctl" --addr "$BUILDKIT_HOST" debug workers 2>/dev/null) ]]; }
 
 start_buildkitd() {
   # A cgroup parent of our own in every v1 hierarchy, so teardown finds the

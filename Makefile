@@ -20,6 +20,11 @@ testenv: ## build (or reuse from the cache) etcd, kube-apiserver, kube-controlle
 testenv-node: ## build (or reuse) the node: kubelet, kube-scheduler, kube-proxy, containerd, ctr; runc and CNI plugins from Debian
 	@$(CP_DIR)/build-node.sh >/dev/null
 
+.PHONY: testenv-buildkit
+testenv-buildkit: ## build (or reuse) BuildKit (buildkitd, buildctl, the Dockerfile frontend) and the python-slim stand-in image; the registry and skopeo from Debian
+	@$(CP_DIR)/build-buildkit.sh >/dev/null
+	@$(CP_DIR)/images/build.sh python-slim >/dev/null
+
 .PHONY: pytools
 pytools: $(VENV)/.stamp ## install pip, twine, boto3, uv and Poetry into target/pytools
 $(VENV)/.stamp: tests/python/requirements.txt
@@ -60,8 +65,29 @@ lint: ## rustfmt and clippy (warnings are errors)
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 .PHONY: test
-test: pytools testenv testenv-node lint ## every test: unit, emulator conformance, control-plane smoke, operator end to end, the node, generated-file drift
-	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_NODE_BIN_DIR=$(TESTENV_NODE_BIN) cargo test --locked --workspace --no-fail-fast
+test: pytools testenv ## every test: unit, emulator conformance, control-plane smoke, operator end to end, the node, BuildKit, generated-file drift; rustfmt and clippy
+	cargo fmt --all --check
+	cargo test --locked --workspace --no-run
+	@echo "two streams from here: the node, BuildKit and their tests; the other tests, then clippy. Each stream's output appears when it ends."
+	@$(MAKE) --no-print-directory -k -j2 --output-sync=target test-others test-as-root
+
+# Two streams at once. Most tests wait on real processes (token rotations on
+# the emulator's clock, Pods, control planes starting), so the CPU they leave
+# idle builds the node and BuildKit (Go) and runs clippy meanwhile. Each test
+# is in exactly one stream, by its name: the tests that run containers as
+# root on this machine (the node, `make demo` on it, BuildKit) end in
+# `_as_root`; the node's lock runs those one at a time anyway. test-others
+# comes first so that it takes one job slot and the as-root stream's builds
+# run one after the other in the second (two apt-get at once would fight over
+# the dpkg lock on a new machine).
+.PHONY: test-as-root test-others
+test-as-root test-others: export TESTENV_BIN_DIR = $(TESTENV_BIN)
+test-as-root: export TESTENV_NODE_BIN_DIR = $(TESTENV_NODE_BIN)
+test-as-root: testenv-node testenv-buildkit
+	cargo test --locked --workspace --no-fail-fast -- as_root
+test-others:
+	@status=0; cargo test --locked --workspace --no-fail-fast -- --skip as_root || status=$$?; \
+	cargo clippy --locked --workspace --all-targets -- -D warnings || status=1; exit $$status
 
 .PHONY: bench
 bench: testenv ## scale benchmark (issues 7, 17): 1,000 then 5,000 PypiRepositories, strict tenancy, real control plane; writes bench/results/<date>-<objects>.md (BENCH_NAMESPACES=100 for 1,000 only, BENCH_IDLE_SECONDS=30 for a quick run)

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn make_demo_runs_start_to_finish_and_cleans_up() {
+fn make_demo_runs_start_to_finish_and_cleans_up_as_root() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("temp dir");
     let demo_dir = tmp.path().join("demo");

@@ -336,7 +336,7 @@ fn assert_gone(buildkit: BuildKit, dir: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_container_builds_install_with_the_secret_and_keep_the_token_out() {
+async fn the_readme_container_builds_install_with_the_secret_and_keep_the_token_out_as_root() {
     let env = setup("build", Options::default()).await;
     let dir = env.tmp.path().join("buildkit");
     let buildkit = BuildKit::start(&dir, &venv().join("bin/uv"))

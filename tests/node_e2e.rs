@@ -218,7 +218,7 @@ fn lines_with<'a>(log: &'a str, prefix: &str) -> Vec<Vec<&'a str>> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operator_and_workloads_on_a_real_node() {
+async fn operator_and_workloads_on_a_real_node_as_root() {
     let _serial = SERIAL.lock().await;
     let t0 = Instant::now();
     let node = Node::shared();

@@ -175,7 +175,7 @@ async fn back_to_two(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_the_leader_pod_hands_over_within_the_lease_and_the_deployment_replaces_it() {
+async fn deleting_the_leader_hands_over_within_the_lease_and_is_replaced_as_root() {
     let _serial = super::SERIAL.lock().await;
     let t0 = Instant::now();
     let node = Node::shared();

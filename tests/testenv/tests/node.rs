@@ -30,7 +30,7 @@ const POD: &str = r#"{"apiVersion": "v1", "kind": "Pod",
   "volumes": [{"name": "s", "secret": {"secretName": "sleeper"}}]}}"#;
 
 #[test]
-fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind() -> Result<()> {
+fn node_runs_a_pod_is_exclusive_and_leaves_nothing_behind_as_root() -> Result<()> {
     let started = Instant::now();
     let node = Node::start()?;
     eprintln!(

@@ -17,8 +17,10 @@ testenv: ## build (or reuse from the cache) etcd, kube-apiserver, kube-controlle
 	@$(CP_DIR)/build.sh >/dev/null
 
 .PHONY: testenv-node
-testenv-node: ## build (or reuse) the node: kubelet, kube-scheduler, kube-proxy, containerd, ctr; runc and CNI plugins from Debian
+testenv-node: ## build (or reuse) the node: kubelet, kube-scheduler, kube-proxy, containerd, ctr; runc and CNI plugins from Debian; the pause and workload images
 	@$(CP_DIR)/build-node.sh >/dev/null
+	@$(CP_DIR)/images/build.sh pause >/dev/null
+	@$(CP_DIR)/images/build.sh workload >/dev/null
 
 .PHONY: testenv-buildkit
 testenv-buildkit: ## build (or reuse) BuildKit (buildkitd, buildctl, the Dockerfile frontend) and the python-slim stand-in image; the registry and skopeo from Debian

@@ -42,19 +42,36 @@ node_preflight() {
   done
 }
 
+# How long node_lock waits for the teardown of a node whose owner has exited.
+NODE_TEARDOWN_WAIT=180
+
 # node_lock: takes the machine-wide lock with a holder process that lives
-# until down.sh stops it ("node-lock" in pids); fails if another node runs.
+# until down.sh stops it ("node-lock" in pids); fails at once if another node
+# runs. A node whose owner process has exited is being torn down by its
+# watchdog (seconds after a test binary ends, while the next may already
+# start): that one is waited for, up to NODE_TEARDOWN_WAIT.
 node_lock() {
   mkdir -p "$(dirname "$NODE_LOCK")"
   exec 6>>"$NODE_LOCK"
-  if ! flock -n 6; then
-    cp_die "another test node runs on this machine (lock $NODE_LOCK held; its folder: $(cat "$NODE_LOCK.owner" 2>/dev/null || echo unknown)); stop it with tests/control-plane/down.sh FOLDER"
-  fi
+  flock -n 6 || node_lock_wait
   echo "$CP_DIR" >"$NODE_LOCK.owner"
   # The holder inherits fd 6 and keeps the lock after up.sh exits.
   setsid sleep infinity </dev/null >/dev/null 2>&1 9>&- &
   cp_pid_set node-lock $!
   exec 6>&-
+}
+
+# node_lock_wait: the lock is held; waits when its node's owner is gone, else fails.
+node_lock_wait() {
+  local folder owner start
+  folder=$(cat "$NODE_LOCK.owner" 2>/dev/null || echo unknown)
+  if read -r owner start 2>/dev/null <"$folder/owner" &&
+    [[ "$(cp_start_time "$owner" || true)" != "$start" ]]; then
+    cp_log "the node in $folder is being torn down (its owner, pid $owner, has exited); waiting up to ${NODE_TEARDOWN_WAIT}s"
+    flock -w "$NODE_TEARDOWN_WAIT" 6 && return 0
+    cp_die "the node in $folder was not torn down within ${NODE_TEARDOWN_WAIT}s (lock $NODE_LOCK still held); see $folder/watchdog.log, or stop it with tests/control-plane/down.sh $folder"
+  fi
+  cp_die "another test node runs on this machine (lock $NODE_LOCK held; its folder: $folder); stop it with tests/control-plane/down.sh FOLDER"
 }
 
 node_certs() {

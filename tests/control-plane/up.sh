@@ -256,6 +256,8 @@ prepare_dir() {
 start_watchdog() {
   local start
   start=$(cp_start_time "$1") || cp_die "owner pid $1 does not exist"
+  # For node_lock: a later run may wait for this one's teardown once the owner is gone.
+  echo "$1 $start" >"$CP_DIR/owner"
   cp_spawn watchdog "$CP_DIR/watchdog.log" "$HERE/down.sh" --watch "$1" "$start" "$CP_DIR"
 }
 

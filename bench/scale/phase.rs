@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use codeartifact_emulator::Emulator;
 use kube::Client;
-use testenv::OperatorProcess;
+use testenv::{OperatorProcess, metric_value};
 
 use crate::apiserver;
 use crate::audit::{self, Actor, AuditLog, Write};
@@ -88,10 +88,31 @@ pub struct Start {
     at: Instant,
     calls: BTreeMap<String, u64>,
     cpu: Vec<(String, f64)>,
+    operator: OperatorCounters,
+    apiserver: apiserver::Counters,
+}
+
+/// The operator's counters a phase reports, from one /metrics scrape.
+#[derive(Clone, Copy, Default)]
+struct OperatorCounters {
     reconciles: f64,
     failures: f64,
+    /// Credential loads through AssumeRole.
     role_loads: f64,
-    apiserver: apiserver::Counters,
+}
+
+impl OperatorCounters {
+    /// Reads them now; zeros when /metrics does not answer.
+    async fn scrape(operator: &OperatorProcess) -> Self {
+        let Ok(text) = operator.try_metrics().await else {
+            return Self::default();
+        };
+        Self {
+            reconciles: metric_value(&text, "codeartifact_operator_reconciles_total"),
+            failures: metric_value(&text, "codeartifact_operator_reconcile_failures_total"),
+            role_loads: metric_value(&text, ROLE_LOADS),
+        }
+    }
 }
 
 /// Everything needed to measure phases.
@@ -151,15 +172,7 @@ impl<'a> Probe<'a> {
             at: Instant::now(),
             calls: self.emulator.calls(),
             cpu: self.cpu(),
-            reconciles: self
-                .operator
-                .metric("codeartifact_operator_reconciles_total")
-                .await,
-            failures: self
-                .operator
-                .metric("codeartifact_operator_reconcile_failures_total")
-                .await,
-            role_loads: self.operator.metric(ROLE_LOADS).await,
+            operator: OperatorCounters::scrape(self.operator).await,
             apiserver: apiserver::scrape(&self.client).await?,
         })
     }
@@ -198,17 +211,10 @@ impl<'a> Probe<'a> {
         if let Some((_, machine)) = cpu.last_mut() {
             *machine = (*machine - listed).max(0.0);
         }
-        let reconciles = self
-            .operator
-            .metric("codeartifact_operator_reconciles_total")
-            .await
-            - start.reconciles;
-        let failures = self
-            .operator
-            .metric("codeartifact_operator_reconcile_failures_total")
-            .await
-            - start.failures;
-        let role_loads = self.operator.metric(ROLE_LOADS).await - start.role_loads;
+        let now = OperatorCounters::scrape(self.operator).await;
+        let reconciles = now.reconciles - start.operator.reconciles;
+        let failures = now.failures - start.operator.failures;
+        let role_loads = now.role_loads - start.operator.role_loads;
         let apiserver = apiserver::delta(&start.apiserver, &apiserver::scrape(&self.client).await?);
         Ok(PhaseResult {
             name,

@@ -83,12 +83,10 @@ test: pytools testenv ## every test: unit, emulator conformance, control-plane s
 # run one after the other in the second (two apt-get at once would fight over
 # the dpkg lock on a new machine).
 .PHONY: test-as-root test-others
-test-as-root test-others: export TESTENV_BIN_DIR = $(TESTENV_BIN)
-test-as-root: export TESTENV_NODE_BIN_DIR = $(TESTENV_NODE_BIN)
 test-as-root: testenv-node testenv-buildkit
-	cargo test --locked --workspace --no-fail-fast -- as_root
+	TESTENV_BIN_DIR=$(TESTENV_BIN) TESTENV_NODE_BIN_DIR=$(TESTENV_NODE_BIN) cargo test --locked --workspace --no-fail-fast -- as_root
 test-others:
-	@status=0; cargo test --locked --workspace --no-fail-fast -- --skip as_root || status=$$?; \
+	@status=0; TESTENV_BIN_DIR=$(TESTENV_BIN) cargo test --locked --workspace --no-fail-fast -- --skip as_root || status=$$?; \
 	cargo clippy --locked --workspace --all-targets -- -D warnings || status=1; exit $$status
 
 .PHONY: bench

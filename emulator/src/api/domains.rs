@@ -1,6 +1,7 @@
 //! CreateDomain, DescribeDomain, DeleteDomain and ListDomains.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -86,7 +87,7 @@ pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
             package_groups: vec![PackageGroup::new(ROOT, created)],
         };
         let out = domain_description(region, &domain);
-        s.domains.push(domain);
+        s.domains.push(Arc::new(domain));
         Ok(json!({ "domain": out }))
     })
 }

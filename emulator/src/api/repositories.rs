@@ -2,6 +2,7 @@
 //! ListRepositoriesInDomain, with the upstream rules (same domain, at most 10, no cycles).
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -136,7 +137,7 @@ pub fn create(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
             packages: BTreeMap::new(),
         };
         let out = repository_description(region, d, &repo);
-        d.repositories.push(repo);
+        d.repositories.push(Arc::new(repo));
         Ok(json!({ "repository": out }))
     })
 }
@@ -185,8 +186,13 @@ pub fn delete(ctx: &Context, call: &Call) -> Result<Value, ApiError> {
         let d = s.domain_mut(&owner, domain)?;
         let out = repository_description(&ctx.config.region, d, d.repository(name)?);
         d.repositories.retain(|r| r.name != name);
-        for r in &mut d.repositories {
-            r.upstreams.retain(|u| u != name);
+        // Only the repositories that named it are copied (copy on write).
+        for r in d
+            .repositories
+            .iter_mut()
+            .filter(|r| r.upstreams.iter().any(|u| u == name))
+        {
+            Arc::make_mut(r).upstreams.retain(|u| u != name);
         }
         Ok(json!({ "repository": out }))
     })

@@ -2,6 +2,9 @@
 //!
 //! Everything lives in one [`State`] value behind one mutex, which serialises concurrent
 //! conflicting writes; `persist` writes it to the `--state` file after each mutation.
+//! Domains and repositories are shared (`Arc`) between a state and its copies, so the
+//! copy each mutation works on costs a pointer per domain and per repository of the
+//! domain it changes, not a deep copy of everything (which made N creates cost O(N²)).
 
 pub mod base64_bytes;
 pub mod group_pattern;
@@ -10,6 +13,7 @@ pub mod package_groups;
 pub mod persist;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -23,8 +27,8 @@ use package_groups::{Groups, PackageGroup};
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
-    /// Domains of every account.
-    pub domains: Vec<Domain>,
+    /// Domains of every account; changed through [`State::domain_mut`] (copy on write).
+    pub domains: Vec<Arc<Domain>>,
     /// Every token ever issued (expired ones included, for leak scans).
     pub tokens: Vec<Token>,
 }
@@ -39,7 +43,8 @@ pub struct Domain {
     pub encryption_key: String,
     pub tags: BTreeMap<String, String>,
     pub policy: Option<Policy>,
-    pub repositories: Vec<Repository>,
+    /// Changed through [`Domain::repository_mut`] (copy on write).
+    pub repositories: Vec<Arc<Repository>>,
     /// Package groups, the root `/*` included.
     #[serde(default = "package_groups::root_only")]
     pub package_groups: Vec<PackageGroup>,
@@ -200,14 +205,17 @@ impl State {
         self.domains
             .iter()
             .find(|d| d.owner == owner && d.name == name)
+            .map(Arc::as_ref)
             .ok_or_else(|| domain_missing(owner, name))
     }
 
-    /// Mutable [`State::domain`].
+    /// Mutable [`State::domain`]; unshares that domain (not its repositories) from
+    /// the states this one was copied from.
     pub fn domain_mut(&mut self, owner: &str, name: &str) -> Result<&mut Domain, ApiError> {
         self.domains
             .iter_mut()
             .find(|d| d.owner == owner && d.name == name)
+            .map(Arc::make_mut)
             .ok_or_else(|| domain_missing(owner, name))
     }
 
@@ -265,16 +273,16 @@ impl Domain {
         self.repositories
             .iter()
             .find(|r| r.name == name)
+            .map(Arc::as_ref)
             .ok_or_else(|| repository_missing(self, name))
     }
 
-    /// Mutable [`Domain::repository`].
+    /// Mutable [`Domain::repository`]; unshares that repository only.
     pub fn repository_mut(&mut self, name: &str) -> Result<&mut Repository, ApiError> {
-        let missing = repository_missing(self, name);
-        self.repositories
-            .iter_mut()
-            .find(|r| r.name == name)
-            .ok_or(missing)
+        match self.repositories.iter().position(|r| r.name == name) {
+            Some(i) => Ok(Arc::make_mut(&mut self.repositories[i])),
+            None => Err(repository_missing(self, name)),
+        }
     }
 
     /// Repositories searched when resolving a package from `start`: `start` first, then its
@@ -334,8 +342,8 @@ mod tests {
         assert_eq!(normalize("requests"), "requests");
     }
 
-    fn repo(name: &str, upstreams: &[&str]) -> Repository {
-        Repository {
+    fn repo(name: &str, upstreams: &[&str]) -> Arc<Repository> {
+        Arc::new(Repository {
             name: name.into(),
             description: None,
             upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
@@ -344,26 +352,71 @@ mod tests {
             tags: BTreeMap::new(),
             policy: None,
             packages: BTreeMap::new(),
-        }
+        })
     }
 
-    #[test]
-    fn search_order_is_depth_first_once_each_and_capped() {
-        let mut d = Domain {
+    fn domain(repositories: Vec<Arc<Repository>>) -> Domain {
+        Domain {
             name: "d".into(),
             owner: "111122223333".into(),
             created: 0.0,
             encryption_key: String::new(),
             tags: BTreeMap::new(),
             policy: None,
-            repositories: vec![
-                repo("a", &["b", "c"]),
-                repo("b", &["d"]),
-                repo("c", &["d", "a"]),
-                repo("d", &[]),
-            ],
+            repositories,
             package_groups: package_groups::root_only(),
+        }
+    }
+
+    #[test]
+    fn a_copy_shares_what_a_mutation_of_it_leaves_alone() {
+        let before = State {
+            domains: vec![
+                Arc::new(domain(vec![repo("a", &[]), repo("b", &["a"])])),
+                Arc::new(Domain {
+                    name: "other".into(),
+                    ..domain(vec![repo("x", &[])])
+                }),
+            ],
+            tokens: vec![],
         };
+        let mut draft = before.clone();
+        draft
+            .repository_mut("111122223333", "d", "b")
+            .unwrap()
+            .upstreams
+            .clear();
+        // The original is untouched (a failed mutation's draft is simply dropped)...
+        assert_eq!(
+            before
+                .repository("111122223333", "d", "b")
+                .unwrap()
+                .upstreams,
+            ["a"]
+        );
+        assert!(
+            draft
+                .repository("111122223333", "d", "b")
+                .unwrap()
+                .upstreams
+                .is_empty()
+        );
+        // ...and only the changed repository and its domain were copied.
+        let (old, new) = (&before.domains[0], &draft.domains[0]);
+        assert!(!Arc::ptr_eq(old, new));
+        assert!(Arc::ptr_eq(&old.repositories[0], &new.repositories[0]));
+        assert!(!Arc::ptr_eq(&old.repositories[1], &new.repositories[1]));
+        assert!(Arc::ptr_eq(&before.domains[1], &draft.domains[1]));
+    }
+
+    #[test]
+    fn search_order_is_depth_first_once_each_and_capped() {
+        let mut d = domain(vec![
+            repo("a", &["b", "c"]),
+            repo("b", &["d"]),
+            repo("c", &["d", "a"]),
+            repo("d", &[]),
+        ]);
         let names: Vec<_> = d.search_order("a").iter().map(|r| r.name.clone()).collect();
         assert_eq!(names, ["a", "b", "d", "c"]);
         let chain: Vec<String> = (0..40).map(|i| format!("r{i}")).collect();

@@ -164,7 +164,6 @@ impl From<Reason> for Category {
             Reason::DomainNotEmpty => Self::DomainNotEmpty,
             Reason::Available
             | Reason::Synced
-            | Reason::Deleting
             | Reason::RetentionCompleted
             | Reason::RetentionRunning
             | Reason::Prepopulated
@@ -381,7 +380,6 @@ mod tests {
                 Reason::KubernetesError => "kubernetes",
                 Reason::Available
                 | Reason::Synced
-                | Reason::Deleting
                 | Reason::RetentionCompleted
                 | Reason::RetentionRunning
                 | Reason::Prepopulated

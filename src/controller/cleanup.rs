@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
@@ -17,17 +16,17 @@ use super::desired::Desired;
 use super::ownership::{owns_domain, owns_repository};
 use super::remote::Note;
 use super::tenancy::Admission;
-use super::{desired, report, status};
+use super::{desired, report};
 use crate::aws::AwsErrorKind;
 use crate::crd::{DeletionPolicy, EventReason, PypiRepository, RepositoryMode};
 use crate::error::Result;
 
 /// Runs the deletion steps the policy allows; failures keep the finalizer
-/// and are reported like any other.
+/// and are reported like any other. No status is written first: a deletion
+/// that succeeds ends with the object gone, so a "Deleting" status would be
+/// one more write per object that nobody reads (issue 17); a deletion that
+/// fails says why in the status, as any failed reconcile does.
 pub async fn cleanup(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action> {
-    if let Err(e) = report::write_status(&ctx, &obj, status::deleting(&obj, Utc::now())).await {
-        tracing::debug!(error = %e, "could not mark the object as deleting");
-    }
     let mut notes = Vec::new();
     let result = delete(&obj, &ctx, &mut notes).await;
     report::notes(&ctx, &obj, notes).await;

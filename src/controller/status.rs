@@ -132,25 +132,6 @@ pub fn failed(
     st
 }
 
-/// Status while the finalizer runs.
-pub fn deleting(obj: &PypiRepository, now: DateTime<Utc>) -> PypiRepositoryStatus {
-    let mut st = obj.status.clone().unwrap_or_default();
-    let message = format!(
-        "Deleting with deletionPolicy {:?}",
-        obj.spec.deletion_policy
-    );
-    set_condition(
-        &mut st.conditions,
-        CONDITION_READY,
-        false,
-        Reason::Deleting,
-        &message,
-        obj.metadata.generation,
-        now,
-    );
-    st
-}
-
 /// Whether the failure was in minting a token rather than in CodeArtifact settings.
 pub fn is_token_failure(err: &Error) -> bool {
     matches!(err.root(), Error::Aws(e) if e.operation == "GetAuthorizationToken")

@@ -41,8 +41,6 @@ pub enum Reason {
     Conflict,
     /// The Kubernetes API failed; it retries.
     KubernetesError,
-    /// The object is being deleted.
-    Deleting,
     /// No CodeArtifactDomain rule allows this namespace what the spec asks (`--tenancy=strict`).
     NotPermitted,
     /// The repository carries another object's or another cluster's ownership marker.
@@ -244,7 +242,7 @@ mod tests {
     fn reason_strings_are_the_variant_names_that_docs_and_tests_rely_on() {
         use strum::IntoEnumIterator;
         let all: Vec<&str> = Reason::iter().map(Reason::as_str).collect();
-        assert_eq!(all.len(), 22);
+        assert_eq!(all.len(), 21);
         for r in Reason::iter() {
             assert_eq!(r.as_str().parse::<Reason>(), Ok(r), "round trip");
             assert_eq!(format!("{r:?}"), r.as_str(), "PascalCase variant name");

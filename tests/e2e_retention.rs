@@ -107,7 +107,7 @@ async fn run_done(env: &Env, timeout: Duration) -> codeartifact_operator::crd::R
                 && condition(o, "Retention").is_some_and(|c| c.1 == "RetentionCompleted")
         })
         .await;
-    o.status.unwrap().retention.unwrap()
+    *o.status.unwrap().retention.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,7 +130,11 @@ async fn measure(
         label,
         seconds: start.elapsed().as_secs_f64(),
         calls: emulator.calls(),
-        status: o.status.and_then(|s| s.retention).unwrap_or_default(),
+        status: o
+            .status
+            .and_then(|s| s.retention)
+            .map(|r| *r)
+            .unwrap_or_default(),
     })
 }
 

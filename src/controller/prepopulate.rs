@@ -43,7 +43,10 @@ pub async fn step(
     repository: &RepositoryRef<'_>,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let last = obj.status.as_ref().and_then(|s| s.prepopulate.clone());
+    let last = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.prepopulate.as_deref().cloned());
     let Some(spec) = obj
         .spec
         .prepopulate
@@ -75,7 +78,7 @@ pub async fn step(
     let uid = Uid::of(obj);
     let mut plan = ctx
         .states
-        .update(&uid, |s| s.prepopulate.take())
+        .update(&uid, |s| s.prepopulate.take().map(|p| *p))
         .filter(|p| !fresh && p.spec_hash == hash)
         .unwrap_or_else(|| Plan::new(spec, hash, &target));
     let slice = run_slice(&mut plan, &fetcher, &target).await;
@@ -83,7 +86,8 @@ pub async fn step(
     log_slice(&slice, &plan, &st);
     let requeue = match st.phase {
         PrepopulatePhase::InProgress => {
-            ctx.states.update(&uid, |s| s.prepopulate = Some(plan));
+            ctx.states
+                .update(&uid, |s| s.prepopulate = Some(Box::new(plan)));
             Some(CONTINUE_AFTER)
         }
         PrepopulatePhase::Failed => schedule::retry_delay(st.attempts).to_std().ok(),
@@ -134,7 +138,7 @@ impl Outcome {
         generation: Option<i64>,
         now: DateTime<Utc>,
     ) {
-        st.prepopulate.clone_from(&self.status);
+        st.prepopulate = self.status.clone().map(Box::new);
         match &self.status {
             Some(p) => {
                 let (ok, reason, message) = schedule::condition(p);

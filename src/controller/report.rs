@@ -76,7 +76,7 @@ pub async fn write_status(
     }
     crate::publish::status(&api, obj, None, &status).await?;
     ctx.states
-        .update(&Uid::of(obj), |s| s.written = Some(cached));
+        .update(&Uid::of(obj), |s| s.written = Some(Box::new(cached)));
     Ok(())
 }
 

@@ -99,7 +99,7 @@ pub async fn sync(
         generation: obj.metadata.generation.unwrap_or_default(),
         at: Instant::now(),
         remote: remote.clone(),
-        endpoint: obj.spec.endpoint.clone().unwrap_or_default(),
+        endpoint: obj.spec.endpoint.as_deref().cloned().unwrap_or_default(),
     };
     ctx.states.update(&uid, |s| s.synced = Some(record));
     Ok(remote)

@@ -49,7 +49,7 @@ impl Outcome {
             return;
         }
         if let Some(r) = self.status {
-            st.retention = Some(r);
+            st.retention = Some(Box::new(r));
         }
         if let Some((ok, reason, message)) = self.condition {
             let c = &mut st.conditions;
@@ -86,8 +86,8 @@ pub async fn step(obj: &PypiRepository, ctx: &Context, d: &Desired, now: DateTim
         Err(why) => return refused(Reason::InvalidSpec, why),
     };
     let generation = obj.metadata.generation.unwrap_or_default();
-    let last = obj.status.as_ref().and_then(|s| s.retention.as_ref());
-    let progress = ctx.states.read(&uid, |s| s.retention.clone());
+    let last = obj.status.as_ref().and_then(|s| s.retention.as_deref());
+    let progress = ctx.states.read(&uid, |s| s.retention.as_deref().cloned());
     if let Due::At(at) = due(last, progress.as_ref(), generation, now) {
         return Outcome {
             requeue: until(at, now),
@@ -114,7 +114,7 @@ pub async fn step(obj: &PypiRepository, ctx: &Context, d: &Desired, now: DateTim
         Ok(true) => finished(obj, ctx, &policy, p, now).await,
         Ok(false) => {
             p.step_done();
-            ctx.states.update(&uid, |s| s.retention = Some(p));
+            ctx.states.update(&uid, |s| s.retention = Some(Box::new(p)));
             Outcome {
                 condition: Some((true, Reason::RetentionRunning, "A run is under way".into())),
                 requeue: Some(STEP_PAUSE),
@@ -199,7 +199,8 @@ async fn failed(
 ) -> Outcome {
     let class = err.retry_class();
     let at = p.failed_step(|n| delay(ctx.config.backoff, class, n), now);
-    ctx.states.update(&Uid::of(obj), |s| s.retention = Some(p));
+    ctx.states
+        .update(&Uid::of(obj), |s| s.retention = Some(Box::new(p)));
     ctx.metrics.retention.failed(err.category());
     let message = format!(
         "Retention run paused, resumed after a backoff: {}",

@@ -159,7 +159,7 @@ pub struct PypiRepositorySpec {
     /// Remove old package versions on a schedule (see RetentionSpec). Unset:
     /// the operator never removes a package version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention: Option<RetentionSpec>,
+    pub retention: Option<Box<RetentionSpec>>,
 
     /// The repository's resource policy (CodeArtifact's repository
     /// permissions policy), an IAM policy document written as YAML, for
@@ -177,14 +177,14 @@ pub struct PypiRepositorySpec {
     /// default), the dual-stack one, or an interface VPC endpoint without
     /// private DNS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<super::endpoint::EndpointSpec>,
+    pub endpoint: Option<Box<super::endpoint::EndpointSpec>>,
 
     /// Packages to fetch into the repository through its external
     /// connection, so that they stay installable once the connection is
     /// cut (air-gapped clusters). Fetched when this field changes, and
     /// retried with backoff while some fail; never in Consume mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prepopulate: Option<super::prepopulate::PrepopulateSpec>,
+    pub prepopulate: Option<Box<super::prepopulate::PrepopulateSpec>>,
 }
 
 // NB: tag values get a pattern in the schema (CodeArtifact's TagValue is
@@ -355,7 +355,7 @@ pub struct PypiRepositoryStatus {
     /// What the last retention run did and when the next is due (with
     /// spec.retention; condition `Retention` tells whether it can run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retention: Option<RetentionStatus>,
+    pub retention: Option<Box<RetentionStatus>>,
 
     /// Revision of the repository permissions policy the operator last put
     /// (spec.permissionsPolicy). Set only while the operator holds the
@@ -365,7 +365,7 @@ pub struct PypiRepositoryStatus {
 
     /// What spec.prepopulate fetched, and what failed and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prepopulate: Option<super::prepopulate::PrepopulateStatus>,
+    pub prepopulate: Option<Box<super::prepopulate::PrepopulateStatus>>,
 }
 
 fn default_duration() -> i64 {

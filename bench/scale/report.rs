@@ -375,7 +375,7 @@ impl Run<'_> {
                 self.n()
             ),
             "drain" => format!(
-                "Delete requests took {} to send. All PypiRepositories were gone {} after the first delete, their repositories were gone from CodeArtifact after {}, and kube-controller-manager had garbage-collected every Secret after {}.\n\n",
+                "Delete requests took {} to send. All PypiRepositories were gone {} after the first delete, their repositories were gone from CodeArtifact after {}, and kube-controller-manager had garbage-collected every Secret after {} (checked once a second).\n\n",
                 secs(self.steps.drain.submitted),
                 secs(self.steps.drain.objects_gone),
                 secs(self.steps.drain.codeartifact_empty),

@@ -222,23 +222,27 @@ pub async fn drain(w: &World<'_>, probe: &mut Probe<'_>) -> Result<DrainOutcome>
             s.gone_at.is_some()
         })
         .await?;
-    let empty = poll(DRAIN_TIMEOUT, "CodeArtifact emptied", || async {
+    let empty = poll(FINE, DRAIN_TIMEOUT, "CodeArtifact emptied", || async {
         w.emulator.repositories().is_empty()
     })
     .await?;
     let secrets: Api<Secret> = Api::all(w.client.clone());
     let managed = ListParams::default().labels(workload::MANAGED_BY);
-    // Once a second: each check LISTs up to every Secret, and at the former
-    // 100 ms the benchmark's LISTs competed with the garbage collector it
-    // waits for (1,318 LISTs in the 5,000-object drain of 2026-11-30).
-    let secrets_gone = testenv::wait_for_every(Duration::from_secs(1), DRAIN_TIMEOUT, || async {
-        secrets
-            .list_metadata(&managed)
-            .await
-            .is_ok_and(|l| l.items.is_empty())
-    })
-    .await
-    .context("not Secrets garbage-collected")?;
+    // Once a second: each check LISTs up to every Secret, and at 100 ms the
+    // benchmark's LISTs competed with the garbage collector it waits for
+    // (1,318 LISTs in the 5,000-object drain of 2026-11-30).
+    let secrets_gone = poll(
+        COARSE,
+        DRAIN_TIMEOUT,
+        "Secrets garbage-collected",
+        || async {
+            secrets
+                .list_metadata(&managed)
+                .await
+                .is_ok_and(|l| l.items.is_empty())
+        },
+    )
+    .await?;
     probe.settle(QUIET, SETTLE_LIMIT).await?;
     Ok(DrainOutcome {
         phase: probe.finish("drain", start).await?,
@@ -249,13 +253,18 @@ pub async fn drain(w: &World<'_>, probe: &mut Probe<'_>) -> Result<DrainOutcome>
     })
 }
 
-/// Polls `check` every 100 ms (the figures' resolution) until it holds.
-async fn poll<F, Fut>(timeout: Duration, what: &str, check: F) -> Result<Instant>
+/// The figures' resolution where a check is cheap...
+const FINE: Duration = Duration::from_millis(100);
+/// ...and where each check is a LIST that loads kube-apiserver.
+const COARSE: Duration = Duration::from_secs(1);
+
+/// Polls `check` `every` so often until it holds.
+async fn poll<F, Fut>(every: Duration, timeout: Duration, what: &str, check: F) -> Result<Instant>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    testenv::wait_for_every(Duration::from_millis(100), timeout, check)
+    testenv::wait_for_every(every, timeout, check)
         .await
         .with_context(|| format!("not {what}"))
 }

@@ -1,6 +1,6 @@
 //! The shared server context: configuration, clock, test harness and the state behind its mutex.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -111,14 +111,14 @@ impl Context {
         rand::rng().fill_bytes(&mut random);
         let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random));
         let expires = self.clock.now() + seconds as f64;
-        state.tokens.push(Token {
+        state.tokens.push(Arc::new(Token {
             token: token.clone(),
             domain: domain.to_string(),
             owner: owner.to_string(),
             access_key_id: access_key_id.to_string(),
             expires,
             grant,
-        });
+        }));
         (token, self.clock.real_time_of(expires))
     }
 

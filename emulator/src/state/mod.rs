@@ -2,9 +2,10 @@
 //!
 //! Everything lives in one [`State`] value behind one mutex, which serialises concurrent
 //! conflicting writes; `persist` writes it to the `--state` file after each mutation.
-//! Domains and repositories are shared (`Arc`) between a state and its copies, so the
-//! copy each mutation works on costs a pointer per domain and per repository of the
-//! domain it changes, not a deep copy of everything (which made N creates cost O(N²)).
+//! Domains, repositories and tokens are shared (`Arc`) between a state and its copies,
+//! so the copy each mutation works on costs a pointer per domain, per token and per
+//! repository of the domain it changes, not a deep copy of everything (which made N
+//! creates cost O(N²)).
 
 pub mod base64_bytes;
 pub mod group_pattern;
@@ -29,8 +30,9 @@ use package_groups::{Groups, PackageGroup};
 pub struct State {
     /// Domains of every account; changed through [`State::domain_mut`] (copy on write).
     pub domains: Vec<Arc<Domain>>,
-    /// Every token ever issued (expired ones included, for leak scans).
-    pub tokens: Vec<Token>,
+    /// Every token ever issued (expired ones included, for leak scans); shared
+    /// with the state's copies like domains (a token never changes once issued).
+    pub tokens: Vec<Arc<Token>>,
 }
 
 /// A domain.

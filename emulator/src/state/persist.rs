@@ -71,14 +71,14 @@ mod tests {
         let path = dir.join("state.json");
         assert!(load(&path).unwrap().state.domains.is_empty());
         let mut state = State::default();
-        state.tokens.push(super::super::Token {
+        state.tokens.push(std::sync::Arc::new(super::super::Token {
             token: "t".into(),
             domain: "d".into(),
             owner: "111122223333".into(),
             access_key_id: "AKID".into(),
             expires: 1.5,
             grant: None,
-        });
+        }));
         save(&path, &state, &Roles::default()).unwrap();
         let back = load(&path).unwrap();
         assert_eq!(back.state.tokens[0].token, "t");

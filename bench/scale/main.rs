@@ -15,7 +15,9 @@
 //! empty for glibc's default), BENCH_OPERATOR_BIN (another operator build to
 //! measure, such as a candidate fix), BENCH_IAM=1 (issue 13's costs: every
 //! second domain goes through a role and hands out repository-scoped
-//! read-only tokens; its report is `<date>-<objects>-iam.md`). A run with other sizes or a shorter idle window
+//! read-only tokens; its report is `<date>-<objects>-iam.md`), BENCH_MANIFEST
+//! (a file `kubectl apply`'d after the CRDs, before the workload: an
+//! experiment's setup, such as bench/experiments/admission-finalizer.yaml). A run with other sizes or a shorter idle window
 //! writes target/bench/<date>.md instead, so it cannot pass for the
 //! committed figures.
 
@@ -66,6 +68,8 @@ pub struct Settings {
     pub iam: bool,
     /// The operator's MALLOC_ARENA_MAX (empty: unset, glibc's default).
     pub malloc_arena_max: String,
+    /// Extra objects applied before the workload (an experiment's setup).
+    pub manifest: Option<PathBuf>,
 }
 
 fn env_or<T: FromStr>(key: &str, default: T) -> Result<T> {
@@ -115,6 +119,7 @@ impl Settings {
             iam: env_or("BENCH_IAM", 0u8)? == 1,
             malloc_arena_max: std::env::var("BENCH_MALLOC_ARENA_MAX")
                 .unwrap_or_else(|_| "2".into()),
+            manifest: std::env::var_os("BENCH_MANIFEST").map(PathBuf::from),
         })
     }
 
@@ -138,6 +143,7 @@ impl Settings {
             && self.rust_log.is_none()
             && self.other_bin.is_none()
             && self.malloc_arena_max == "2"
+            && self.manifest.is_none()
             // `cargo test --bench scale` builds a debug operator: not the figures.
             && !cfg!(debug_assertions)
     }
@@ -272,6 +278,9 @@ async fn prepare(
 ) -> Result<Emulator> {
     cp.install_crds(&Path::new(env!("CARGO_MANIFEST_DIR")).join("crds"))?;
     cluster::create_namespaces(client, &fleet.namespaces).await?;
+    if let Some(manifest) = &settings.manifest {
+        apply_manifest(cp, manifest)?;
+    }
     let mut config = EmulatorConfig::for_tests();
     config.clock_speed = settings.clock_speed;
     let emulator = Emulator::start(config).await?;
@@ -279,6 +288,15 @@ async fn prepare(
         emulator.add_role(cluster::bench_role())?;
     }
     Ok(emulator)
+}
+
+/// Applies an experiment's manifest, then gives admission policies in it the
+/// few seconds kube-apiserver takes to start enforcing them.
+fn apply_manifest(cp: &ControlPlane, manifest: &Path) -> Result<()> {
+    let status = cp.kubectl(["apply", "-f"]).arg(manifest).status()?;
+    anyhow::ensure!(status.success(), "kubectl apply -f {}", manifest.display());
+    std::thread::sleep(Duration::from_secs(5));
+    Ok(())
 }
 
 fn write_report(

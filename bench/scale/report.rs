@@ -250,6 +250,13 @@ impl Run<'_> {
             n => format!("`MALLOC_ARENA_MAX={n}`, as the image sets it"),
         };
         let _ = writeln!(out, "- The operator's allocator: glibc with {arenas}.");
+        if let Some(manifest) = &self.settings.manifest {
+            let _ = writeln!(
+                out,
+                "- Experiment (`BENCH_MANIFEST`): `{}` was applied after the CRDs, before the workload.",
+                manifest.display()
+            );
+        }
         if self.scoped_domains > 0 {
             let _ = writeln!(
                 out,

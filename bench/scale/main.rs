@@ -279,7 +279,7 @@ async fn prepare(
     cp.install_crds(&Path::new(env!("CARGO_MANIFEST_DIR")).join("crds"))?;
     cluster::create_namespaces(client, &fleet.namespaces).await?;
     if let Some(manifest) = &settings.manifest {
-        apply_manifest(cp, manifest)?;
+        apply_manifest(cp, manifest).await?;
     }
     let mut config = EmulatorConfig::for_tests();
     config.clock_speed = settings.clock_speed;
@@ -292,10 +292,10 @@ async fn prepare(
 
 /// Applies an experiment's manifest, then gives admission policies in it the
 /// few seconds kube-apiserver takes to start enforcing them.
-fn apply_manifest(cp: &ControlPlane, manifest: &Path) -> Result<()> {
+async fn apply_manifest(cp: &ControlPlane, manifest: &Path) -> Result<()> {
     let status = cp.kubectl(["apply", "-f"]).arg(manifest).status()?;
     anyhow::ensure!(status.success(), "kubectl apply -f {}", manifest.display());
-    std::thread::sleep(Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_secs(5)).await;
     Ok(())
 }
 

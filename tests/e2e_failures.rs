@@ -24,6 +24,8 @@ async fn wait_reason(env: &Env, name: &str, reason: &str) -> String {
     condition(&obj, "Ready").expect("Ready").2
 }
 
+/// Read once, without waiting: the operator publishes the Event before the
+/// status that reflects it, so whoever saw the condition finds the Event.
 async fn has_warning(env: &Env, reason: &str) -> bool {
     env.events()
         .await

@@ -107,6 +107,7 @@ async fn adopted_only_after_the_opt_in(s: &Strict, domain: &str) {
         .patch_spec("legacy", serde_json::json!({"adopt": true}))
         .await;
     s.wait_ready_is(0, "legacy", "True", None).await;
+    // No waiting: the Event goes out before the status that says Ready.
     let events = s.env.events().await;
     assert!(
         events.iter().any(|(_, r, _)| r == "RepositoryAdopted"),

@@ -73,12 +73,15 @@ async fn steps(
     // 4. Retention: a page of a run when one is due; its failures stay in its condition.
     let retention = retention::step(obj, ctx, &d, now).await;
     let retention_due = retention.requeue;
-    // 5. Status, written only when it changed (a token refresh does not change it).
+    // 5. Events, then the status that reflects them (written only when it
+    //    changed; a token refresh does not change it): whoever sees the
+    //    condition finds the Event that explains it.
     let mut st = status::ready(obj, remote, d.token_key.duration_seconds, now);
     retention.apply_to(&mut st, obj.metadata.generation, now);
     prepopulated.apply(&mut st, obj.metadata.generation, now);
-    report::write_status(ctx, obj, st).await?;
+    report::notes(ctx, obj, std::mem::take(notes)).await;
     prepopulated.report(ctx, obj).await;
+    report::write_status(ctx, obj, st).await?;
     // 6. Back before the token needs replacing, at the next resync, or sooner
     //    for retention's next page or prepopulate's next slice.
     let requeue = next_requeue(due, now, ctx.config.resync);

@@ -80,13 +80,10 @@ pub async fn write_status(
     Ok(())
 }
 
-/// Reports a failed reconcile: Ready=False with the reason in status, and
-/// one Warning Event. Errors while reporting are logged, not returned.
+/// Reports a failed reconcile: one Warning Event, then Ready=False with the
+/// reason in status (so whoever sees the condition finds the Event). Errors
+/// while reporting are logged, not returned.
 pub async fn failure(ctx: &Context, obj: &PypiRepository, err: &Error, synced: Option<&Remote>) {
-    let st = status::failed(obj, err, synced, Utc::now());
-    if let Err(e) = write_status(ctx, obj, st).await {
-        tracing::warn!(object = %obj.name_any(), error = %e, "could not write failure status");
-    }
     let reason = failure_reason(err).as_str();
     publish(
         ctx,
@@ -97,6 +94,10 @@ pub async fn failure(ctx: &Context, obj: &PypiRepository, err: &Error, synced: O
         err.report(),
     )
     .await;
+    let st = status::failed(obj, err, synced, Utc::now());
+    if let Err(e) = write_status(ctx, obj, st).await {
+        tracing::warn!(object = %obj.name_any(), error = %e, "could not write failure status");
+    }
 }
 
 /// The reason of a failed reconcile's Warning Event. Pure.

@@ -24,7 +24,7 @@ pub async fn write_status(
     Ok(())
 }
 
-/// Ready=False with the reason, and a Warning Event; best effort.
+/// A Warning Event, then Ready=False with the reason; best effort.
 pub async fn report_failure(ctx: &Context, obj: &CodeArtifactDomain, err: &Error) {
     let mut st = obj.status.clone().unwrap_or_default();
     set_condition(
@@ -36,11 +36,12 @@ pub async fn report_failure(ctx: &Context, obj: &CodeArtifactDomain, err: &Error
         obj.metadata.generation,
         Utc::now(),
     );
+    // The Event first: whoever sees the condition finds the Event.
+    let reason = EventReason::Failed(err.reason());
+    publish(ctx, obj, EventType::Warning, reason, err.report()).await;
     if let Err(e) = write_status(ctx, obj, st).await {
         tracing::warn!(error = %e, "could not write domain failure status");
     }
-    let reason = EventReason::Failed(err.reason());
-    publish(ctx, obj, EventType::Warning, reason, err.report()).await;
 }
 
 /// Publishes an Event on the CodeArtifactDomain.

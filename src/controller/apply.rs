@@ -25,11 +25,12 @@ use crate::token::next_requeue;
 pub async fn apply(obj: Arc<PypiRepository>, ctx: Arc<Context>) -> Result<Action> {
     let mut synced = None;
     let mut notes = Vec::new();
-    let result = steps(&obj, &ctx, &mut synced, &mut notes).await;
-    report::notes(&ctx, &obj, notes).await;
-    match result {
+    match steps(&obj, &ctx, &mut synced, &mut notes).await {
+        // A successful run published its notes before its status.
         Ok(action) => Ok(action),
         Err(e) => {
+            // What the steps did before one failed, ahead of the failure.
+            report::notes(&ctx, &obj, notes).await;
             if e.revokes_access() {
                 revoke(&obj, &ctx).await;
             } else if synced.is_none() {
